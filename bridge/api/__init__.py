@@ -1,0 +1,1 @@
+"""The daemon's JSON-RPC methods, one module per ddClient area (see docs/protocol.md)."""

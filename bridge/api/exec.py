@@ -1,0 +1,89 @@
+"""``exec.run`` / ``exec.spawn`` / ``exec.kill``: every ddClient command, blocking or streamed.
+
+Serves v1 ``extension.vm.cli.exec``, ``extension.host.cli.exec``, ``docker.cli.exec`` and v0
+``execInContainer``, ``execInVMExtension``, ``spawnInVMExtension``, ``execHostCmd``,
+``spawnHostCmd``, ``execDockerCmd``, ``spawnDockerCmd``. The ``target`` names where the command
+runs; each target resolves to a ``RunningProcess`` and the rest is shared.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from bridge.api.models import Params
+from bridge.errors import ExecError, NotAvailable, NotConfigured
+from bridge.processes.base import ExecSpec, RunningProcess
+from bridge.processes.host_binaries import resolve_host_binary
+from bridge.processes.local import LocalProcess
+from bridge.processes.output import collect
+from bridge.rpc import AfterReply, MethodRouter
+
+if TYPE_CHECKING:
+    from bridge.connection import Session
+
+router = MethodRouter("exec")
+
+
+class ExecParams(Params):
+    target: str = Field(pattern=r"^(host|vm|docker|container:.+)$")
+    cmd: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    def spec(self) -> ExecSpec:
+        return ExecSpec(self.cmd, self.args, self.cwd, self.env)
+
+
+class KillParams(Params):
+    stream: str
+
+
+async def _start_host(spec: ExecSpec, session: Session) -> RunningProcess:
+    folder = session.bridge.settings.host_binaries.dir
+    if folder is None:
+        raise NotConfigured(
+            "no host binaries folder is configured: start ddbridge with --host-binaries DIR",
+            setting="host_binaries.dir",
+        )
+    binary = resolve_host_binary(folder, spec.cmd)
+    cwd = spec.cwd or str(folder)
+    try:
+        return await LocalProcess.start([str(binary), *spec.args], cwd=cwd, env={**os.environ, **spec.env})
+    except OSError as exc:
+        culprit = f"cwd {cwd!r}" if exc.filename == cwd else f"host binary {spec.cmd!r}"
+        raise ExecError(
+            f"cannot start host binary {spec.cmd!r}: {culprit}: {exc.strerror}", target="host", cmd=spec.cmd
+        ) from exc
+
+
+async def start_process(params: ExecParams, session: Session) -> RunningProcess:
+    if params.target == "host":
+        return await _start_host(params.spec(), session)
+    raise NotAvailable(
+        f"exec target {params.target!r} needs the Docker engine support, which this build does not have"
+    )
+
+
+@router.method("run")
+async def run(params: ExecParams, session: Session) -> dict[str, Any]:
+    """Run to completion; the result is returned whatever the exit code (the client rejects)."""
+    process = await start_process(params, session)
+    settings = session.bridge.settings.exec
+    result = await collect(process, cmd=params.cmd, max_output=settings.max_output, grace=settings.kill_grace)
+    return result.to_wire()
+
+
+@router.method("spawn")
+async def spawn(params: ExecParams, session: Session) -> AfterReply:
+    """Start a process and answer its stream id; output follows once the answer is sent."""
+    stream = session.add_stream(await start_process(params, session))
+    return AfterReply({"stream": stream.id}, stream.start)
+
+
+@router.method("kill")
+async def kill(params: KillParams, session: Session) -> None:
+    await session.stream(params.stream).kill()

@@ -1,0 +1,110 @@
+"""``service.request``: ddClient's HTTP calls to the extension backend, proxied with httpx.
+
+Serves v0 ``backend.get/post/put/patch/delete/head/request`` and v1
+``extension.vm.service.*``. Semantics follow Docker Desktop: object data goes as JSON, string
+data as is; a 2xx body comes back parsed when it is JSON, else as text; anything else rejects
+with a ServiceError carrying the status, the reason phrase and the body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import Field
+
+from bridge.api.models import Params
+from bridge.config import BackendSettings
+from bridge.errors import Forbidden, NotConfigured, ServiceError
+from bridge.rpc import MethodRouter
+
+if TYPE_CHECKING:
+    from bridge.connection import Session
+
+log = logging.getLogger("ddbridge.service")
+
+router = MethodRouter("service")
+
+
+class ServiceRequest(Params):
+    method: str = Field(pattern=r"^[A-Za-z]+$")
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    data: Any = None
+
+
+class ServiceProxy:
+    """A pooled httpx client bound to the extension backend (unix socket or base URL)."""
+
+    def __init__(self, settings: BackendSettings) -> None:
+        self._settings = settings
+        self._client: httpx.AsyncClient | None = None
+        timeout = httpx.Timeout(settings.timeout)
+        if settings.socket is not None:
+            self.where = f"unix socket {settings.socket}"
+            transport = httpx.AsyncHTTPTransport(uds=str(settings.socket))
+            self._client = httpx.AsyncClient(
+                transport=transport, base_url="http://localhost", timeout=timeout
+            )
+        elif settings.url is not None:
+            self.where = settings.url
+            self._client = httpx.AsyncClient(base_url=settings.url, timeout=timeout)
+        else:
+            self.where = "(none)"
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def _target(self, url: str) -> str:
+        parsed = httpx.URL(url)
+        if parsed.scheme or parsed.host:
+            if not self._settings.allow_absolute_urls:
+                raise Forbidden(
+                    f"service URL {url!r} is absolute; service calls go to the extension backend "
+                    "with a path like '/items' (set [backend] allow_absolute_urls to allow others)"
+                )
+            return url
+        return url if url.startswith("/") else f"/{url}"
+
+    async def request(self, params: ServiceRequest) -> Any:
+        if self._client is None:
+            raise NotConfigured(
+                "no extension backend is configured: start ddbridge with --backend-socket PATH "
+                "or --backend-url URL",
+                setting="backend",
+            )
+        method = params.method.upper()
+        target = self._target(params.url)
+        body: dict[str, Any] = {}
+        if isinstance(params.data, str):
+            body["content"] = params.data.encode()
+        elif params.data is not None:
+            body["json"] = params.data
+        try:
+            response = await self._client.request(method, target, headers=params.headers, **body)
+        except httpx.TimeoutException as exc:
+            raise ServiceError(
+                504,
+                "Gateway Timeout",
+                f"the extension backend at {self.where} did not answer {method} {target} "
+                f"within {self._settings.timeout:g} s",
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ServiceError(
+                502, "Bad Gateway", f"cannot reach the extension backend at {self.where}: {exc}"
+            ) from exc
+        text = response.text
+        if not response.is_success:
+            raise ServiceError(response.status_code, response.reason_phrase, text)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+
+@router.method("request")
+async def request(params: ServiceRequest, session: Session) -> Any:
+    return await session.bridge.service.request(params)

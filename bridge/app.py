@@ -1,0 +1,104 @@
+"""The FastAPI application: health, the shim, the RPC WebSocket and the extension's UI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bridge import __version__
+from bridge.config import Settings
+from bridge.connection import Session
+from bridge.extension.ui import ui_response
+from bridge.security import check_host, check_origin
+from bridge.state import Bridge
+
+log = logging.getLogger("ddbridge")
+
+POLICY_VIOLATION = 1008
+
+
+class HostCheck:
+    """Refuse any HTTP request or WebSocket whose Host header is not loopback or allowed."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+            if not check_host(host, self.allowed):
+                log.warning("refused request with Host %r (not loopback or allowed)", host)
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+                    return
+                message = (
+                    f"ddbridge: Host {host!r} is not allowed; use a loopback address "
+                    "or add the name with --allow-host"
+                )
+                await PlainTextResponse(message, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    bridge = Bridge(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await bridge.aclose()
+
+    app = FastAPI(title="ddbridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.bridge = bridge
+    allowed_hosts = frozenset(h.lower() for h in (*settings.server.allow_hosts, settings.server.host))
+    app.add_middleware(HostCheck, allowed=allowed_hosts)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get("/ddclient.js")
+    async def shim() -> Response:
+        return Response(bridge.shim, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+    @app.websocket("/rpc")
+    async def rpc(websocket: WebSocket) -> None:
+        origin = websocket.headers.get("origin")
+        if not check_origin(origin, websocket.headers.get("host"), settings.server.allow_origins):
+            log.warning("refused WebSocket from origin %r (add it with --allow-origin)", origin)
+            await websocket.close(code=POLICY_VIOLATION)
+            return
+        await websocket.accept()
+        client = websocket.client
+        session = Session(bridge, websocket.send_text, f"{client.host}:{client.port}" if client else "?")
+        bridge.sessions.add(session)
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                frame = message.get("text")
+                if frame is None:
+                    await websocket.close(code=1003, reason="ddbridge speaks JSON-RPC in text frames")
+                    break
+                session.receive(frame)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            bridge.sessions.discard(session)
+            await session.close()
+
+    ui_dir = settings.ui.dir
+    if ui_dir is not None:
+
+        @app.get("/{path:path}")
+        def ui(path: str) -> Response:  # sync: file reads run in the threadpool
+            return ui_response(ui_dir, path)
+
+    return app

@@ -1,0 +1,124 @@
+"""One settings object for the daemon: defaults < TOML file < environment < command-line flags.
+
+Every key lives in a section (``[server]``, ``[backend]``, ...); ``config.example.toml`` documents
+each one. The environment variable for a key is ``DDBRIDGE_<SECTION>_<KEY>`` in upper case
+(``DDBRIDGE_SERVER_PORT=7800``); list values are comma-separated there.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bridge.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(7700, ge=0, le=65535)
+    allow_origins: tuple[str, ...] = ()
+    allow_hosts: tuple[str, ...] = ()
+
+    @field_validator("allow_origins")
+    @classmethod
+    def _origins_are_exact(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                raise ValueError(f"{origin!r} is not an origin like http://localhost:3000")
+        return tuple(origin.lower() for origin in origins)
+
+
+class UISettings(_Section):
+    dir: Path | None = None
+
+
+class BackendSettings(_Section):
+    socket: Path | None = None
+    url: str | None = None
+    timeout: float = Field(60.0, gt=0)
+    allow_absolute_urls: bool = False
+
+
+class HostBinariesSettings(_Section):
+    dir: Path | None = None
+
+
+class ExecSettings(_Section):
+    kill_grace: float = Field(3.0, ge=0)
+    max_output: int = Field(64 * 1024 * 1024, gt=0)
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    ui: UISettings = UISettings()
+    backend: BackendSettings = BackendSettings()
+    host_binaries: HostBinariesSettings = HostBinariesSettings()
+    exec: ExecSettings = ExecSettings()
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        for key, key_field in model.model_fields.items():
+            value = environ.get(f"DDBRIDGE_{section}_{key}".upper())
+            if value is None:
+                continue
+            is_list = "tuple" in str(key_field.annotation)
+            found.setdefault(section, {})[key] = (
+                [item.strip() for item in value.split(",") if item.strip()] if is_list else value
+            )
+    return found
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def _merge(*layers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        for section, values in layer.items():
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"config: [{section}] must be a table of keys")
+            merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting {where}"
+    return f"setting {where}: {first['msg']}"
+
+
+def load_settings(
+    config_file: Path | None = None,
+    flags: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from the layers, raising ``ConfigError`` with a one-line message."""
+    file_layer = _read_toml(config_file) if config_file is not None else {}
+    env_layer = _from_environment(os.environ if environ is None else environ)
+    try:
+        return Settings.model_validate(_merge(file_layer, env_layer, flags or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc

@@ -1,0 +1,85 @@
+"""One WebSocket connection: its in-flight requests, its streams and its outgoing frames.
+
+The WebSocket endpoint feeds each text frame to ``Session.receive`` and calls ``close`` when
+the socket goes away. Every frame is handled in its own task (a long ``exec.run`` must not hold
+up a service call); the tasks are kept so that closing cancels them, and closing ends every
+process the page started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from bridge.errors import UnknownStream
+from bridge.processes.base import RunningProcess
+from bridge.processes.output import Stream
+from bridge.rpc import dispatch, encode, notification, parse_frame
+
+if TYPE_CHECKING:
+    from bridge.state import Bridge
+
+log = logging.getLogger("ddbridge.connection")
+
+SendText = Callable[[str], Awaitable[None]]
+
+
+class Session:
+    def __init__(self, bridge: Bridge, send_text: SendText, peer: str) -> None:
+        self.bridge = bridge
+        self.peer = peer
+        self._send_text = send_text
+        self._send_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._streams: dict[str, Stream] = {}
+        self._stream_ids = itertools.count(1)
+        self.closed = False
+
+    async def send(self, text: str) -> None:
+        async with self._send_lock:
+            await self._send_text(text)
+
+    async def notify(self, method: str, params: dict[str, Any]) -> None:
+        await self.send(encode(notification(method, params)))
+
+    def receive(self, frame: str | bytes) -> None:
+        task = asyncio.create_task(self._handle(frame))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, frame: str | bytes) -> None:
+        reply = await dispatch(self.bridge.registry, parse_frame(frame), self)
+        if reply.text is not None:
+            try:
+                await self.send(reply.text)
+            except Exception as exc:  # the socket closed under us: close() cleans up
+                log.debug("reply to %s not sent: %s", self.peer, exc)
+                return
+        for callback in reply.then:
+            callback()
+
+    def add_stream(self, process: RunningProcess) -> Stream:
+        stream_id = str(next(self._stream_ids))
+        stream = Stream(stream_id, process, self.notify, self.bridge.settings.exec.kill_grace)
+        self._streams[stream_id] = stream
+        stream.done_callbacks.append(lambda: self._streams.pop(stream_id, None))
+        return stream
+
+    def stream(self, stream_id: str) -> Stream:
+        try:
+            return self._streams[stream_id]
+        except KeyError:
+            raise UnknownStream(stream_id) from None
+
+    async def close(self) -> None:
+        """The page went away: cancel its requests and end every process it started."""
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(stream.abandon() for stream in list(self._streams.values())))

@@ -1,0 +1,139 @@
+"""Local subprocesses (host binaries, the docker CLI), read through a pausing pipe protocol.
+
+Output is buffered in the protocol, handed over in coalesced batches, and reading from the
+pipes pauses above a high-water mark: a slow consumer slows the process instead of growing
+memory, and no task is created per chunk. Each process leads its own process group, so
+``terminate`` ends everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from bridge.processes.base import STDERR, STDOUT, Chunk, ExitStatus
+
+HIGH_WATER = 256 * 1024
+
+
+class _PipeProtocol(asyncio.SubprocessProtocol):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.chunks: deque[Chunk] = deque()
+        self.buffered = 0
+        self.open_pipes = {STDOUT, STDERR}
+        self.readable = asyncio.Event()
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.SubprocessTransport | None = None
+        self.paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transport quacks like asyncio.SubprocessTransport without subclassing it.
+        self.transport = cast(asyncio.SubprocessTransport, transport)
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        self.chunks.append((fd, data))
+        self.buffered += len(data)
+        self.readable.set()
+        if self.buffered >= HIGH_WATER and not self.paused:
+            self._set_paused(True)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self.open_pipes.discard(fd)
+        self.readable.set()
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def _set_paused(self, paused: bool) -> None:
+        assert self.transport is not None
+        self.paused = paused
+        for fd in self.open_pipes:
+            pipe: Any = self.transport.get_pipe_transport(fd)
+            if pipe is not None:
+                (pipe.pause_reading if paused else pipe.resume_reading)()
+
+    def take(self) -> list[Chunk]:
+        """Everything buffered, with neighbouring chunks of one stream joined."""
+        batch: list[Chunk] = []
+        while self.chunks:
+            fd, data = self.chunks.popleft()
+            if batch and batch[-1][0] == fd:
+                batch[-1] = (fd, batch[-1][1] + data)
+            else:
+                batch.append((fd, data))
+        self.buffered = 0
+        if self.paused:
+            self._set_paused(False)
+        if self.open_pipes:
+            self.readable.clear()
+        return batch
+
+
+class LocalProcess:
+    """A subprocess started from an argv, in a new session (its own process group)."""
+
+    def __init__(self, transport: asyncio.SubprocessTransport, protocol: _PipeProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._killed = False
+
+    @classmethod
+    async def start(
+        cls, argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str] | None
+    ) -> LocalProcess:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _PipeProtocol(loop),
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+        )
+        return cls(transport, protocol)
+
+    @property
+    def pid(self) -> int:
+        return self._transport.get_pid()
+
+    @property
+    def killed(self) -> bool:
+        return self._killed
+
+    async def read(self) -> list[Chunk]:
+        protocol = self._protocol
+        while not protocol.chunks and protocol.open_pipes:
+            await protocol.readable.wait()
+        return protocol.take()
+
+    async def wait(self) -> ExitStatus:
+        await self._protocol.exited
+        returncode = self._transport.get_returncode()
+        assert returncode is not None
+        return ExitStatus.from_returncode(returncode)
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signum)
+
+    async def terminate(self, grace: float) -> None:
+        self._killed = True
+        if not self._protocol.exited.done():
+            self._signal_group(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._protocol.exited), grace)
+        # Whatever the group still holds (children that ignored SIGTERM, or outlived the leader).
+        self._signal_group(signal.SIGKILL)
+        await self._protocol.exited
+
+    def close(self) -> None:
+        """Release the transport once the process is done with."""
+        self._transport.close()

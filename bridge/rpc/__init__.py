@@ -1,0 +1,35 @@
+"""JSON-RPC 2.0 for the bridge: framing, validation and dispatch, with no I/O.
+
+The connection layer (``bridge.connection``) feeds text frames in and sends the text that comes
+out; everything here can be exercised with plain strings.
+"""
+
+from bridge.rpc.dispatch import AfterReply, MethodRouter, Registry, Reply, dispatch
+from bridge.rpc.protocol import (
+    Frame,
+    Invalid,
+    Request,
+    RpcError,
+    encode,
+    error_response,
+    notification,
+    parse_frame,
+    result_response,
+)
+
+__all__ = [
+    "AfterReply",
+    "Frame",
+    "Invalid",
+    "MethodRouter",
+    "Registry",
+    "Reply",
+    "Request",
+    "RpcError",
+    "dispatch",
+    "encode",
+    "error_response",
+    "notification",
+    "parse_frame",
+    "result_response",
+]

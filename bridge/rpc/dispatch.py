@@ -1,0 +1,174 @@
+"""Method registry and dispatch: validated params in, response objects out.
+
+A method is an ``async def handler(params: Model, ctx) -> result`` registered on a
+``MethodRouter``; the params model (pydantic) is read from the handler's annotation, so the
+signature is the schema. ``dispatch`` runs the items of a frame (a batch concurrently), maps
+``BridgeError`` subclasses to their codes, and never lets an exception escape except
+cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from bridge.errors import BridgeError
+from bridge.rpc.protocol import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    Frame,
+    Invalid,
+    Request,
+    RpcError,
+    encode,
+    error_response,
+    result_response,
+)
+
+log = logging.getLogger("ddbridge.rpc")
+
+Ctx = TypeVar("Ctx")
+Handler = Callable[[Any, Any], Awaitable[Any]]
+Callback = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AfterReply:
+    """A handler's result plus a callback to run once the reply has been sent.
+
+    ``exec.spawn`` uses it so that a stream's first notification never overtakes the response
+    that tells the client the stream's id.
+    """
+
+    result: Any
+    then: Callback
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    name: str
+    params: type[BaseModel]
+    handler: Handler
+
+
+@dataclass(slots=True)
+class Reply:
+    """The text to send for one frame (``None`` when it held only notifications), and the
+    callbacks to run after sending it."""
+
+    text: str | None
+    then: list[Callback] = field(default_factory=list)
+
+
+class MethodRouter:
+    """Collects the methods of one API area under a common prefix (``service.``, ``exec.``)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.methods: list[Method] = []
+
+    def method(self, name: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            # The params model is the first parameter's annotation: a plain name, resolved in the
+            # handler's module (other annotations may be TYPE_CHECKING-only and are not read).
+            first = next(iter(inspect.signature(handler).parameters.values()))
+            model = first.annotation
+            if isinstance(model, str):
+                model = getattr(handler, "__globals__", {}).get(model)
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise TypeError(f"{handler.__qualname__}: first parameter must be a pydantic model")
+            self.methods.append(Method(f"{self.prefix}.{name}", model, handler))
+            return handler
+
+        return register
+
+
+class Registry(Generic[Ctx]):
+    """All methods the daemon answers, by full name."""
+
+    def __init__(self, routers: Iterable[MethodRouter]) -> None:
+        self._methods: dict[str, Method] = {}
+        for router in routers:
+            for method in router.methods:
+                if method.name in self._methods:
+                    raise ValueError(f"method {method.name} registered twice")
+                self._methods[method.name] = method
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._methods
+
+    def names(self) -> list[str]:
+        return sorted(self._methods)
+
+    def get(self, name: str) -> Method | None:
+        return self._methods.get(name)
+
+
+def _describe_validation(method: str, exc: ValidationError) -> RpcError:
+    problems = []
+    details = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in err["loc"]) or "params"
+        problems.append(f"{where}: {err['msg']}")
+        details.append({"field": where, "message": err["msg"]})
+    return RpcError(
+        INVALID_PARAMS, f"invalid params for {method}: " + "; ".join(problems), {"errors": details}
+    )
+
+
+async def _call(registry: Registry[Ctx], request: Request, ctx: Ctx) -> tuple[Any, RpcError | None]:
+    method = registry.get(request.method)
+    if method is None:
+        return None, RpcError(METHOD_NOT_FOUND, f"method not found: {request.method}")
+    if isinstance(request.params, list):
+        return None, RpcError(
+            INVALID_PARAMS, f"invalid params for {request.method}: pass named params (an object)"
+        )
+    try:
+        params = method.params.model_validate(request.params or {})
+    except ValidationError as exc:
+        return None, _describe_validation(request.method, exc)
+    try:
+        return await method.handler(params, ctx), None
+    except BridgeError as exc:
+        return None, RpcError(exc.code, exc.message, exc.data)
+    except Exception:
+        log.exception("internal error in %s", request.method)
+        return None, RpcError(INTERNAL_ERROR, f"internal error in {request.method} (see the daemon log)")
+
+
+async def _answer(
+    registry: Registry[Ctx], item: Request | Invalid, ctx: Ctx
+) -> tuple[dict[str, Any] | None, Callback | None]:
+    if isinstance(item, Invalid):
+        return error_response(item.id, item.error), None
+    result, error = await _call(registry, item, ctx)
+    then = None
+    if isinstance(result, AfterReply):
+        result, then = result.result, result.then
+    if item.notification:
+        # A notification gets no reply, but what it started still runs.
+        return None, then
+    if error is not None:
+        return error_response(item.id, error), None
+    return result_response(item.id, result), then
+
+
+async def dispatch(registry: Registry[Ctx], frame: Frame, ctx: Ctx) -> Reply:
+    """Answer every item of a frame. Batch items run concurrently; the reply keeps their order."""
+    if len(frame.items) == 1:
+        answers = [await _answer(registry, frame.items[0], ctx)]
+    else:
+        answers = list(await asyncio.gather(*(_answer(registry, item, ctx) for item in frame.items)))
+    responses = [response for response, _ in answers if response is not None]
+    then = [callback for _, callback in answers if callback is not None]
+    if not responses:
+        return Reply(None, then)
+    return Reply(encode(responses if frame.batch else responses[0]), then)

@@ -1,0 +1,118 @@
+"""JSON-RPC 2.0 framing: text in, request objects out; response objects in, text out.
+
+Follows https://www.jsonrpc.org/specification section by section: a frame is one request, one
+notification or a batch; anything malformed becomes an ``Invalid`` item that answers with the
+spec's error and, where the id could be read, that id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+RequestId = str | int | float | None
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+
+
+@dataclass(frozen=True, slots=True)
+class RpcError:
+    """An error object as it goes on the wire."""
+
+    code: int
+    message: str
+    data: Any = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            wire["data"] = self.data
+        return wire
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A well-formed request, or a notification when ``notification`` is true (no reply)."""
+
+    method: str
+    params: dict[str, Any] | list[Any] | None = None
+    id: RequestId = None
+    notification: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A frame item that is not a valid request; it is answered with ``error``."""
+
+    error: RpcError
+    id: RequestId = None
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What one incoming text frame held: its items, and whether it was a batch."""
+
+    items: list[Request | Invalid] = field(default_factory=list)
+    batch: bool = False
+
+
+def _valid_id(value: Any) -> bool:
+    return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
+
+
+def _invalid(problem: str, request_id: RequestId = None) -> Invalid:
+    return Invalid(RpcError(INVALID_REQUEST, f"invalid request: {problem}"), request_id)
+
+
+def _parse_item(item: Any) -> Request | Invalid:
+    if not isinstance(item, dict):
+        return _invalid("expected a JSON object")
+    has_id = "id" in item
+    request_id = item.get("id")
+    if has_id and not _valid_id(request_id):
+        return _invalid("'id' must be a string, number or null")
+    reply_id = request_id if has_id else None
+    if item.get("jsonrpc") != "2.0":
+        return _invalid("'jsonrpc' must be \"2.0\"", reply_id)
+    method = item.get("method")
+    if not isinstance(method, str):
+        return _invalid("'method' must be a string", reply_id)
+    params = item.get("params")
+    if "params" in item and not isinstance(params, dict | list):
+        return _invalid("'params' must be an object or an array", reply_id)
+    return Request(method=method, params=params, id=request_id, notification=not has_id)
+
+
+def parse_frame(data: str | bytes) -> Frame:
+    """Parse one WebSocket text frame into requests and invalid items."""
+    try:
+        decoded = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        return Frame([Invalid(RpcError(PARSE_ERROR, f"parse error: {exc}"))])
+    if isinstance(decoded, list):
+        if not decoded:
+            return Frame([_invalid("empty batch")])
+        return Frame([_parse_item(item) for item in decoded], batch=True)
+    return Frame([_parse_item(decoded)])
+
+
+def result_response(request_id: RequestId, result: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+def error_response(request_id: RequestId, error: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_wire()}
+
+
+def notification(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": method, "params": params}
+
+
+def encode(message: dict[str, Any] | list[dict[str, Any]]) -> str:
+    """One JSON encode per frame: compact, UTF-8 kept as is."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
