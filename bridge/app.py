@@ -31,14 +31,15 @@ class HostCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+            hosts = [value.decode("latin-1") for key, value in scope["headers"] if key == b"host"]
+            host = hosts[0] if len(hosts) == 1 else None  # none, or ambiguous: refused
             if not check_host(host, self.allowed):
-                log.warning("refused request with Host %r (not loopback or allowed)", host)
+                log.warning("refused request with Host %s (not loopback or allowed)", hosts)
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": POLICY_VIOLATION})
                     return
                 message = (
-                    f"ddbridge: Host {host!r} is not allowed; use a loopback address "
+                    f"ddbridge: Host {', '.join(hosts) or '(none)'} is not allowed; use a loopback address "
                     "or add the name with --allow-host"
                 )
                 await PlainTextResponse(message, status_code=403)(scope, receive, send)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 from collections import deque
@@ -70,9 +71,13 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
         self.buffered = 0
         if self.paused:
             self._set_paused(False)
-        if self.open_pipes:
-            self.readable.clear()
         return batch
+
+
+def _require_directory(cwd: str) -> None:
+    """Name the working directory when it is the problem (uvloop's spawn error does not)."""
+    if not os.path.isdir(cwd):
+        raise NotADirectoryError(errno.ENOTDIR, "not an existing directory", cwd)
 
 
 class LocalProcess:
@@ -87,6 +92,8 @@ class LocalProcess:
     async def start(
         cls, argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str] | None
     ) -> LocalProcess:
+        if cwd is not None:
+            _require_directory(cwd)
         loop = asyncio.get_running_loop()
         transport, protocol = await loop.subprocess_exec(
             lambda: _PipeProtocol(loop),
@@ -111,6 +118,9 @@ class LocalProcess:
     async def read(self) -> list[Chunk]:
         protocol = self._protocol
         while not protocol.chunks and protocol.open_pipes:
+            # Cleared before each wait: a set event returns at once without yielding, and a pipe
+            # closing (which sets it with nothing to read) must not turn this into a busy loop.
+            protocol.readable.clear()
             await protocol.readable.wait()
         return protocol.take()
 

@@ -119,7 +119,7 @@ class Stream:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("stream %s failed: %s", self.id, exc)
+            log.warning("stream %s failed: %r", self.id, exc)
             with contextlib.suppress(Exception):
                 await self._notify("exec.error", {"stream": self.id, "message": f"stream failed: {exc}"})
         finally:

@@ -1,0 +1,91 @@
+"""Fixtures shared by the whole suite: the real daemon, a real backend, host binaries."""
+
+from __future__ import annotations
+
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import RunningBridge, free_port, start_backend, start_bridge
+
+
+@pytest.fixture(scope="session")
+def short_tmp() -> Iterator[Path]:
+    """A short temp folder: unix socket paths must stay under 108 bytes."""
+    with tempfile.TemporaryDirectory(prefix="ddb-", dir="/tmp") as folder:
+        yield Path(folder)
+
+
+@pytest.fixture(scope="session")
+def backend_socket(short_tmp: Path) -> Iterator[Path]:
+    """The test backend listening on a unix socket."""
+    socket_path = short_tmp / "backend.sock"
+    process = start_backend(uds=socket_path)
+    yield socket_path
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def backend_url() -> Iterator[str]:
+    """The test backend listening on a loopback TCP port."""
+    port = free_port()
+    process = start_backend(port=port)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(10)
+
+
+def write_script(folder: Path, name: str, body: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+@pytest.fixture
+def host_binaries(tmp_path: Path) -> Path:
+    """A host-binaries folder with small shell tools the tests run through the bridge."""
+    folder = tmp_path / "binaries"
+    write_script(folder, "greet", 'echo "hello $*"; echo "to stderr" >&2\n')
+    write_script(folder, "fail", 'echo "partial"; echo "it broke" >&2; exit 3\n')
+    write_script(folder, "where", 'pwd; echo "DDB_VAR=$DDB_VAR"\n')
+    write_script(
+        folder,
+        "ticker",
+        'i=0; while [ $i -lt "${1:-1000}" ]; do echo "tick $i"; i=$((i+1)); sleep 0.05; done\n',
+    )
+    write_script(folder, "forever", 'trap "" TERM; sleep 1000 & echo "child $!"; wait\n')
+    write_script(folder, "chunks", "printf 'a\\nb'; sleep 0.2; printf 'c\\nd'; printf 'x\\ny' >&2\n")
+    return folder
+
+
+def _bridge_launcher(folder: Path) -> Iterator[Callable[..., RunningBridge]]:
+    started: list[RunningBridge] = []
+
+    def start(*args: str | Path, env: dict[str, str] | None = None) -> RunningBridge:
+        running = start_bridge([str(arg) for arg in args], folder / f"bridge-{len(started)}.log", env)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+        # Captured output is shown for failing tests only: the daemon's log is there when needed.
+        print(f"--- log of the bridge at {running.url}\n{running.log()}")
+
+
+@pytest.fixture
+def bridge(tmp_path: Path) -> Iterator[Callable[..., RunningBridge]]:
+    """Start ``ddbridge serve --port 0`` with extra arguments; every bridge is stopped afterwards."""
+    yield from _bridge_launcher(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RunningBridge]]:
+    """Like ``bridge``, for bridges a whole test module shares."""
+    yield from _bridge_launcher(tmp_path_factory.mktemp("bridges"))

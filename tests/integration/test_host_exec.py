@@ -1,0 +1,248 @@
+"""exec.run / exec.spawn / exec.kill on host binaries, through a real daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.testing import BridgeClient, RpcFailure
+from tests.conftest import write_script
+from tests.support.processes import RunningBridge
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def running(bridge: Callable[..., RunningBridge], host_binaries: Path, tmp_path: Path) -> RunningBridge:
+    config = tmp_path / "exec.toml"
+    config.write_text("[exec]\nkill_grace = 0.5\nmax_output = 1048576\n")
+    return bridge("--config", config, "--host-binaries", host_binaries)
+
+
+@pytest.fixture
+async def client(running: RunningBridge) -> AsyncIterator[BridgeClient]:
+    async with BridgeClient.connect(running.ws_url) as connected:
+        yield connected
+
+
+def host(cmd: str, *args: str, **extra: Any) -> dict[str, Any]:
+    return {"target": "host", "cmd": cmd, "args": list(args), **extra}
+
+
+def pids_running(pattern: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+async def wait_gone(pattern: str, seconds: float = 5) -> list[int]:
+    for _ in range(int(seconds * 20)):
+        left = pids_running(pattern)
+        if not left:
+            return []
+        await asyncio.sleep(0.05)
+    return pids_running(pattern)
+
+
+async def test_blocking_exec_splits_stdout_and_stderr(client: BridgeClient) -> None:
+    result = await client.call("exec.run", host("greet", "a b", "c"))
+    assert result == {
+        "cmd": "greet",
+        "code": 0,
+        "signal": None,
+        "killed": False,
+        "stdout": "hello a b c\n",
+        "stderr": "to stderr\n",
+    }
+
+
+async def test_non_zero_exit_is_a_result_not_an_error(client: BridgeClient) -> None:
+    result = await client.call("exec.run", host("fail"))
+    assert result["code"] == 3
+    assert result["stdout"] == "partial\n"
+    assert result["stderr"] == "it broke\n"
+
+
+async def test_cwd_and_env_are_honoured(client: BridgeClient, tmp_path: Path) -> None:
+    result = await client.call("exec.run", host("where", cwd=str(tmp_path), env={"DDB_VAR": "set by page"}))
+    assert result["stdout"] == f"{tmp_path}\nDDB_VAR=set by page\n"
+
+
+async def test_default_cwd_is_the_binaries_folder(client: BridgeClient, host_binaries: Path) -> None:
+    result = await client.call("exec.run", host("where"))
+    assert result["stdout"].splitlines()[0] == str(host_binaries.resolve())
+
+
+async def test_arguments_are_argv_not_shell(client: BridgeClient, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    result = await client.call("exec.run", host("greet", f"; touch {marker}", "$(id)", "`id`"))
+    assert result["stdout"] == f"hello ; touch {marker} $(id) `id`\n"
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("cmd", "message"),
+    [
+        ("../greet", "'..' is not allowed"),
+        ("/bin/sh", "absolute paths are not allowed"),
+        ("nope", "not found in the host binaries folder"),
+    ],
+)
+async def test_refused_binaries(client: BridgeClient, cmd: str, message: str) -> None:
+    with pytest.raises(RpcFailure) as caught:
+        await client.call("exec.run", host(cmd))
+    assert caught.value.code == -32002
+    assert message in caught.value.message
+
+
+async def test_symlink_leaving_the_folder_is_refused(client: BridgeClient, host_binaries: Path) -> None:
+    (host_binaries / "sneaky").symlink_to("/bin/sh")
+    with pytest.raises(RpcFailure, match="outside the host binaries folder"):
+        await client.call("exec.run", host("sneaky", "-c", "id"))
+
+
+async def test_bad_cwd_is_named(client: BridgeClient, tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    with pytest.raises(RpcFailure) as caught:
+        await client.call("exec.run", host("greet", cwd=missing))
+    assert caught.value.code == -32002
+    assert missing in caught.value.message
+
+
+async def test_bad_target_and_params(client: BridgeClient) -> None:
+    with pytest.raises(RpcFailure) as caught:
+        await client.call("exec.run", {"target": "moon", "cmd": "x"})
+    assert caught.value.code == -32602 and "target" in caught.value.message
+    with pytest.raises(RpcFailure) as caught:
+        await client.call("exec.run", {"target": "host", "cmd": "greet", "args": "not a list"})
+    assert caught.value.code == -32602 and "args" in caught.value.message
+
+
+async def test_blocking_output_cap(client: BridgeClient, host_binaries: Path) -> None:
+    write_script(host_binaries, "flood", "yes flood\n")
+    with pytest.raises(RpcFailure) as caught:
+        await client.call("exec.run", host("flood"))
+    assert caught.value.code == -32005
+    assert "stream" in caught.value.message and "1048576" in caught.value.message
+    assert await wait_gone(str(host_binaries / "flood")) == []
+
+
+async def test_unicode_split_across_chunks(client: BridgeClient, host_binaries: Path) -> None:
+    # "é" is 0xC3 0xA9 and "😀" is four bytes: written a byte at a time with pauses between.
+    write_script(
+        host_binaries,
+        "slowbytes",
+        "printf '\\303'; sleep 0.1; printf '\\251 '; sleep 0.1; printf '\\360\\237'; sleep 0.1; "
+        "printf '\\230\\200'; printf '\\377\\n'\n",
+    )
+    result = await client.call("exec.run", host("slowbytes"))
+    assert result["stdout"] == "é 😀\ufffd\n"
+    stream = await client.spawn(host("slowbytes"))
+    outcome = await stream.finished()
+    assert outcome.text("stdout") == "é 😀\ufffd\n"
+    assert all("\ufffd" not in text for _, text in outcome.chunks[:-1])
+
+
+async def test_stream_delivers_output_then_exit(client: BridgeClient) -> None:
+    stream = await client.spawn(host("chunks"))
+    outcome = await stream.finished()
+    assert outcome.text("stdout") == "a\nbc\nd"
+    assert outcome.text("stderr") == "x\ny"
+    assert (outcome.code, outcome.signal, outcome.error) == (0, None, None)
+
+
+async def test_stream_exit_code(client: BridgeClient) -> None:
+    outcome = await (await client.spawn(host("fail"))).finished()
+    assert outcome.code == 3
+
+
+async def test_kill_ends_the_process(client: BridgeClient, host_binaries: Path) -> None:
+    stream = await client.spawn(host("ticker"))
+    assert (await asyncio.wait_for(stream.output.get(), 5)) == ("stdout", "tick 0\n")
+    assert pids_running(str(host_binaries / "ticker"))
+    await stream.kill()
+    outcome = await stream.finished()
+    assert outcome.signal == "SIGTERM" and outcome.code == 143
+    assert await wait_gone(str(host_binaries / "ticker")) == []
+
+
+async def test_kill_reaches_the_whole_group_after_the_grace(
+    client: BridgeClient, host_binaries: Path
+) -> None:
+    # "forever" ignores SIGTERM and leaves a child: both must be gone after the grace period.
+    stream = await client.spawn(host("forever"))
+    _, text = await asyncio.wait_for(stream.output.get(), 5)
+    child = int(text.split()[1])
+    await stream.kill()
+    outcome = await stream.finished()
+    assert outcome.signal == "SIGKILL"
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):
+            os.kill(child, 0)
+            await asyncio.sleep(0.05)
+
+
+async def test_kill_twice_and_unknown_stream(client: BridgeClient) -> None:
+    stream = await client.spawn(host("ticker"))
+    await stream.kill()
+    await stream.finished()
+    with pytest.raises(RpcFailure) as caught:
+        await stream.kill()
+    assert caught.value.code == -32006
+    with pytest.raises(RpcFailure) as caught:
+        await client.call("exec.kill", {"stream": "no-such"})
+    assert caught.value.code == -32006 and "no-such" in caught.value.message
+
+
+async def test_closing_the_connection_kills_every_stream(running: RunningBridge, host_binaries: Path) -> None:
+    pattern = str(host_binaries / "ticker")
+    async with BridgeClient.connect(running.ws_url) as connected:
+        streams = [await connected.spawn(host("ticker")) for _ in range(3)]
+        for stream in streams:
+            await asyncio.wait_for(stream.output.get(), 5)
+        assert len(pids_running(pattern)) == 3
+    assert await wait_gone(pattern) == []
+
+
+async def test_blocking_exec_is_killed_when_the_connection_closes(
+    running: RunningBridge, host_binaries: Path
+) -> None:
+    pattern = str(host_binaries / "ticker")
+    async with BridgeClient.connect(running.ws_url) as connected:
+        call = asyncio.create_task(connected.call("exec.run", host("ticker")))
+        for _ in range(100):
+            if pids_running(pattern):
+                break
+            await asyncio.sleep(0.05)
+        assert pids_running(pattern)
+    call.cancel()
+    assert await wait_gone(pattern) == []
+
+
+async def test_sigterm_to_the_daemon_ends_its_processes(running: RunningBridge, host_binaries: Path) -> None:
+    pattern = str(host_binaries / "ticker")
+    async with BridgeClient.connect(running.ws_url) as connected:
+        stream = await connected.spawn(host("ticker"))
+        await asyncio.wait_for(stream.output.get(), 5)
+        running.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(running.process.wait, 15) == 0
+    assert await wait_gone(pattern) == []
+
+
+async def test_many_streams_interleave(client: BridgeClient) -> None:
+    streams = [await client.spawn(host("greet", str(i))) for i in range(20)]
+    outcomes = await asyncio.gather(*(stream.finished() for stream in streams))
+    assert [outcome.text("stdout") for outcome in outcomes] == [f"hello {i}\n" for i in range(20)]
+
+
+async def test_no_binaries_folder_configured(bridge: Callable[..., RunningBridge]) -> None:
+    async with BridgeClient.connect(bridge().ws_url) as connected:
+        with pytest.raises(RpcFailure) as caught:
+            await connected.call("exec.run", host("greet"))
+    assert caught.value.code == -32007 and "--host-binaries" in caught.value.message

@@ -1,0 +1,162 @@
+"""service.request against a real backend (uvicorn) over a unix socket and over TCP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.testing import BridgeClient, RpcFailure
+from tests.support.processes import RunningBridge, free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["unix", "tcp"])
+async def client(
+    request: pytest.FixtureRequest,
+    bridge: Callable[..., RunningBridge],
+    backend_socket: Path,
+    backend_url: str,
+) -> AsyncIterator[BridgeClient]:
+    where = (
+        ("--backend-socket", backend_socket) if request.param == "unix" else ("--backend-url", backend_url)
+    )
+    running = bridge(*where)
+    async with BridgeClient.connect(running.ws_url) as connected:
+        yield connected
+
+
+async def service(client: BridgeClient, method: str, url: str, **extra: Any) -> Any:
+    return await client.call("service.request", {"method": method, "url": url, **extra})
+
+
+@pytest.mark.parametrize("verb", ["GET", "DELETE", "OPTIONS", "get"])
+async def test_verbs_without_body(client: BridgeClient, verb: str) -> None:
+    echoed = await service(client, verb, "/echo/path?x=1")
+    assert echoed["method"] == verb.upper()
+    assert echoed["path"] == "/echo/path"
+    assert echoed["query"] == "x=1"
+
+
+@pytest.mark.parametrize("verb", ["POST", "PUT", "PATCH"])
+async def test_object_data_is_sent_as_json(client: BridgeClient, verb: str) -> None:
+    echoed = await service(client, verb, "/echo", data={"name": "ddbridge", "n": [1, 2]})
+    assert echoed["method"] == verb
+    assert echoed["headers"]["content-type"] == "application/json"
+    assert echoed["body"].replace(" ", "") == '{"name":"ddbridge","n":[1,2]}'
+
+
+async def test_string_data_is_sent_as_is(client: BridgeClient) -> None:
+    echoed = await service(client, "POST", "/echo", data="raw=text&a=b")
+    assert echoed["body"] == "raw=text&a=b"
+    assert echoed["headers"].get("content-type") != "application/json"
+
+
+async def test_headers_pass_through_and_win(client: BridgeClient) -> None:
+    echoed = await service(
+        client,
+        "POST",
+        "/echo",
+        headers={"X-Custom": "yes", "Content-Type": "application/vnd.test+json"},
+        data={"a": 1},
+    )
+    assert echoed["headers"]["x-custom"] == "yes"
+    assert echoed["headers"]["content-type"] == "application/vnd.test+json"
+
+
+async def test_head_returns_empty_text(client: BridgeClient) -> None:
+    assert await service(client, "HEAD", "/echo") == ""
+
+
+async def test_relative_url_without_slash(client: BridgeClient) -> None:
+    assert (await service(client, "GET", "echo/x"))["path"] == "/echo/x"
+
+
+async def test_text_body_is_returned_as_text(client: BridgeClient) -> None:
+    assert await service(client, "GET", "/text") == "plain words, not JSON"
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"), [(400, "Bad Request"), (404, "Not Found"), (500, "Internal Server Error")]
+)
+async def test_non_2xx_rejects_with_service_error(client: BridgeClient, code: int, reason: str) -> None:
+    with pytest.raises(RpcFailure) as caught:
+        await service(client, "GET", f"/status/{code}")
+    assert caught.value.code == -32001
+    assert caught.value.data == {"name": reason, "message": f"status {code} body", "statusCode": code}
+
+
+async def test_2xx_other_than_200(client: BridgeClient) -> None:
+    assert await service(client, "POST", "/status/201") == "status 201 body"
+
+
+@pytest.mark.parametrize("url", ["http://example.com/x", "//example.com/x", "https://127.0.0.1/"])
+async def test_absolute_urls_are_refused(client: BridgeClient, url: str) -> None:
+    with pytest.raises(RpcFailure) as caught:
+        await service(client, "GET", url)
+    assert caught.value.code == -32003
+    assert "absolute" in caught.value.message
+
+
+async def test_bad_params_name_the_field(client: BridgeClient) -> None:
+    with pytest.raises(RpcFailure) as caught:
+        await client.call("service.request", {"method": "G ET", "url": "/echo"})
+    assert caught.value.code == -32602
+    assert "method" in caught.value.message
+
+
+async def test_timeout_rejects_with_504(
+    bridge: Callable[..., RunningBridge], backend_socket: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "fast.toml"
+    config.write_text("[backend]\ntimeout = 0.5\n")
+    running = bridge("--config", config, "--backend-socket", backend_socket)
+    async with BridgeClient.connect(running.ws_url) as connected:
+        with pytest.raises(RpcFailure) as caught:
+            await service(connected, "GET", "/slow?seconds=3")
+        assert caught.value.data["statusCode"] == 504
+        assert "0.5 s" in caught.value.message
+        # The bridge stays healthy: the next call works.
+        assert await service(connected, "GET", "/text") == "plain words, not JSON"
+
+
+async def test_unreachable_unix_backend_names_the_socket(
+    bridge: Callable[..., RunningBridge], short_tmp: Path
+) -> None:
+    missing = short_tmp / "nobody-home.sock"
+    running = bridge("--backend-socket", missing)
+    async with BridgeClient.connect(running.ws_url) as connected:
+        with pytest.raises(RpcFailure) as caught:
+            await service(connected, "GET", "/echo")
+    assert caught.value.data["statusCode"] == 502
+    assert caught.value.data["name"] == "Bad Gateway"
+    assert str(missing) in caught.value.message
+
+
+async def test_unreachable_tcp_backend_names_the_url(bridge: Callable[..., RunningBridge]) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    running = bridge("--backend-url", url)
+    async with BridgeClient.connect(running.ws_url) as connected:
+        with pytest.raises(RpcFailure) as caught:
+            await service(connected, "GET", "/echo")
+    assert caught.value.data["statusCode"] == 502
+    assert url in caught.value.message
+
+
+async def test_no_backend_configured(bridge: Callable[..., RunningBridge]) -> None:
+    running = bridge()
+    async with BridgeClient.connect(running.ws_url) as connected:
+        with pytest.raises(RpcFailure) as caught:
+            await service(connected, "GET", "/echo")
+    assert caught.value.code == -32007
+    assert "--backend-socket" in caught.value.message
+
+
+async def test_concurrent_calls_on_one_connection(client: BridgeClient) -> None:
+    import asyncio
+
+    results = await asyncio.gather(*(service(client, "GET", f"/echo/{i}") for i in range(50)))
+    assert [result["path"] for result in results] == [f"/echo/{i}" for i in range(50)]

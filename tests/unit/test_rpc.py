@@ -1,0 +1,275 @@
+"""The JSON-RPC layer alone: every example of the JSON-RPC 2.0 specification, and dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from bridge.api.models import Params
+from bridge.errors import ServiceError
+from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, parse_frame
+from bridge.rpc.protocol import Invalid, Request
+
+router = MethodRouter("t")
+
+
+class SubtractParams(Params):
+    minuend: int
+    subtrahend: int
+
+
+class NoParams(Params):
+    pass
+
+
+class GetDataParams(Params):
+    pass
+
+
+@router.method("subtract")
+async def subtract(params: SubtractParams, ctx: list[str]) -> int:
+    return params.minuend - params.subtrahend
+
+
+@router.method("notify_hello")
+async def notify_hello(params: NoParams, ctx: list[str]) -> None:
+    ctx.append("hello")
+
+
+@router.method("get_data")
+async def get_data(params: GetDataParams, ctx: list[str]) -> list[Any]:
+    return ["hello", 5]
+
+
+@router.method("fail")
+async def fail(params: NoParams, ctx: list[str]) -> None:
+    raise ServiceError(404, "Not Found", "no such thing")
+
+
+@router.method("crash")
+async def crash(params: NoParams, ctx: list[str]) -> None:
+    raise RuntimeError("secret internal detail")
+
+
+@router.method("later")
+async def later(params: NoParams, ctx: list[str]) -> AfterReply:
+    return AfterReply({"stream": "1"}, lambda: ctx.append("after"))
+
+
+REGISTRY: Registry[list[str]] = Registry([router])
+
+
+def run(frame: str, ctx: list[str] | None = None) -> Any:
+    reply = asyncio.run(dispatch(REGISTRY, parse_frame(frame), ctx if ctx is not None else []))
+    return None if reply.text is None else json.loads(reply.text)
+
+
+# The specification's examples, section 7, with its method names under our "t." prefix.
+
+
+def test_positional_params_are_refused_with_a_clear_message() -> None:
+    answer = run('{"jsonrpc": "2.0", "method": "t.subtract", "params": [42, 23], "id": 1}')
+    assert answer["id"] == 1
+    assert answer["error"]["code"] == -32602
+    assert "named params" in answer["error"]["message"]
+
+
+def test_named_parameters() -> None:
+    assert run(
+        '{"jsonrpc": "2.0", "method": "t.subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}'
+    ) == {
+        "jsonrpc": "2.0",
+        "result": 19,
+        "id": 3,
+    }
+    assert run(
+        '{"jsonrpc": "2.0", "method": "t.subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4}'
+    ) == {
+        "jsonrpc": "2.0",
+        "result": 19,
+        "id": 4,
+    }
+
+
+def test_notification_gets_no_reply_but_runs() -> None:
+    ctx: list[str] = []
+    assert run('{"jsonrpc": "2.0", "method": "t.notify_hello"}', ctx) is None
+    assert ctx == ["hello"]
+
+
+def test_notification_to_unknown_method_gets_no_reply() -> None:
+    assert run('{"jsonrpc": "2.0", "method": "foobar"}') is None
+
+
+def test_non_existent_method() -> None:
+    assert run('{"jsonrpc": "2.0", "method": "foobar", "id": "1"}') == {
+        "jsonrpc": "2.0",
+        "error": {"code": -32601, "message": "method not found: foobar"},
+        "id": "1",
+    }
+
+
+def test_invalid_json() -> None:
+    answer = run('{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]')
+    assert answer["error"]["code"] == -32700
+    assert answer["id"] is None
+
+
+def test_invalid_request_object() -> None:
+    answer = run('{"jsonrpc": "2.0", "method": 1, "params": "bar"}')
+    assert answer["error"]["code"] == -32600
+    assert answer["id"] is None
+
+
+def test_batch_invalid_json() -> None:
+    answer = run(
+        '[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method"]'
+    )
+    assert answer["error"]["code"] == -32700
+    assert answer["id"] is None
+
+
+def test_empty_array() -> None:
+    answer = run("[]")
+    assert isinstance(answer, dict)
+    assert answer["error"]["code"] == -32600
+    assert answer["id"] is None
+
+
+def test_invalid_batch_but_not_empty() -> None:
+    answer = run("[1]")
+    assert isinstance(answer, list) and len(answer) == 1
+    assert answer[0]["error"]["code"] == -32600 and answer[0]["id"] is None
+
+
+def test_invalid_batch() -> None:
+    answer = run("[1,2,3]")
+    assert [item["error"]["code"] for item in answer] == [-32600] * 3
+    assert all(item["id"] is None for item in answer)
+
+
+def test_mixed_batch_keeps_order_and_drops_notifications() -> None:
+    answer = run(
+        """[
+        {"jsonrpc": "2.0", "method": "t.subtract", "params": {"minuend": 7, "subtrahend": 3}, "id": "1"},
+        {"jsonrpc": "2.0", "method": "t.notify_hello", "params": {}},
+        {"jsonrpc": "2.0", "method": "t.subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": "2"},
+        {"foo": "boo"},
+        {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
+        {"jsonrpc": "2.0", "method": "t.get_data", "id": "9"}
+    ]"""
+    )
+    assert [item.get("id") for item in answer] == ["1", "2", None, "5", "9"]
+    assert answer[0]["result"] == 4
+    assert answer[1]["result"] == 19
+    assert answer[2]["error"]["code"] == -32600
+    assert answer[3]["error"]["code"] == -32601
+    assert answer[4]["result"] == ["hello", 5]
+
+
+def test_batch_of_notifications_gets_no_reply() -> None:
+    ctx: list[str] = []
+    frame = '[{"jsonrpc": "2.0", "method": "t.notify_hello"}, {"jsonrpc": "2.0", "method": "t.notify_hello"}]'
+    assert run(frame, ctx) is None
+    assert ctx == ["hello", "hello"]
+
+
+# Beyond the examples.
+
+
+@pytest.mark.parametrize(
+    ("frame", "problem"),
+    [
+        ('{"method": "t.get_data", "id": 1}', "'jsonrpc'"),
+        ('{"jsonrpc": "1.0", "method": "t.get_data", "id": 1}', "'jsonrpc'"),
+        ('{"jsonrpc": "2.0", "id": 1}', "'method'"),
+        ('{"jsonrpc": "2.0", "method": "t.get_data", "params": 5, "id": 1}', "'params'"),
+    ],
+)
+def test_invalid_request_keeps_a_readable_id(frame: str, problem: str) -> None:
+    answer = run(frame)
+    assert answer["error"]["code"] == -32600
+    assert problem in answer["error"]["message"]
+    assert answer["id"] == 1
+
+
+@pytest.mark.parametrize("bad_id", ["true", "{}", "[1]"])
+def test_ids_must_be_string_number_or_null(bad_id: str) -> None:
+    answer = run(f'{{"jsonrpc": "2.0", "method": "t.get_data", "id": {bad_id}}}')
+    assert answer["error"]["code"] == -32600
+    assert answer["id"] is None
+
+
+def test_null_id_is_a_request_not_a_notification() -> None:
+    assert run('{"jsonrpc": "2.0", "method": "t.get_data", "id": null}') == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "result": ["hello", 5],
+    }
+
+
+def test_invalid_params_name_the_field() -> None:
+    answer = run('{"jsonrpc": "2.0", "method": "t.subtract", "params": {"minuend": "x"}, "id": 7}')
+    error = answer["error"]
+    assert error["code"] == -32602
+    assert "minuend" in error["message"] and "subtrahend" in error["message"]
+    assert {item["field"] for item in error["data"]["errors"]} == {"minuend", "subtrahend"}
+
+
+def test_unknown_params_are_named() -> None:
+    answer = run('{"jsonrpc": "2.0", "method": "t.get_data", "params": {"colour": 1}, "id": 8}')
+    assert answer["error"]["code"] == -32602
+    assert "colour" in answer["error"]["message"]
+
+
+def test_bridge_errors_carry_their_code_and_data() -> None:
+    answer = run('{"jsonrpc": "2.0", "method": "t.fail", "id": 1}')
+    assert answer["error"] == {
+        "code": -32001,
+        "message": "no such thing",
+        "data": {"name": "Not Found", "message": "no such thing", "statusCode": 404},
+    }
+
+
+def test_unexpected_errors_do_not_leak_internals(caplog: pytest.LogCaptureFixture) -> None:
+    answer = run('{"jsonrpc": "2.0", "method": "t.crash", "id": 1}')
+    assert answer["error"]["code"] == -32603
+    assert "secret" not in answer["error"]["message"]
+    assert "secret internal detail" in caplog.text
+
+
+def test_after_reply_callbacks_are_returned_not_run() -> None:
+    ctx: list[str] = []
+    reply = asyncio.run(dispatch(REGISTRY, parse_frame('{"jsonrpc":"2.0","method":"t.later","id":1}'), ctx))
+    assert json.loads(reply.text or "")["result"] == {"stream": "1"}
+    assert ctx == []
+    for callback in reply.then:
+        callback()
+    assert ctx == ["after"]
+
+
+def test_parse_frame_shapes() -> None:
+    frame = parse_frame(b'{"jsonrpc":"2.0","method":"m","params":{"a":1},"id":"x"}')
+    assert frame.items == [Request("m", {"a": 1}, "x", False)] and not frame.batch
+    frame = parse_frame('[{"jsonrpc":"2.0","method":"m"}, 5]')
+    assert frame.batch and frame.items[0] == Request("m", None, None, True)
+    assert isinstance(frame.items[1], Invalid)
+
+
+def test_deeply_nested_json_is_a_parse_error_not_a_crash() -> None:
+    answer = run("[" * 100_000 + "]" * 100_000)
+    assert answer["error"]["code"] == -32700
+
+
+def test_registry_refuses_duplicates_and_non_model_params() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        Registry([router, router])
+    other = MethodRouter("x")
+    with pytest.raises(TypeError, match="pydantic model"):
+
+        @other.method("m")
+        async def handler(params: int, ctx: object) -> None:
+            return None
