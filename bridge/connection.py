@@ -66,7 +66,11 @@ class Session:
         stream_id = str(next(self._stream_ids))
         stream = Stream(stream_id, process, self.notify, self.bridge.settings.exec.kill_grace)
         self._streams[stream_id] = stream
-        stream.done_callbacks.append(lambda: self._streams.pop(stream_id, None))
+
+        def forget() -> None:
+            self._streams.pop(stream_id, None)
+
+        stream.done_callbacks.append(forget)
         return stream
 
     def stream(self, stream_id: str) -> Stream:

@@ -75,7 +75,7 @@ class BridgeClient:
     def __init__(self, websocket: websockets.ClientConnection) -> None:
         self._ws = websocket
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._pending: dict[object, asyncio.Future[Any]] = {}
         self._streams: dict[str, ClientStream] = {}
         self._early: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._reader = asyncio.create_task(self._read())
