@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ui", type=Path, metavar="DIR", help="extension UI folder served at /")
     serve.add_argument("--host-binaries", type=Path, metavar="DIR", help="binaries host.cli.exec may run")
     serve.add_argument(
+        "--docker-host",
+        metavar="URL",
+        help="Docker engine address (default: DOCKER_HOST or the local socket)",
+    )
+    serve.add_argument(
+        "--vm-container", metavar="NAME", help="container extension.vm.cli.exec runs in (the backend)"
+    )
+    serve.add_argument(
         "--allow-origin", action="append", metavar="ORIGIN", help="extra origin allowed on the WebSocket"
     )
     serve.add_argument("--allow-host", action="append", metavar="NAME", help="extra Host name accepted")
@@ -60,6 +68,8 @@ def _flag_layer(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         ("backend", "url"): args.backend_url,
         ("ui", "dir"): args.ui,
         ("host_binaries", "dir"): args.host_binaries,
+        ("docker", "host"): args.docker_host,
+        ("docker", "vm_container"): args.vm_container,
     }
     layer: dict[str, dict[str, Any]] = {}
     for (section, key), value in mapping.items():

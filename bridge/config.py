@@ -58,12 +58,35 @@ class ExecSettings(_Section):
     max_output: int = Field(64 * 1024 * 1024, gt=0)
 
 
+class DockerSettings(_Section):
+    """The Docker engine the bridge talks to, and the extension's backend ("VM") container.
+
+    ``host`` falls back to ``DOCKER_HOST`` and then to the local socket, as the docker CLI does;
+    ``tls_verify`` and ``cert_path`` to ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``.
+    """
+
+    host: str | None = None
+    vm_container: str | None = Field(default=None, min_length=1)
+    tls_verify: bool | None = None
+    cert_path: Path | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _host_has_scheme(cls, host: str | None) -> str | None:
+        if host is not None and not host.startswith(("unix://", "tcp://", "http://", "https://")):
+            raise ValueError(
+                f"{host!r} is not an engine address like unix:///var/run/docker.sock or tcp://host:2376"
+            )
+        return host
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     ui: UISettings = UISettings()
     backend: BackendSettings = BackendSettings()
     host_binaries: HostBinariesSettings = HostBinariesSettings()
     exec: ExecSettings = ExecSettings()
+    docker: DockerSettings = DockerSettings()
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ Class tree::
     ├── LimitExceeded           -32005 an output cap or a stream limit was hit
     ├── UnknownStream           -32006 no such stream on this connection
     ├── NotConfigured           -32007 the call needs a setting that was not given
-    └── NotAvailable            -32601 this build cannot serve the call (method not found)
+    └── InvalidParams           -32602 params that passed validation were refused further on
 
 Errors from httpx, aiodocker and the OS are translated into these where they enter
 (``raise ServiceError(...) from exc``); ``bridge.rpc`` maps them to the wire in one place.
@@ -130,10 +130,19 @@ class NotConfigured(BridgeError):
         return {"setting": self.setting}
 
 
-class NotAvailable(BridgeError):
-    """The call is well-formed but this build of the bridge has nothing to serve it with."""
+class InvalidParams(BridgeError):
+    """Params the bridge's own validation accepted but something further on refused (the Docker
+    engine rejecting a filter name, say). Same code and data shape as a validation failure."""
 
-    code = -32601
+    code = -32602
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"errors": [{"field": self.field, "message": self.message}]}
 
 
 class ConfigError(Exception):

@@ -8,16 +8,17 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
-from bridge.api import desktop, exec, host, service
+from bridge.api import desktop, docker, exec, host, service
 from bridge.api.host import host_info
 from bridge.api.service import ServiceProxy
 from bridge.config import Settings
+from bridge.docker_engine import DockerEngine, EngineAddress
 from bridge.rpc import Registry, encode
 
 if TYPE_CHECKING:
     from bridge.connection import Session
 
-ROUTERS = (service.router, exec.router, desktop.router, host.router)
+ROUTERS = (service.router, exec.router, docker.router, desktop.router, host.router)
 
 
 @dataclass
@@ -30,6 +31,11 @@ class Bridge:
     @cached_property
     def service(self) -> ServiceProxy:
         return ServiceProxy(self.settings.backend)
+
+    @cached_property
+    def docker(self) -> DockerEngine:
+        """The engine client; it connects on first use, so the daemon starts without an engine."""
+        return DockerEngine(EngineAddress.resolve(self.settings.docker))
 
     @cached_property
     def shim(self) -> bytes:
@@ -47,3 +53,4 @@ class Bridge:
         for session in list(self.sessions):
             await session.close()
         await self.service.aclose()
+        await self.docker.aclose()

@@ -9,13 +9,15 @@ runs; each target resolves to a ``RunningProcess`` and the rest is shared.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from bridge.api.models import Params
-from bridge.errors import ExecError, NotAvailable, NotConfigured
+from bridge.errors import ExecError, NotConfigured
 from bridge.processes.base import ExecSpec, RunningProcess
+from bridge.processes.container import ContainerProcess
 from bridge.processes.host_binaries import resolve_host_binary
 from bridge.processes.local import LocalProcess
 from bridge.processes.output import collect
@@ -60,17 +62,67 @@ async def _start_host(spec: ExecSpec, session: Session) -> RunningProcess:
         ) from exc
 
 
+async def _start_in_container(params: ExecParams, session: Session) -> RunningProcess:
+    if params.target == "vm":
+        container = session.bridge.settings.docker.vm_container
+        if container is None:
+            raise NotConfigured(
+                "no extension VM container is configured: start ddbridge with --vm-container NAME "
+                "(the container extension.vm.cli.exec runs in)",
+                setting="docker.vm_container",
+            )
+        where = f"the extension's VM container {container!r}"
+    else:
+        container = params.target.removeprefix("container:")
+        where = f"container {container!r}"
+    return await ContainerProcess.start(
+        session.bridge.docker, container, params.spec(), target=params.target, where=where
+    )
+
+
+async def _start_docker_cli(spec: ExecSpec, session: Session) -> RunningProcess:
+    """The real docker CLI, pointed at the bridge's own engine through its environment."""
+    binary = shutil.which("docker")
+    if binary is None:
+        raise ExecError(
+            "the docker CLI is not installed: no 'docker' binary on the PATH of the ddbridge daemon",
+            target="docker",
+            cmd=spec.cmd,
+        )
+    env = {**os.environ, **spec.env, **session.bridge.docker.address.cli_env()}
+    try:
+        return await LocalProcess.start([binary, spec.cmd, *spec.args], cwd=spec.cwd, env=env)
+    except OSError as exc:
+        culprit = f"cwd {spec.cwd!r}" if spec.cwd is not None and exc.filename == spec.cwd else binary
+        raise ExecError(
+            f"cannot start docker {spec.cmd}: {culprit}: {exc.strerror}", target="docker", cmd=spec.cmd
+        ) from exc
+
+
+def strip_matching_quotes(arg: str) -> str:
+    """One level of matching surrounding quotes off: ``'"{{json .}}"'`` → ``{{json .}}``.
+
+    Docker Desktop's blocking ``docker.cli.exec`` does this (its arguments once went through a
+    shell), and extensions written for it quote format strings that way.
+    """
+    if len(arg) >= 2 and arg[0] == arg[-1] and arg[0] in "'\"":
+        return arg[1:-1]
+    return arg
+
+
 async def start_process(params: ExecParams, session: Session) -> RunningProcess:
     if params.target == "host":
         return await _start_host(params.spec(), session)
-    raise NotAvailable(
-        f"exec target {params.target!r} needs the Docker engine support, which this build does not have"
-    )
+    if params.target == "docker":
+        return await _start_docker_cli(params.spec(), session)
+    return await _start_in_container(params, session)
 
 
 @router.method("run")
 async def run(params: ExecParams, session: Session) -> dict[str, Any]:
     """Run to completion; the result is returned whatever the exit code (the client rejects)."""
+    if params.target == "docker":
+        params = params.model_copy(update={"args": [strip_matching_quotes(arg) for arg in params.args]})
     process = await start_process(params, session)
     settings = session.bridge.settings.exec
     result = await collect(process, cmd=params.cmd, max_output=settings.max_output, grace=settings.kill_grace)

@@ -1,0 +1,260 @@
+"""Container execs through the Engine API: the ``RunningProcess`` of the ``vm`` and ``container:``
+targets.
+
+Output. Without a TTY the engine multiplexes stdout and stderr on the hijacked connection;
+aiodocker splits it into a flow-controlled queue that stops reading the socket above 128 KiB.
+A page that reads slowly therefore stalls the engine's copy and then the process (its pipe
+fills) while the bridge holds a bounded amount; what is queued is handed over coalesced.
+
+Ending an exec (``close()``, ``exec.kill``, the page going away). The Engine API has no "kill
+exec", and dropping the attached connection (what killing a ``docker exec`` client does) leaves
+the process running in the container. So every exec gets a marker in its environment,
+``DDBRIDGE_EXEC_ID=<random>``, which all it starts inherits, including children that go to the
+background or start a new session. ``terminate`` runs a second exec in the same container, as
+root, with a short sh script that signals every process whose ``/proc/PID/environ`` holds the
+marker: SIGTERM, up to ``grace`` seconds for the exec to end, then SIGKILL for whatever is left.
+The signal is sent from inside the container, so this works with any engine the bridge can
+reach (local, remote, a VM) and whatever user the bridge runs as; host PIDs (exec inspect's
+``Pid``) only mean something when the engine shares the bridge's PID namespace, and signalling
+them needs the engine's privileges.
+
+Limits:
+
+- the container needs ``sh``, ``grep`` and ``kill`` (busybox, Alpine and Debian images have
+  them, distroless and scratch images do not); without them the bridge logs a warning and only
+  drops its end of the stream: the process runs on until it exits by itself;
+- a process that clears its environment (``env -i ...``) escapes the sweep;
+- the command sees ``DDBRIDGE_EXEC_ID`` in its environment;
+- the engine reports a death by signal as exit code 128+N; the signal's name is given only when
+  the bridge ended the process (otherwise a plain ``exit 143`` would look the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from typing import Any
+
+import aiodocker
+import aiohttp
+
+from bridge.docker_engine import DockerEngine
+from bridge.errors import BridgeError, ExecError
+from bridge.processes.base import Chunk, ExecSpec, ExitStatus
+
+log = logging.getLogger("ddbridge.exec")
+
+MARKER = "DDBRIDGE_EXEC_ID"
+# $1 is the signal, $2 the marker. Exits 127 when the image lacks what the sweep needs.
+_SWEEP = (
+    "command -v grep >/dev/null && command -v kill >/dev/null || exit 127; "
+    'for d in /proc/[0-9]*; do grep -qzxF "$2" "$d/environ" 2>/dev/null '
+    '&& kill -s "$1" "${d#/proc/}" 2>/dev/null; done; exit 0'
+)
+# How the engine reports, on the exec's own stdout, a command it could not start.
+_START_FAILED = b"OCI runtime exec failed"
+# Queued output handed over in one read at most (one notification instead of many).
+_COALESCE = 256 * 1024
+# Holds the release tasks ``close`` starts, so they are not collected before they run.
+_releasing: set[asyncio.Task[None]] = set()
+
+
+class ContainerProcess:
+    """A command running in a container through ``POST /containers/{id}/exec``."""
+
+    def __init__(
+        self,
+        engine: DockerEngine,
+        container: str,
+        where: str,
+        spec: ExecSpec,
+        target: str,
+        exec_: aiodocker.execs.Exec,
+        stream: aiodocker.stream.Stream,
+        marker: str,
+    ) -> None:
+        self._engine = engine
+        self._container = container
+        self._where = where
+        self._spec = spec
+        self._target = target
+        self._exec = exec_
+        self._stream = stream
+        self._marker = marker
+        self._started = True
+        self._first = True
+        self._eof = False
+        self._released = False
+        self._killed = False
+
+    @classmethod
+    async def start(
+        cls, engine: DockerEngine, container: str, spec: ExecSpec, *, target: str, where: str
+    ) -> ContainerProcess:
+        """Create and start the exec; ``where`` names the container in error messages."""
+        marker = f"{MARKER}={secrets.token_hex(16)}"
+        env = [f"{key}={value}" for key, value in spec.env.items()] + [marker]
+        try:
+            async with engine.translate() as client:
+                exec_ = await client.containers.container(container).exec(
+                    [spec.cmd, *spec.args], stdout=True, stderr=True, environment=env, workdir=spec.cwd
+                )
+                stream = exec_.start(detach=False)
+                await stream.__aenter__()  # the hijack: a stream until the process's output ends
+        except aiodocker.DockerError as exc:
+            raise _exec_error(exc, where, spec.cmd, target, engine.host) from exc
+        return cls(engine, container, where, spec, target, exec_, stream, marker)
+
+    @property
+    def killed(self) -> bool:
+        return self._killed
+
+    async def read(self) -> list[Chunk]:
+        batch: list[Chunk] = []
+        size = 0
+        while not self._eof:
+            try:
+                message = await self._stream.read_out()
+            except aiohttp.ClientError as exc:
+                if not self._released:
+                    await self._release()
+                    raise self._engine.unavailable(
+                        f"the output of {self._spec.cmd!r} broke off: {exc}"
+                    ) from exc
+                message = None  # terminate let go of the stream: that is its end
+            if message is None:
+                self._eof = True
+                await self._release()
+                break
+            fd, data = message
+            if self._first:
+                self._first = False
+                if data.startswith(_START_FAILED):
+                    self._started = False
+                    reason = data.decode(errors="replace").strip()
+                    raise ExecError(
+                        f"cannot run {self._spec.cmd!r} in {self._where}: {reason}",
+                        target=self._target,
+                        cmd=self._spec.cmd,
+                    )
+            if batch and batch[-1][0] == fd:
+                batch[-1] = (fd, batch[-1][1] + data)
+            else:
+                batch.append((fd, data))
+            size += len(data)
+            if size >= _COALESCE or not self._queued():
+                break
+        return batch
+
+    def _queued(self) -> int:
+        """Messages aiodocker has parsed but not handed over (its Stream does not expose it)."""
+        queue: Any = self._stream._queue
+        return len(queue) if queue is not None else 0
+
+    async def wait(self) -> ExitStatus:
+        code = await self._exit_code(self._exec)
+        if self._killed and code > 128:
+            try:
+                return ExitStatus(code, signal.Signals(code - 128).name)
+            except ValueError:
+                pass
+        return ExitStatus(code)
+
+    async def _inspect(self, exec_: aiodocker.execs.Exec) -> dict[str, Any]:
+        try:
+            async with self._engine.translate():
+                info: dict[str, Any] = await exec_.inspect()
+                return info
+        except aiodocker.DockerError as exc:
+            raise ExecError(
+                f"lost track of {self._spec.cmd!r} in {self._where}: {exc.message} "
+                "(was the container removed?)",
+                target=self._target,
+                cmd=self._spec.cmd,
+            ) from exc
+
+    async def _exit_code(self, exec_: aiodocker.execs.Exec) -> int:
+        """Poll exec inspect until the engine has recorded the exit (it lags the end of output)."""
+        delay = 0.005
+        while True:
+            info = await self._inspect(exec_)
+            if not info["Running"] and info["ExitCode"] is not None:
+                return int(info["ExitCode"])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    async def _running(self) -> bool:
+        try:
+            return bool((await self._inspect(self._exec))["Running"])
+        except BridgeError as exc:
+            log.warning("cannot tell whether %r in %s still runs: %s", self._spec.cmd, self._where, exc)
+            return False
+
+    async def _wait_exit(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError, BridgeError):
+            await asyncio.wait_for(self._exit_code(self._exec), timeout)
+
+    async def _sweep(self, signame: str) -> bool:
+        """Signal every process in the container that carries this exec's marker."""
+        argv = ["sh", "-c", _SWEEP, "ddbridge-kill", signame, self._marker]
+        try:
+            async with self._engine.translate() as client:
+                sweeper = await client.containers.container(self._container).exec(
+                    argv, stdout=True, stderr=True, user="0"
+                )
+                async with sweeper.start(detach=False) as stream:
+                    while await stream.read_out() is not None:
+                        pass
+            code = await self._exit_code(sweeper)
+        except (BridgeError, aiodocker.DockerError) as exc:
+            log.warning("cannot signal %r in %s: %s", self._spec.cmd, self._where, exc)
+            return False
+        if code != 0:
+            log.warning(
+                "cannot end %r in %s: the image lacks sh, grep or kill (exit %d); it runs on until it exits",
+                self._spec.cmd,
+                self._where,
+                code,
+            )
+            return False
+        return True
+
+    async def terminate(self, grace: float) -> None:
+        """SIGTERM every process of the exec, SIGKILL what is left after ``grace`` seconds."""
+        self._killed = True
+        if not self._started:
+            return
+        if await self._running() and await self._sweep("TERM"):
+            await self._wait_exit(grace)
+        # Also after the exec ended: children it left in the background carry its marker.
+        if await self._sweep("KILL"):
+            await self._wait_exit(grace)
+        else:
+            # The process could not be ended: at least stop listening to it. The output then
+            # ends here (read reports the end), instead of when the process exits.
+            await self._release()
+
+    async def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            await self._stream.close()
+
+    def close(self) -> None:
+        """Release the attached connection (already done when the output ended or on terminate)."""
+        if not self._released:
+            task = asyncio.get_running_loop().create_task(self._release())
+            _releasing.add(task)
+            task.add_done_callback(_releasing.discard)
+
+
+def _exec_error(exc: aiodocker.DockerError, where: str, cmd: str, target: str, host: str) -> ExecError:
+    if exc.status == 404:
+        message = f"no {where} on the Docker engine at {host} ({exc.message})"
+    elif exc.status == 409:
+        message = f"cannot run {cmd!r}: {where} is not running ({exc.message})"
+    else:
+        message = f"cannot run {cmd!r} in {where}: {exc.message}"
+    return ExecError(message, target=target, cmd=cmd)
