@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     backend = serve.add_mutually_exclusive_group()
     backend.add_argument("--backend-socket", type=Path, metavar="PATH", help="extension backend unix socket")
     backend.add_argument("--backend-url", metavar="URL", help="extension backend base URL (http)")
-    serve.add_argument("--ui", type=Path, metavar="DIR", help="extension UI folder served at /")
+    ui = serve.add_mutually_exclusive_group()
+    ui.add_argument("--ui", type=Path, metavar="DIR", help="extension UI folder served at /")
+    ui.add_argument("--ui-source", metavar="URL", help="UI dev server to proxy at / (hot reload included)")
     serve.add_argument("--host-binaries", type=Path, metavar="DIR", help="binaries host.cli.exec may run")
     serve.add_argument(
         "--docker-host",
@@ -67,6 +69,7 @@ def _flag_layer(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         ("backend", "socket"): args.backend_socket,
         ("backend", "url"): args.backend_url,
         ("ui", "dir"): args.ui,
+        ("ui", "source"): args.ui_source,
         ("host_binaries", "dir"): args.host_binaries,
         ("docker", "host"): args.docker_host,
         ("docker", "vm_container"): args.vm_container,

@@ -40,6 +40,17 @@ class ServerSettings(_Section):
 
 class UISettings(_Section):
     dir: Path | None = None
+    source: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _dev_server_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            scheme, sep, rest = url.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest.strip("/"):
+                raise ValueError(f"{url!r} is not a dev server URL like http://localhost:3000")
+            return url.rstrip("/")
+        return url
 
 
 class BackendSettings(_Section):
