@@ -56,6 +56,8 @@ _SWEEP = (
 )
 # How the engine reports, on the exec's own stdout, a command it could not start.
 _START_FAILED = b"OCI runtime exec failed"
+# A sweep that takes longer is given up (and logged): terminate must not hang.
+_SWEEP_TIMEOUT = 10.0
 # Queued output handed over in one read at most (one notification instead of many).
 _COALESCE = 256 * 1024
 # Holds the release tasks ``close`` starts, so they are not collected before they run.
@@ -103,7 +105,7 @@ class ContainerProcess:
                     [spec.cmd, *spec.args], stdout=True, stderr=True, environment=env, workdir=spec.cwd
                 )
                 stream = exec_.start(detach=False)
-                await stream.__aenter__()  # the hijack: a stream until the process's output ends
+                await stream.__aenter__()  # the hijack; it lasts until the output ends
         except aiodocker.DockerError as exc:
             raise _exec_error(exc, where, spec.cmd, target, engine.host) from exc
         return cls(engine, container, where, spec, target, exec_, stream, marker)
@@ -199,18 +201,10 @@ class ContainerProcess:
 
     async def _sweep(self, signame: str) -> bool:
         """Signal every process in the container that carries this exec's marker."""
-        argv = ["sh", "-c", _SWEEP, "ddbridge-kill", signame, self._marker]
         try:
-            async with self._engine.translate() as client:
-                sweeper = await client.containers.container(self._container).exec(
-                    argv, stdout=True, stderr=True, user="0"
-                )
-                async with sweeper.start(detach=False) as stream:
-                    while await stream.read_out() is not None:
-                        pass
-            code = await self._exit_code(sweeper)
-        except (BridgeError, aiodocker.DockerError) as exc:
-            log.warning("cannot signal %r in %s: %s", self._spec.cmd, self._where, exc)
+            code = await asyncio.wait_for(self._run_sweep(signame), _SWEEP_TIMEOUT)
+        except (BridgeError, aiodocker.DockerError, TimeoutError) as exc:
+            log.warning("cannot signal %r in %s: %s", self._spec.cmd, self._where, exc or "timed out")
             return False
         if code != 0:
             log.warning(
@@ -222,9 +216,26 @@ class ContainerProcess:
             return False
         return True
 
+    async def _run_sweep(self, signame: str) -> int:
+        argv = ["sh", "-c", _SWEEP, "ddbridge-kill", signame, self._marker]
+        async with self._engine.translate() as client:
+            sweeper = await client.containers.container(self._container).exec(
+                argv, stdout=True, stderr=True, user="0"
+            )
+            async with sweeper.start(detach=False) as stream:
+                while await stream.read_out() is not None:
+                    pass
+        return await self._exit_code(sweeper)
+
     async def terminate(self, grace: float) -> None:
-        """SIGTERM every process of the exec, SIGKILL what is left after ``grace`` seconds."""
+        """SIGTERM every process of the exec, SIGKILL what is left after ``grace`` seconds.
+
+        The bridge lets go of the output first: while an exec's output is not read, the engine
+        does not get on with the container's exec bookkeeping (seen with Docker 20.10: the
+        sweep exec's own stream then never ends), and output after a kill is not wanted.
+        """
         self._killed = True
+        await self._release()
         if not self._started:
             return
         if await self._running() and await self._sweep("TERM"):
@@ -232,10 +243,6 @@ class ContainerProcess:
         # Also after the exec ended: children it left in the background carry its marker.
         if await self._sweep("KILL"):
             await self._wait_exit(grace)
-        else:
-            # The process could not be ended: at least stop listening to it. The output then
-            # ends here (read reports the end), instead of when the process exits.
-            await self._release()
 
     async def _release(self) -> None:
         if not self._released:

@@ -122,6 +122,9 @@ class Stream:
             log.warning("stream %s failed: %r", self.id, exc)
             with contextlib.suppress(Exception):
                 await self._notify("exec.error", {"stream": self.id, "message": f"stream failed: {exc}"})
+            # Nobody reads this process any more (the socket may be gone, and the session no
+            # longer lists the stream once it is done): end it rather than leave it running.
+            await self._process.terminate(self._grace)
         finally:
             self._process.close()
             for callback in self.done_callbacks:

@@ -1,0 +1,45 @@
+"""The Docker engine for these tests (see tests/support/dockerd.py) and bridges pointed at it.
+
+Without dockerd or busybox-static the tests skip, saying what to install; under CI they fail
+instead, so a machine that lost its Docker packages cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+
+from bridge.testing import BridgeClient
+from tests.support.dockerd import EngineMissing, EngineUnderTest, provide_engine
+from tests.support.processes import RunningBridge
+
+StartBridge = Callable[..., RunningBridge]
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[EngineUnderTest]:
+    try:
+        with provide_engine() as provided:
+            yield provided
+    except EngineMissing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the Docker integration tests need a Docker engine: {exc}", pytrace=False)
+        pytest.skip(f"no Docker engine for the integration tests: {exc}")
+
+
+@pytest.fixture
+def docker_bridge(bridge: StartBridge, engine: EngineUnderTest) -> StartBridge:
+    """Start a bridge on the test engine with its "vm" container; extra args and env pass on."""
+
+    def start(*args: str, env: dict[str, str] | None = None) -> RunningBridge:
+        return bridge("--docker-host", engine.host, "--vm-container", engine.vm, *args, env=env)
+
+    return start
+
+
+@pytest.fixture
+async def client(docker_bridge: StartBridge) -> AsyncIterator[BridgeClient]:
+    async with BridgeClient.connect(docker_bridge().ws_url) as connected:
+        yield connected
