@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge import __version__
@@ -15,7 +15,7 @@ from bridge.config import Settings
 from bridge.connection import Session
 from bridge.extension.ui import ui_response
 from bridge.security import check_host, check_origin
-from bridge.state import Bridge
+from bridge.state import Bridge, ExtensionInfo
 
 log = logging.getLogger("ddbridge")
 
@@ -47,8 +47,8 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    bridge = Bridge(settings)
+def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> FastAPI:
+    bridge = Bridge(settings, extension or ExtensionInfo())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,11 +95,18 @@ def create_app(settings: Settings) -> FastAPI:
             bridge.sessions.discard(session)
             await session.close()
 
+    icon = bridge.extension.icon
+    if icon is not None:
+
+        @app.api_route("/_ddbridge/icon", methods=["GET", "HEAD"])
+        def extension_icon() -> Response:
+            return FileResponse(icon)
+
     ui_dir = settings.ui.dir
     if ui_dir is not None:
 
         @app.get("/{path:path}")
         def ui(path: str) -> Response:  # sync: file reads run in the threadpool
-            return ui_response(ui_dir, path)
+            return ui_response(ui_dir, path, bridge.inject)
 
     return app

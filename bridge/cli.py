@@ -1,15 +1,22 @@
-"""``ddbridge``: the command line. ``serve`` runs the daemon; more commands join it later.
+"""``ddbridge``: the command line.
 
-Usage errors, unreadable configuration and missing folders print one line and exit 2.
+- ``serve``: the daemon, given its backend, UI and binaries by flags;
+- ``dev DIR``: an extension from its source folder (metadata.json), with its backend;
+- ``run IMAGE``: an extension image, as ``docker extension install`` would run it.
+
+Usage errors, unreadable configuration, bad metadata and missing folders print one line and
+exit 2; a failure while starting the extension prints one line and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import socket
 import sys
-from collections.abc import Sequence
+import webbrowser
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -19,13 +26,61 @@ import uvicorn
 from bridge import __version__
 from bridge.config import Settings, load_settings
 from bridge.errors import ConfigError
+from bridge.extension.backend import SOCKET_ENV, Backend, HostCommandBackend
+from bridge.extension.metadata import ExtensionError, MetadataError
+from bridge.extension.model import Extension
+from bridge.extension.session import Runtime, running_extension
+from bridge.progress import Progress
+from bridge.state import ExtensionInfo
 
 USAGE_ERROR = 2
+START_FAILURE = 1
+
+log = logging.getLogger("ddbridge")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(USAGE_ERROR, f"ddbridge: {message} (see ddbridge {self.prog.split()[-1]} --help)\n")
+        self.exit(USAGE_ERROR, f"ddbridge: {message} (see {self.prog} --help)\n")
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the daemon itself, shared by every command that runs it."""
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (flags override it)")
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (default 7700; 0 picks a free one)")
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument("--backend-socket", type=Path, metavar="PATH", help="extension backend unix socket")
+    backend.add_argument("--backend-url", metavar="URL", help="extension backend base URL (http)")
+    ui = parser.add_mutually_exclusive_group()
+    ui.add_argument("--ui", type=Path, metavar="DIR", help="extension UI folder served at /")
+    ui.add_argument("--ui-source", metavar="URL", help="UI dev server to proxy at / (hot reload included)")
+    parser.add_argument("--host-binaries", type=Path, metavar="DIR", help="binaries host.cli.exec may run")
+    parser.add_argument(
+        "--docker-host",
+        metavar="URL",
+        help="Docker engine address (default: DOCKER_HOST or the local socket)",
+    )
+    parser.add_argument(
+        "--vm-container", metavar="NAME", help="container extension.vm.cli.exec runs in (the backend)"
+    )
+    parser.add_argument(
+        "--allow-origin", action="append", metavar="ORIGIN", help="extra origin allowed on the WebSocket"
+    )
+    parser.add_argument("--allow-host", action="append", metavar="NAME", help="extra Host name accepted")
+    parser.add_argument("--open", action="store_true", help="open the UI in the browser once ready")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log debug details")
+
+
+def _extension_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keep", action="store_true", help="leave the backend and runtime folder at exit")
+    parser.add_argument(
+        "--backend-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for the backend's socket (default 120)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,29 +88,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ddbridge {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     serve = commands.add_parser("serve", help="run the bridge daemon")
-    serve.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (flags override it)")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to bind (default 7700; 0 picks a free one)")
-    backend = serve.add_mutually_exclusive_group()
-    backend.add_argument("--backend-socket", type=Path, metavar="PATH", help="extension backend unix socket")
-    backend.add_argument("--backend-url", metavar="URL", help="extension backend base URL (http)")
-    ui = serve.add_mutually_exclusive_group()
-    ui.add_argument("--ui", type=Path, metavar="DIR", help="extension UI folder served at /")
-    ui.add_argument("--ui-source", metavar="URL", help="UI dev server to proxy at / (hot reload included)")
-    serve.add_argument("--host-binaries", type=Path, metavar="DIR", help="binaries host.cli.exec may run")
-    serve.add_argument(
-        "--docker-host",
-        metavar="URL",
-        help="Docker engine address (default: DOCKER_HOST or the local socket)",
+    _server_options(serve)
+    dev = commands.add_parser("dev", help="run an extension from its source folder")
+    dev.add_argument("folder", type=Path, metavar="DIR", help="the extension folder (holds metadata.json)")
+    dev.add_argument(
+        "--backend-cmd",
+        metavar="CMD",
+        help=f"run the backend as this host command (no Docker), listening on the socket ${SOCKET_ENV}",
     )
-    serve.add_argument(
-        "--vm-container", metavar="NAME", help="container extension.vm.cli.exec runs in (the backend)"
-    )
-    serve.add_argument(
-        "--allow-origin", action="append", metavar="ORIGIN", help="extra origin allowed on the WebSocket"
-    )
-    serve.add_argument("--allow-host", action="append", metavar="NAME", help="extra Host name accepted")
-    serve.add_argument("--verbose", "-v", action="store_true", help="log debug details")
+    _extension_options(dev)
+    _server_options(dev)
     return parser
 
 
@@ -102,16 +144,16 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 
 class _Server(uvicorn.Server):
     """uvicorn's server, announcing the ready line once it accepts connections."""
 
-    def __init__(self, config: uvicorn.Config, sock: socket.socket) -> None:
+    def __init__(self, config: uvicorn.Config, sock: socket.socket, open_browser: bool) -> None:
         super().__init__(config)
         self.sock = sock
+        self.open_browser = open_browser
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -124,36 +166,103 @@ class _Server(uvicorn.Server):
         if self.started:
             host, port = self.sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
-            print(f"ddbridge listening on http://{shown}:{port}/", flush=True)
+            url = f"http://{shown}:{port}/"
+            print(f"ddbridge listening on {url}", flush=True)
+            if self.open_browser:
+                await asyncio.to_thread(webbrowser.open, url)
 
 
-def _serve(settings: Settings, sock: socket.socket, log_level: str) -> None:
-    from bridge.app import create_app
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (uvicorn[standard] brings it), as uvicorn itself would choose."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
-    config = uvicorn.Config(
-        create_app(settings), log_level=log_level, access_log=False, timeout_graceful_shutdown=5
-    )
-    _Server(config, sock).run(sockets=[sock])
+
+class _Daemon:
+    """The parts of a command that run the server: settings, the bound socket, logging."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.settings = load_settings(args.config, _flag_layer(args))
+        self.sock = _bind(self.settings.server.host, self.settings.server.port)
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+
+    def config(self, settings: Settings, extension: ExtensionInfo | None = None) -> uvicorn.Config:
+        from bridge.app import create_app
+
+        _check_folders(settings)
+        return uvicorn.Config(
+            create_app(settings, extension),
+            log_level="debug" if self.args.verbose else "warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+
+    async def serve(self, settings: Settings, extension: ExtensionInfo | None = None) -> None:
+        server = _Server(self.config(settings, extension), self.sock, self.args.open)
+        await server.serve(sockets=[self.sock])
+
+    def run(self, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(main())
 
 
 def serve(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config, _flag_layer(args))
-    _check_folders(settings)
-    sock = _bind(settings.server.host, settings.server.port)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    _serve(settings, sock, "debug" if args.verbose else "warning")
+    daemon = _Daemon(args)
+    _check_folders(daemon.settings)
+    daemon.run(lambda: daemon.serve(daemon.settings))
     return 0
+
+
+def dev(args: argparse.Namespace) -> int:
+    daemon = _Daemon(args)
+    progress = Progress()
+    extension = Extension.from_folder(args.folder)
+    for warning in extension.metadata.warnings:
+        progress.warn(warning)
+
+    def backend_for(runtime: Runtime) -> Backend | None:
+        if args.backend_cmd is not None:
+            return HostCommandBackend(
+                args.backend_cmd,
+                cwd=extension.root,
+                socket_path=runtime.socket_path(extension),
+                timeout=args.backend_timeout,
+            )
+        if extension.metadata.manifest.vm is not None:
+            progress.warn(
+                "the extension's backend needs Docker; give --backend-cmd CMD to run it on the host"
+            )
+        return None
+
+    async def main() -> None:
+        async with running_extension(
+            extension, daemon.settings, backend_for, progress, keep=args.keep
+        ) as settings:
+            await daemon.serve(settings, ExtensionInfo.of(extension))
+
+    daemon.run(main)
+    return 0
+
+
+COMMANDS = {"serve": serve, "dev": dev}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return serve(args)
-    except ConfigError as exc:
+        return COMMANDS[args.command](args)
+    except (ConfigError, MetadataError) as exc:
         print(f"ddbridge: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except ExtensionError as exc:
+        print(f"ddbridge: {exc}", file=sys.stderr)
+        return START_FAILURE
     except KeyboardInterrupt:
         return 0

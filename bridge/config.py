@@ -156,3 +156,8 @@ def load_settings(
         return Settings.model_validate(_merge(file_layer, env_layer, flags or {}))
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
+
+
+def with_overrides(settings: Settings, overrides: Mapping[str, Mapping[str, Any]]) -> Settings:
+    """``settings`` with some keys replaced (what ``run``/``dev`` derive from the extension)."""
+    return Settings.model_validate(_merge(settings.model_dump(), overrides))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
@@ -13,6 +14,8 @@ from bridge.api.host import host_info
 from bridge.api.service import ServiceProxy
 from bridge.config import Settings
 from bridge.docker_engine import DockerEngine, EngineAddress
+from bridge.extension.model import Extension
+from bridge.extension.ui import inject_shim
 from bridge.rpc import Registry, encode
 
 if TYPE_CHECKING:
@@ -21,9 +24,24 @@ if TYPE_CHECKING:
 ROUTERS = (service.router, exec.router, docker.router, desktop.router, host.router)
 
 
+@dataclass(frozen=True)
+class ExtensionInfo:
+    """What the page and the daemon know of the extension being served."""
+
+    id: str = ""
+    image: str = ""
+    title: str = ""
+    icon: Path | None = None
+
+    @classmethod
+    def of(cls, extension: Extension) -> ExtensionInfo:
+        return cls(extension.image or extension.name, extension.image, extension.title, extension.icon_file())
+
+
 @dataclass
 class Bridge:
     settings: Settings
+    extension: ExtensionInfo = ExtensionInfo()
     registry: Registry[Session] = field(default_factory=lambda: Registry(ROUTERS))
     host_info: dict[str, Any] = field(default_factory=host_info)
     sessions: set[Session] = field(default_factory=set)
@@ -44,10 +62,18 @@ class Bridge:
             "version": __version__,
             "rpcPath": "/rpc",
             "host": {key: self.host_info[key] for key in ("platform", "arch", "hostname")},
-            "extension": {"id": "", "image": "", "title": ""},
+            "extension": {
+                "id": self.extension.id,
+                "image": self.extension.image,
+                "title": self.extension.title,
+            },
         }
         source = resources.files("bridge").joinpath("static/ddclient.js").read_bytes()
         return f"window.__ddbridge = {encode(bootstrap)};\n".encode() + source
+
+    def inject(self, html: bytes) -> bytes:
+        """The shim (and the extension's title and icon) into an HTML page of the UI."""
+        return inject_shim(html, title=self.extension.title, icon=self.extension.icon is not None)
 
     async def aclose(self) -> None:
         for session in list(self.sessions):

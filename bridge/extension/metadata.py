@@ -37,7 +37,11 @@ PLUGIN_IMAGE = "${DESKTOP_PLUGIN_IMAGE}"
 PLATFORM = {"linux": "linux", "darwin": "darwin", "win32": "windows"}.get(sys.platform, sys.platform)
 
 
-class MetadataError(Exception):
+class ExtensionError(Exception):
+    """The extension cannot be loaded or run; the message says what is wrong, on one line."""
+
+
+class MetadataError(ExtensionError):
     """metadata.json is missing, unreadable or wrong; the message names the file and the field."""
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Callable
+from html import escape
 from pathlib import Path
 
 from starlette.responses import FileResponse, PlainTextResponse, Response
@@ -19,22 +21,34 @@ _HTML = re.compile(rb"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"^\s*<!doctype[^>]*>", re.IGNORECASE)
 
 
-def inject_shim(html: bytes) -> bytes:
-    """Put the shim's script tag first in ``<head>``."""
+ICON_TAG = b'<link rel="icon" href="/_ddbridge/icon">'
+_TITLE = re.compile(rb"<title[\s>]", re.IGNORECASE)
+
+
+def inject_shim(html: bytes, *, title: str = "", icon: bool = False) -> bytes:
+    """Put the shim's script tag first in ``<head>``; with ``icon``, the extension's icon as the
+    favicon, and ``title`` as the page title when the page has none."""
+    tags = SHIM_TAG
+    if icon:
+        tags += ICON_TAG
+    if title and not _TITLE.search(html):
+        tags += b"<title>" + escape(title).encode() + b"</title>"
     for pattern, wrap in ((_HEAD, False), (_HTML, True), (_DOCTYPE, True)):
         match = pattern.search(html)
         if match:
-            tag = b"<head>" + SHIM_TAG + b"</head>" if wrap else SHIM_TAG
+            tag = b"<head>" + tags + b"</head>" if wrap else tags
             return html[: match.end()] + tag + html[match.end() :]
-    return b"<head>" + SHIM_TAG + b"</head>" + html
+    return b"<head>" + tags + b"</head>" + html
 
 
 def _is_html(path: Path) -> bool:
     return path.suffix.lower() in (".html", ".htm")
 
 
-def ui_response(root: Path, url_path: str, index: str = "index.html") -> Response:
-    """The file ``url_path`` names under ``root`` (a folder's ``index``), shim injected in HTML."""
+def ui_response(
+    root: Path, url_path: str, inject: Callable[[bytes], bytes] = inject_shim, index: str = "index.html"
+) -> Response:
+    """The file ``url_path`` names under ``root`` (a folder's ``index``), ``inject`` applied to HTML."""
     base = root.resolve()
     target = (base / url_path.lstrip("/")).resolve()
     if not target.is_relative_to(base):
@@ -45,7 +59,7 @@ def ui_response(root: Path, url_path: str, index: str = "index.html") -> Respons
         return PlainTextResponse(f"not found: /{url_path.lstrip('/')}", status_code=404)
     if _is_html(target):
         return Response(
-            inject_shim(target.read_bytes()),
+            inject(target.read_bytes()),
             media_type="text/html",
             headers={"Cache-Control": "no-cache"},
         )

@@ -1,0 +1,146 @@
+"""Running the extension's backend and waiting for its socket.
+
+A backend listens on a unix socket named by ``vm.exposes.socket`` in a folder that Docker Desktop
+mounts at ``/run/guest-services``; the bridge makes that folder, starts the backend, waits for
+the socket (bounded, showing progress, with the backend's last output if it dies), and stops it
+at the end. This module holds what every kind of backend shares and the engine-free kind:
+``--backend-cmd``, a host process told its socket path in ``DDBRIDGE_BACKEND_SOCKET``.
+
+The command is the developer's own command line (not something a page sent), so it runs through
+``/bin/sh -c`` like an npm script: ``--backend-cmd 'python3 main.py --socket "$DDBRIDGE_BACKEND_SOCKET"'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections import deque
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from bridge.extension.metadata import ExtensionError
+from bridge.progress import Progress, Step
+
+log = logging.getLogger("ddbridge.backend")
+
+SOCKET_ENV = "DDBRIDGE_BACKEND_SOCKET"
+
+
+class Backend(Protocol):
+    """A started backend. ``vm_container`` names where ``extension.vm.cli.exec`` runs."""
+
+    description: str
+    vm_container: str | None
+
+    async def start(self, progress: Progress, step: Step) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def _listening(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+
+async def wait_for_socket(
+    path: Path,
+    *,
+    step: Step,
+    timeout: float,
+    exited: Callable[[], Awaitable[str | None]],
+) -> None:
+    """Wait until something accepts connections on ``path``.
+
+    ``exited`` answers why the backend is gone (its last output), or None while it runs.
+    """
+    step.detail = f"waiting for {path.name}"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await asyncio.to_thread(_listening, path):
+            return
+        why = await exited()
+        if why is not None:
+            raise ExtensionError(f"the backend stopped before listening on {path}: {why}")
+        await asyncio.sleep(0.1)
+    raise ExtensionError(f"the backend did not listen on {path} within {timeout:g} s")
+
+
+class HostCommandBackend:
+    """The backend as a host process, for UI work with no Docker at all (``--backend-cmd``)."""
+
+    vm_container: str | None = None
+
+    def __init__(self, command: str, *, cwd: Path, socket_path: Path, timeout: float) -> None:
+        if not command.strip():
+            raise ExtensionError("--backend-cmd is empty")
+        self._argv = ["/bin/sh", "-c", command]
+        self._cwd = cwd
+        self._socket = socket_path
+        self._timeout = timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._output: deque[str] = deque(maxlen=20)
+        self._reader: asyncio.Task[None] | None = None
+        self.description = f"host process: {command}"
+
+    async def _read_output(self, stream: asyncio.StreamReader) -> None:
+        async for raw in stream:
+            line = raw.decode(errors="replace").rstrip()
+            self._output.append(line)
+            log.info("backend | %s", line)
+
+    async def _exited(self) -> str | None:
+        assert self._process is not None
+        if self._process.returncode is None:
+            return None
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._reader, 1)
+        tail = " | ".join(self._output) or "no output"
+        return f"it exited with code {self._process.returncode}; last output: {tail}"
+
+    async def start(self, progress: Progress, step: Step) -> None:
+        self._socket.unlink(missing_ok=True)
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *self._argv,
+                cwd=self._cwd,
+                env={**os.environ, SOCKET_ENV: str(self._socket)},
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ExtensionError(
+                f"cannot start the backend command {self._argv[0]!r}: {exc.strerror}"
+            ) from exc
+        assert self._process.stdout is not None
+        self._reader = asyncio.create_task(self._read_output(self._process.stdout))
+        await wait_for_socket(self._socket, step=step, timeout=self._timeout, exited=self._exited)
+
+    async def stop(self) -> None:
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 5)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+        if self._reader is not None:
+            await self._reader
