@@ -67,8 +67,11 @@ def host_binaries(tmp_path: Path) -> Path:
 def _bridge_launcher(folder: Path) -> Iterator[Callable[..., RunningBridge]]:
     started: list[RunningBridge] = []
 
-    def start(*args: str | Path, env: dict[str, str] | None = None) -> RunningBridge:
-        running = start_bridge([str(arg) for arg in args], folder / f"bridge-{len(started)}.log", env)
+    def start(
+        *args: str | Path, env: dict[str, str] | None = None, command: str = "serve", timeout: float = 20
+    ) -> RunningBridge:
+        log_path = folder / f"bridge-{len(started)}.log"
+        running = start_bridge([str(arg) for arg in args], log_path, env, timeout, command)
         started.append(running)
         return running
 

@@ -63,12 +63,16 @@ def _read_ready_line(process: subprocess.Popen[str], timeout: float) -> str | No
 
 
 def start_bridge(
-    args: list[str], log_path: Path, env: dict[str, str] | None = None, timeout: float = 20
+    args: list[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+    command: str = "serve",
 ) -> RunningBridge:
-    """``ddbridge serve --port 0 ARGS``, waiting for its ready line."""
+    """``ddbridge COMMAND --port 0 ARGS`` (serve, dev, run), waiting for its ready line."""
     log_file = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "serve", "--port", "0", *args],
+        [sys.executable, "-m", "bridge", command, "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=log_file,
         text=True,
