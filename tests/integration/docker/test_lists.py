@@ -1,0 +1,105 @@
+"""``docker.listContainers`` / ``docker.listImages``: the engine's JSON, options passed through."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bridge.testing import BridgeClient, RpcFailure
+from tests.support.dockerd import LABEL, EngineUnderTest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def exited(engine: EngineUnderTest) -> str:
+    """A container that ran and stopped: listed with ``all`` only."""
+    return engine.run_container("exited", "true", detach=False)
+
+
+async def containers(client: BridgeClient, **options: Any) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = await client.call("docker.listContainers", {"options": options})
+    return listed
+
+
+def names(listed: list[dict[str, Any]]) -> set[str]:
+    return {name.lstrip("/") for container in listed for name in container["Names"]}
+
+
+async def test_containers_are_the_engines_json(client: BridgeClient, engine: EngineUnderTest) -> None:
+    listed = await client.call("docker.listContainers", {})
+    (vm,) = [container for container in listed if f"/{engine.vm}" in container["Names"]]
+    assert {"Id", "Names", "Image", "ImageID", "Command", "Created", "State", "Status", "Labels"} <= set(vm)
+    assert vm["State"] == "running"
+    assert vm["Labels"] == {LABEL: engine.token}
+    assert vm["Image"] == engine.image
+
+
+async def test_all_limit_and_size(client: BridgeClient, engine: EngineUnderTest, exited: str) -> None:
+    assert exited not in names(await containers(client))
+    assert {exited, engine.vm} <= names(await containers(client, all=True))
+    assert len(await containers(client, all=True, limit=1)) == 1
+    sized = await containers(client, size=True, filters={"name": [engine.vm]})
+    assert "SizeRootFs" in sized[0]
+
+
+@pytest.mark.parametrize("form", ["string", "object", "single value"])
+async def test_filters_as_string_or_object(
+    client: BridgeClient, engine: EngineUnderTest, exited: str, form: str
+) -> None:
+    wanted = {"label": [f"{LABEL}={engine.token}"], "status": ["exited"]}
+    filters: Any = {
+        "string": json.dumps(wanted),
+        "object": wanted,
+        "single value": {key: values[0] for key, values in wanted.items()},
+    }[form]
+    assert names(await containers(client, all=True, filters=filters)) == {exited}
+
+
+async def test_images(client: BridgeClient, engine: EngineUnderTest) -> None:
+    listed = await client.call("docker.listImages", {})
+    (image,) = [image for image in listed if engine.image in (image["RepoTags"] or [])]
+    assert {"Id", "RepoTags", "Created", "Size", "Labels"} <= set(image)
+    filtered = await client.call("docker.listImages", {"options": {"filters": {"reference": [engine.image]}}})
+    assert [image["Id"] for image in filtered] == [image["Id"]]
+    as_string = json.dumps({"reference": [engine.image]})
+    both = await client.call(
+        "docker.listImages", {"options": {"filters": as_string, "all": True, "digests": True}}
+    )
+    assert [image["Id"] for image in both] == [image["Id"]]
+    assert "RepoDigests" in both[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "options", "field"),
+    [
+        ("docker.listContainers", {"colour": "blue"}, "options.colour"),
+        ("docker.listContainers", {"limit": "many"}, "options.limit"),
+        ("docker.listContainers", {"limit": -1}, "options.limit"),
+        ("docker.listContainers", {"digests": True}, "options.digests"),
+        ("docker.listContainers", {"filters": "{not json"}, "options.filters"),
+        ("docker.listContainers", {"filters": "[1, 2]"}, "options.filters"),
+        ("docker.listContainers", {"filters": {"name": 3}}, "options.filters"),
+        ("docker.listImages", {"size": True}, "options.size"),
+        ("docker.listImages", {"all": "sometimes"}, "options.all"),
+    ],
+)
+async def test_bad_options_name_the_field(
+    client: BridgeClient, method: str, options: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(RpcFailure) as failure:
+        await client.call(method, {"options": options})
+    assert failure.value.code == -32602
+    assert field in failure.value.message
+    assert any(error["field"].startswith(field) for error in failure.value.data["errors"])
+
+
+async def test_filter_names_the_engine_refuses(client: BridgeClient) -> None:
+    with pytest.raises(RpcFailure) as failure:
+        await client.call("docker.listContainers", {"options": {"filters": {"colour": ["blue"]}}})
+    assert failure.value.code == -32602
+    assert "options.filters" in failure.value.message
+    assert "colour" in failure.value.message
+    assert failure.value.data["errors"][0]["field"] == "options.filters"

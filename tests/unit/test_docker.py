@@ -1,0 +1,108 @@
+"""The pure parts of the Docker support: quote stripping, list options, the engine address."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from bridge.api.docker import ContainerListOptions, ImageListOptions, ListContainersParams
+from bridge.api.exec import strip_matching_quotes
+from bridge.config import DockerSettings, load_settings
+from bridge.docker_engine import DEFAULT_HOST, EngineAddress
+from bridge.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("given", "passed"),
+    [
+        ('"{{json .}}"', "{{json .}}"),
+        ("'{{json .}}'", "{{json .}}"),
+        ("\"'twice'\"", "'twice'"),
+        ("'\"twice\"'", '"twice"'),
+        ('""', ""),
+        ('"', '"'),
+        ("'mismatched\"", "'mismatched\""),
+        ('"inner" "quotes"', 'inner" "quotes'),
+        ("plain", "plain"),
+        ("", ""),
+    ],
+)
+def test_strip_matching_quotes(given: str, passed: str) -> None:
+    assert strip_matching_quotes(given) == passed
+
+
+def test_only_given_options_are_sent() -> None:
+    assert ContainerListOptions().query() == {}
+    options = ContainerListOptions(all=True, limit=5, size=False)
+    assert options.query() == {"all": "1", "limit": "5", "size": "0"}
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"status": ["running"], "label": ["a=b", "c"]},
+        json.dumps({"status": ["running"], "label": ["a=b", "c"]}),
+        {"status": "running", "label": ["a=b", "c"]},
+    ],
+)
+def test_filters_are_sent_as_the_engines_json(filters: Any) -> None:
+    query = ContainerListOptions(filters=filters).query()
+    assert json.loads(query["filters"]) == {"status": ["running"], "label": ["a=b", "c"]}
+
+
+def test_the_older_map_form_of_filters_is_kept() -> None:
+    query = ImageListOptions(filters={"dangling": {"true": True}}).query()
+    assert json.loads(query["filters"]) == {"dangling": {"true": True}}
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"colour": 1}, "options.colour"),
+        ({"limit": -1}, "options.limit"),
+        ({"filters": "{nope"}, "options.filters"),
+        ({"filters": "[]"}, "options.filters"),
+        ({"filters": {"name": 1}}, "options.filters"),
+        ({"digests": True}, "options.digests"),
+    ],
+)
+def test_bad_options_name_the_field(options: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as failure:
+        ListContainersParams.model_validate({"options": options})
+    where = {".".join(str(part) for part in error["loc"]) for error in failure.value.errors()}
+    assert any(place.startswith(field) for place in where), where
+
+
+def test_engine_address_defaults_like_the_docker_cli() -> None:
+    assert EngineAddress.resolve(DockerSettings(), {}) == EngineAddress(DEFAULT_HOST)
+    from_env = EngineAddress.resolve(
+        DockerSettings(),
+        {"DOCKER_HOST": "tcp://engine:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs"},
+    )
+    assert from_env == EngineAddress("tcp://engine:2376", True, Path("/certs"))
+    configured = EngineAddress.resolve(
+        DockerSettings(host="unix:///run/other.sock", tls_verify=False), {"DOCKER_HOST": "tcp://ignored:1"}
+    )
+    assert configured == EngineAddress("unix:///run/other.sock", False, None)
+
+
+def test_engine_address_urls_and_cli_environment() -> None:
+    assert EngineAddress("unix:///var/run/docker.sock").url() == "unix:///var/run/docker.sock"
+    assert EngineAddress("tcp://engine:2375").url() == "http://engine:2375"
+    tls = EngineAddress("tcp://engine:2376", True, Path("/certs"))
+    assert tls.url() == "https://engine:2376"
+    assert tls.cli_env() == {
+        "DOCKER_HOST": "tcp://engine:2376",
+        "DOCKER_TLS_VERIFY": "1",
+        "DOCKER_CERT_PATH": "/certs",
+    }
+    assert EngineAddress("unix:///x.sock").ssl_context() is None
+
+
+def test_engine_address_must_have_a_scheme() -> None:
+    with pytest.raises(ConfigError, match=r"docker\.host"):
+        load_settings(flags={"docker": {"host": "/var/run/docker.sock"}}, environ={})
