@@ -1,0 +1,153 @@
+"""``ddbridge dev DIR --backend-cmd``: an extension folder served with its backend as a host
+process — the engine-free workflow — end to end through the real daemon."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bridge.testing import BridgeClient
+from tests.conftest import write_script
+from tests.support.processes import REPO, RunningBridge
+
+pytestmark = pytest.mark.integration
+
+SAMPLE = REPO / "docker" / "sample-extension"
+SAMPLE_BACKEND = 'python3 backend/main.py --socket "$DDBRIDGE_BACKEND_SOCKET"'
+
+
+def runtime_folders() -> set[Path]:
+    return set(Path("/tmp").glob("ddbridge-*"))
+
+
+@pytest.fixture
+def extension(tmp_path: Path) -> Path:
+    """A small extension folder: a UI, a host binary, and a backend run with --backend-cmd."""
+    folder = tmp_path / "my-ext"
+    (folder / "ui").mkdir(parents=True)
+    (folder / "ui" / "index.html").write_text("<html><head></head><body>my extension</body></html>")
+    (folder / "icon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    write_script(folder / "bin", "tool", 'echo "tool says $*"\n')
+    (folder / "metadata.json").write_text(
+        json.dumps(
+            {
+                "icon": "icon.svg",
+                "ui": {"dashboard-tab": {"title": "My Ext", "root": "/ui", "src": "index.html"}},
+                "vm": {"image": "${DESKTOP_PLUGIN_IMAGE}", "exposes": {"socket": "ext.sock"}},
+                "host": {"binaries": [{"linux": [{"path": "/bin/tool"}]}]},
+            }
+        )
+    )
+    return folder
+
+
+def dev(bridge: Callable[..., RunningBridge], folder: Path, *args: str) -> RunningBridge:
+    return bridge(folder, *args, command="dev", timeout=30)
+
+
+async def test_sample_extension_with_host_backend(bridge: Callable[..., RunningBridge]) -> None:
+    before = runtime_folders()
+    running = dev(bridge, SAMPLE, "--backend-cmd", SAMPLE_BACKEND)
+    page = httpx.get(running.url)
+    assert page.status_code == 200
+    assert '<script src="/ddclient.js"></script><link rel="icon" href="/_ddbridge/icon">' in page.text
+    assert httpx.get(running.url + "_ddbridge/icon").headers["content-type"].startswith("image/svg")
+    bootstrap = httpx.get(running.url + "ddclient.js").text.splitlines()[0]
+    assert '"title":"Sample extension"' in bootstrap and '"id":"sample-extension"' in bootstrap
+    async with BridgeClient.connect(running.ws_url) as client:
+        hello = await client.call("service.request", {"method": "GET", "url": "/hello"})
+        assert hello["message"] == "Hello from the sample backend"
+        result = await client.call(
+            "exec.run", {"target": "host", "cmd": "sample-cli", "args": ["hello", "dev"]}
+        )
+        assert result["code"] == 0 and "dev" in result["stdout"]
+    (runtime,) = runtime_folders() - before
+    assert (runtime / "guest-services" / "backend.sock").is_socket()
+    assert running.stop() == 0
+    assert not runtime.exists()
+    log = running.log()
+    assert "Starting the backend" in log and "Stopping the backend" in log
+    assert subprocess.run(["pgrep", "-f", str(runtime)], capture_output=True).stdout == b""
+
+
+async def test_title_icon_and_binaries_of_a_folder(
+    bridge: Callable[..., RunningBridge], extension: Path
+) -> None:
+    backend = f'{sys.executable} -m uvicorn tests.support.backend:app --uds "$DDBRIDGE_BACKEND_SOCKET"'
+    # The backend command runs in the extension folder; the test backend module lives in the repo.
+    shutil.copytree(
+        REPO / "tests", extension / "tests", ignore=shutil.ignore_patterns("browser", "__pycache__")
+    )
+    running = dev(bridge, extension, "--backend-cmd", backend)
+    page = httpx.get(running.url).text
+    assert "<title>My Ext</title>" in page and "my extension" in page
+    async with BridgeClient.connect(running.ws_url) as client:
+        echoed = await client.call("service.request", {"method": "POST", "url": "/echo", "data": {"a": 1}})
+        assert echoed["body"] == '{"a":1}'
+        result = await client.call("exec.run", {"target": "host", "cmd": "tool", "args": ["x"]})
+        assert result["stdout"] == "tool says x\n"
+
+
+def ddbridge_dev(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", "dev", *map(str, args), "--port", "0"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+def test_backend_that_dies_shows_its_output(extension: Path) -> None:
+    before = runtime_folders()
+    result = ddbridge_dev(extension, "--backend-cmd", "echo starting up; echo 'fatal: no config' >&2; exit 4")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ddbridge: the backend stopped before listening on")
+    assert "exited with code 4" in last and "fatal: no config" in last
+    assert runtime_folders() - before == set()
+
+
+def test_backend_that_never_listens_times_out(extension: Path) -> None:
+    result = ddbridge_dev(extension, "--backend-cmd", "sleep 30", "--backend-timeout", "1")
+    assert result.returncode == 1
+    assert "did not listen on" in result.stderr and "within 1 s" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda folder: (folder / "metadata.json").unlink(), "has no metadata.json"),
+        (lambda folder: (folder / "metadata.json").write_text("{nope"), "is not valid JSON"),
+        (
+            lambda folder: (folder / "metadata.json").write_text(
+                json.dumps({"ui": {"dashboard-tab": {"title": "T", "root": "../../etc"}}})
+            ),
+            "leaves the extension",
+        ),
+        (lambda folder: (folder / "ui" / "index.html").unlink(), "build the UI first"),
+        (lambda folder: (folder / "bin" / "tool").unlink(), "host binary 'bin/tool' named in metadata.json"),
+    ],
+)
+def test_bad_extensions_say_what_is_wrong(
+    extension: Path, change: Callable[[Path], object], message: str
+) -> None:
+    change(extension)
+    result = ddbridge_dev(extension, "--backend-cmd", "true")
+    assert result.returncode in (1, 2)
+    assert message in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("ddbridge: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = ddbridge_dev(tmp_path / "nowhere")
+    assert result.returncode == 2
+    assert "extension folder" in result.stderr and "does not exist" in result.stderr
