@@ -4,7 +4,6 @@ process — the engine-free workflow — end to end through the real daemon."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -80,11 +79,9 @@ async def test_sample_extension_with_host_backend(bridge: Callable[..., RunningB
 async def test_title_icon_and_binaries_of_a_folder(
     bridge: Callable[..., RunningBridge], extension: Path
 ) -> None:
-    backend = f'{sys.executable} -m uvicorn tests.support.backend:app --uds "$DDBRIDGE_BACKEND_SOCKET"'
-    # The backend command runs in the extension folder; the test backend module lives in the repo.
-    shutil.copytree(
-        REPO / "tests", extension / "tests", ignore=shutil.ignore_patterns("browser", "__pycache__")
-    )
+    # The backend command runs in the extension folder, through sh: it can cd to the test backend.
+    uvicorn = f"{sys.executable} -m uvicorn tests.support.backend:app"
+    backend = f'cd {REPO} && exec {uvicorn} --uds "$DDBRIDGE_BACKEND_SOCKET"'
     running = dev(bridge, extension, "--backend-cmd", backend)
     page = httpx.get(running.url).text
     assert "<title>My Ext</title>" in page and "my extension" in page
