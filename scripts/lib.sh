@@ -31,8 +31,13 @@ python_env() {
     local stamp="$VENV/.installed$extras"
     if [ ! -f "$stamp" ] || [ "$REPO/pyproject.toml" -nt "$stamp" ]; then
         say "installing ddbridge${extras} into $VENV"
-        "$VENV/bin/python" -m pip install -q --upgrade pip
-        "$VENV/bin/python" -m pip install -q -e "$REPO$extras"
+        local log="$VENV/pip-install.log"
+        if ! { "$VENV/bin/python" -m pip install --upgrade pip \
+                && "$VENV/bin/python" -m pip install -e "$REPO$extras"; } >"$log" 2>&1; then
+            cat "$log" >&2
+            echo "ddbridge: pip install failed (log above, also in $log)" >&2
+            exit 1
+        fi
         touch "$stamp"
     fi
     export PATH="$VENV/bin:$PATH"
