@@ -105,10 +105,17 @@ class ContainerProcess:
                     [spec.cmd, *spec.args], stdout=True, stderr=True, environment=env, workdir=spec.cwd
                 )
                 stream = exec_.start(detach=False)
-                await stream.__aenter__()  # the hijack; it lasts until the output ends
+                process = cls(engine, container, where, spec, target, exec_, stream, marker)
+                try:
+                    await stream.__aenter__()  # the hijack; it lasts until the output ends
+                except asyncio.CancelledError:
+                    # The page went away while the engine was starting it: it may run already,
+                    # and nothing else knows of it to end it.
+                    await process.terminate(0)
+                    raise
         except aiodocker.DockerError as exc:
             raise _exec_error(exc, where, spec.cmd, target, engine.host) from exc
-        return cls(engine, container, where, spec, target, exec_, stream, marker)
+        return process
 
     @property
     def killed(self) -> bool:

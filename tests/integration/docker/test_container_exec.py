@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websockets
@@ -17,8 +18,8 @@ from tests.support.dockerd import EngineUnderTest
 pytestmark = pytest.mark.integration
 
 
-async def run(client: BridgeClient, target: str, script: str, **extra: object) -> dict[str, object]:
-    result: dict[str, object] = await client.call(
+async def run(client: BridgeClient, target: str, script: str, **extra: object) -> dict[str, Any]:
+    result: dict[str, Any] = await client.call(
         "exec.run", {"target": target, "cmd": "sh", "args": ["-c", script], **extra}
     )
     return result
@@ -72,7 +73,7 @@ async def test_exec_in_a_named_container(client: BridgeClient, engine: EngineUnd
     other = engine.run_container("named", "sleep", "600")
     result = await run(client, f"container:{other}", "hostname; echo $((6 * 7))")
     assert result["code"] == 0
-    assert result["stdout"].endswith("\n42\n")  # type: ignore[union-attr]
+    assert result["stdout"].endswith("\n42\n")
 
 
 async def test_unknown_container_is_named(client: BridgeClient) -> None:
