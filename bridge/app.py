@@ -1,4 +1,5 @@
-"""The FastAPI application: health, the shim, the RPC WebSocket and the extension's UI."""
+"""The FastAPI application: health, the shim, the RPC WebSocket and the extension's UI (a folder,
+or a dev server reverse-proxied at the bridge's origin)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bridge import __version__
 from bridge.config import Settings
 from bridge.connection import Session
+from bridge.extension.devserver import DevServerProxy, origin_of
 from bridge.extension.ui import ui_response
 from bridge.security import check_host, check_origin
 from bridge.state import Bridge, ExtensionInfo
@@ -49,10 +51,19 @@ class HostCheck:
 
 def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> FastAPI:
     bridge = Bridge(settings, extension or ExtensionInfo())
+    ui_source = settings.ui.source
+    # A page served by the dev server itself may load /ddclient.js from the bridge and call it
+    # (issue #6); through the proxy the page has the bridge's own origin anyway.
+    allowed_origins = frozenset(
+        (*settings.server.allow_origins, *((origin_of(ui_source),) if ui_source is not None else ()))
+    )
+    dev_server = DevServerProxy(ui_source, allowed_origins, bridge.inject) if ui_source is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        if dev_server is not None:
+            await dev_server.aclose()
         await bridge.aclose()
 
     app = FastAPI(title="ddbridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -71,7 +82,7 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
     @app.websocket("/rpc")
     async def rpc(websocket: WebSocket) -> None:
         origin = websocket.headers.get("origin")
-        if not check_origin(origin, websocket.headers.get("host"), settings.server.allow_origins):
+        if not check_origin(origin, websocket.headers.get("host"), allowed_origins):
             log.warning("refused WebSocket from origin %r (add it with --allow-origin)", origin)
             await websocket.close(code=POLICY_VIOLATION)
             return
@@ -103,7 +114,12 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
             return FileResponse(icon)
 
     ui_dir = settings.ui.dir
-    if ui_dir is not None:
+    if dev_server is not None:
+        if ui_dir is not None:
+            log.warning("both [ui] dir %s and source %s are set: serving the dev server", ui_dir, ui_source)
+        # Mounted last, so the routes above win; it takes HTTP and WebSocket alike.
+        app.mount("/", dev_server, name="ui-source")
+    elif ui_dir is not None:
 
         @app.get("/{path:path}")
         def ui(path: str) -> Response:  # sync: file reads run in the threadpool
