@@ -4,8 +4,12 @@
 - ``dev DIR``: an extension from its source folder (metadata.json), with its backend;
 - ``run IMAGE``: an extension image, as ``docker extension install`` would run it.
 
-Usage errors, unreadable configuration, bad metadata and missing folders print one line and
-exit 2; a failure while starting the extension prints one line and exits 1.
+``run``, and ``dev`` when metadata.json has a ``vm``, run the backend in Docker
+(``bridge.extension.docker_backend``); ``dev --backend-cmd`` runs it as a host process instead.
+
+Usage errors, unreadable configuration, bad metadata, missing folders and a missing image print
+one line and exit 2; a failure while starting the extension (no engine, a backend that dies, a
+failed build) prints one line and exits 1.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import logging
 import socket
 import sys
 import webbrowser
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -25,11 +30,21 @@ import uvicorn
 
 from bridge import __version__
 from bridge.config import Settings, load_settings
+from bridge.docker_engine import DockerEngine, EngineAddress
 from bridge.errors import ConfigError
 from bridge.extension.backend import SOCKET_ENV, Backend, HostCommandBackend
+from bridge.extension.docker_backend import docker_backend, needs_plugin_image
+from bridge.extension.engine import require_engine
+from bridge.extension.image import (
+    ImageNotFound,
+    build_image,
+    default_cache_dir,
+    extract_extension,
+    inspect_image,
+)
 from bridge.extension.metadata import ExtensionError, MetadataError
 from bridge.extension.model import Extension
-from bridge.extension.session import Runtime, running_extension
+from bridge.extension.session import BackendFactory, Runtime, running_extension
 from bridge.progress import Progress
 from bridge.state import ExtensionInfo
 
@@ -91,13 +106,36 @@ def _parser() -> argparse.ArgumentParser:
     _server_options(serve)
     dev = commands.add_parser("dev", help="run an extension from its source folder")
     dev.add_argument("folder", type=Path, metavar="DIR", help="the extension folder (holds metadata.json)")
-    dev.add_argument(
+    backend = dev.add_mutually_exclusive_group()
+    backend.add_argument(
         "--backend-cmd",
         metavar="CMD",
         help=f"run the backend as this host command (no Docker), listening on the socket ${SOCKET_ENV}",
     )
+    backend.add_argument(
+        "--image",
+        metavar="IMAGE",
+        help="the image ${DESKTOP_PLUGIN_IMAGE} stands for (default: built from DIR's Dockerfile)",
+    )
+    dev.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a build argument for that build (repeatable)",
+    )
     _extension_options(dev)
     _server_options(dev)
+    run = commands.add_parser("run", help="run an extension image, as Docker Desktop would")
+    run.add_argument("image", metavar="IMAGE", help="the extension image (ddbridge does not pull it)")
+    run.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the image's files are extracted (default: $XDG_CACHE_HOME/ddbridge/extensions)",
+    )
+    _extension_options(run)
+    _server_options(run)
     return parser
 
 
@@ -220,45 +258,103 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+@asynccontextmanager
+async def _engine(settings: Settings) -> AsyncIterator[DockerEngine]:
+    """The engine the extension's backend runs on: the daemon's, as the settings name it."""
+    engine = DockerEngine(EngineAddress.resolve(settings.docker))
+    try:
+        yield engine
+    finally:
+        await engine.aclose()
+
+
+async def _serve_extension(
+    daemon: _Daemon, extension: Extension, backend_for: BackendFactory, progress: Progress
+) -> None:
+    for warning in extension.metadata.warnings:
+        progress.warn(warning)
+    async with running_extension(
+        extension, daemon.settings, backend_for, progress, keep=daemon.args.keep
+    ) as settings:
+        await daemon.serve(settings, ExtensionInfo.of(extension))
+
+
+async def _dev_image(
+    args: argparse.Namespace, extension: Extension, engine: DockerEngine, progress: Progress
+) -> str:
+    """The image ``${DESKTOP_PLUGIN_IMAGE}`` stands for: ``--image``, else built from DIR."""
+    await require_engine(
+        engine,
+        "the extension's backend runs in Docker (metadata.json has a vm)",
+        "start Docker, or give --backend-cmd CMD to run the backend on the host",
+    )
+    if args.image is not None:
+        await inspect_image(engine, args.image)
+        return str(args.image)
+    if not needs_plugin_image(extension):
+        return ""
+    tag = f"ddbridge-dev/{extension.name}:latest"
+    async with progress.step(f"Building {tag} from {extension.root}") as step:
+        await build_image(engine, extension.root, tag, args.build_arg, step)
+    return tag
+
+
 def dev(args: argparse.Namespace) -> int:
     daemon = _Daemon(args)
     progress = Progress()
     extension = Extension.from_folder(args.folder)
-    for warning in extension.metadata.warnings:
-        progress.warn(warning)
-
-    def backend_for(runtime: Runtime) -> Backend | None:
-        if args.backend_cmd is not None:
-            return HostCommandBackend(
-                args.backend_cmd,
-                cwd=extension.root,
-                socket_path=runtime.socket_path(extension),
-                timeout=args.backend_timeout,
-            )
-        if extension.metadata.manifest.vm is not None:
-            progress.warn(
-                "the extension's backend needs Docker; give --backend-cmd CMD to run it on the host"
-            )
-        return None
+    in_docker = extension.metadata.manifest.vm is not None and args.backend_cmd is None
 
     async def main() -> None:
-        async with running_extension(
-            extension, daemon.settings, backend_for, progress, keep=args.keep
-        ) as settings:
-            await daemon.serve(settings, ExtensionInfo.of(extension))
+        async with _engine(daemon.settings) as engine:
+            image = await _dev_image(args, extension, engine, progress) if in_docker else ""
+
+            def backend_for(runtime: Runtime) -> Backend | None:
+                if args.backend_cmd is not None:
+                    return HostCommandBackend(
+                        args.backend_cmd,
+                        cwd=extension.root,
+                        socket_path=runtime.socket_path(extension),
+                        timeout=args.backend_timeout,
+                    )
+                if in_docker:
+                    return docker_backend(extension, runtime, engine, image, args.backend_timeout)
+                return None
+
+            await _serve_extension(daemon, extension, backend_for, progress)
 
     daemon.run(main)
     return 0
 
 
-COMMANDS = {"serve": serve, "dev": dev}
+def run(args: argparse.Namespace) -> int:
+    daemon = _Daemon(args)
+    progress = Progress()
+    cache_dir = (args.cache_dir or default_cache_dir()).expanduser().resolve()
+
+    async def main() -> None:
+        async with _engine(daemon.settings) as engine:
+            extension = await extract_extension(engine, args.image, cache_dir, progress)
+
+            def backend_for(runtime: Runtime) -> Backend | None:
+                if extension.metadata.manifest.vm is None:
+                    return None
+                return docker_backend(extension, runtime, engine, args.image, args.backend_timeout)
+
+            await _serve_extension(daemon, extension, backend_for, progress)
+
+    daemon.run(main)
+    return 0
+
+
+COMMANDS = {"serve": serve, "dev": dev, "run": run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, MetadataError) as exc:
+    except (ConfigError, MetadataError, ImageNotFound) as exc:
         print(f"ddbridge: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except ExtensionError as exc:

@@ -77,7 +77,9 @@ async def running_extension(
         if backend is not None:
             async with progress.step(f"Starting the backend ({backend.description})") as step:
                 await backend.start(progress, step)
-            if settings.backend.socket is None and settings.backend.url is None:
+            # A backend may expose no socket (it is only there for extension.vm.cli.exec).
+            exposed = extension.metadata.backend_socket is not None
+            if exposed and settings.backend.socket is None and settings.backend.url is None:
                 overrides["backend"] = {"socket": runtime.socket_path(extension)}
             if backend.vm_container is not None and settings.docker.vm_container is None:
                 overrides["docker"] = {"vm_container": backend.vm_container}

@@ -1,0 +1,296 @@
+"""The extension's backend in Docker, as Docker Desktop runs it: ``vm.image`` as one container,
+``vm.composefile`` as a compose project.
+
+Every backend container gets what Docker Desktop's VM gives it:
+
+- the run's guest-services folder at ``/run/guest-services``, where the backend creates its
+  ``vm.exposes.socket`` (the bridge connects to it from the host side of the bind mount);
+- the engine's socket at ``/var/run/docker.sock.raw`` when the engine is a local unix socket
+  (backends that manage containers use it; a remote engine has no such file to bind);
+- ``${DESKTOP_PLUGIN_IMAGE}`` standing for the extension's image (substituted in ``vm.image``,
+  an environment variable for the compose file's interpolation);
+- the label ``ddbridge.extension=<name>``, to find what a run left (``--keep``).
+
+``vm_container``, where ``extension.vm.cli.exec`` runs, is the single container or the
+container of the compose file's first service. ``start`` waits for the socket; should a
+container stop first, the error quotes its last log lines. ``stop`` removes what was started.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import aiodocker
+import yaml
+
+from bridge.docker_engine import DockerEngine
+from bridge.extension.backend import wait_for_socket
+from bridge.extension.engine import engine_errors, run_cli, succeeds
+from bridge.extension.metadata import PLUGIN_IMAGE, ExtensionError
+from bridge.extension.model import Extension
+from bridge.extension.session import Runtime
+from bridge.progress import Progress, Step
+
+GUEST_SERVICES = "/run/guest-services"
+DOCKER_SOCKET_RAW = "/var/run/docker.sock.raw"
+LABEL = "ddbridge.extension"
+PLUGIN_IMAGE_VARIABLE = "DESKTOP_PLUGIN_IMAGE"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
+# Log lines of a dead backend container quoted in the error.
+_LOG_LINES = 10
+# Seconds a container gets between SIGTERM and SIGKILL at the end of a run.
+_STOP_GRACE = 10
+_UNIX = "unix://"
+
+
+def needs_plugin_image(extension: Extension) -> bool:
+    """Whether the backend names ``${DESKTOP_PLUGIN_IMAGE}`` (then ``dev`` must build or be given it)."""
+    vm = extension.metadata.manifest.vm
+    if vm is None:
+        return False
+    if vm.image is not None:
+        return PLUGIN_IMAGE in vm.image
+    return PLUGIN_IMAGE_VARIABLE in _read_compose_file(extension)
+
+
+def _compose_path(extension: Extension) -> Path:
+    assert extension.metadata.composefile is not None
+    return extension.root / extension.metadata.composefile
+
+
+def _read_compose_file(extension: Extension) -> str:
+    path = _compose_path(extension)
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ExtensionError(f"cannot read the compose file {path} (vm.composefile): {exc.strerror}") from exc
+
+
+def _services(extension: Extension) -> list[str]:
+    """The compose file's service names, in the file's order (the first is the "vm")."""
+    path = _compose_path(extension)
+    try:
+        document = yaml.safe_load(_read_compose_file(extension))
+    except yaml.YAMLError as exc:
+        raise ExtensionError(
+            f"the compose file {path} is not valid YAML: {' '.join(str(exc).split())}"
+        ) from exc
+    services = document.get("services") if isinstance(document, dict) else None
+    if not isinstance(services, dict) or not services:
+        raise ExtensionError(f"the compose file {path} declares no services")
+    return [str(name) for name in services]
+
+
+class DockerBackend(abc.ABC):
+    """What both Docker backends share: the mounts and labels, the socket wait, the reason a
+    backend died. Subclasses launch (``_launch``), list (``_containers``) and ``stop``."""
+
+    description: str
+
+    def __init__(
+        self, engine: DockerEngine, extension: Extension, runtime: Runtime, image: str, timeout: float
+    ) -> None:
+        self._engine = engine
+        self._extension = extension
+        self._runtime = runtime
+        self._image = image
+        self._timeout = timeout
+        self.vm_container: str | None = None
+
+    @property
+    def _local_socket(self) -> str | None:
+        host = self._engine.host
+        return host.removeprefix(_UNIX) if host.startswith(_UNIX) else None
+
+    def _binds(self) -> list[str]:
+        binds = [f"{self._runtime.guest_services}:{GUEST_SERVICES}"]
+        if self._local_socket is not None:
+            binds.append(f"{self._local_socket}:{DOCKER_SOCKET_RAW}")
+        return binds
+
+    @property
+    def _labels(self) -> dict[str, str]:
+        return {LABEL: self._extension.name}
+
+    async def start(self, progress: Progress, step: Step) -> None:
+        if self._local_socket is None:
+            progress.warn(
+                f"the Docker engine at {self._engine.host} is not a local socket: the backend's socket "
+                f"reaches {self._runtime.guest_services} only if the engine's machine shares that folder"
+            )
+        await self._launch(step)
+        name = self._extension.metadata.backend_socket
+        if name is not None:
+            await wait_for_socket(
+                self._runtime.guest_services / name, step=step, timeout=self._timeout, exited=self._exited
+            )
+
+    @abc.abstractmethod
+    async def _launch(self, step: Step) -> None: ...
+
+    @abc.abstractmethod
+    async def _containers(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def stop(self) -> None: ...
+
+    async def _exited(self) -> str | None:
+        """Why the backend is gone (a container that failed, or every one stopped), or None."""
+        async with engine_errors(self._engine, "cannot check on the backend") as client:
+            shown = [await client.containers.container(ident).show() for ident in await self._containers()]
+            if not shown:
+                return "its containers are gone"
+            stopped = [info for info in shown if not info["State"]["Running"]]
+            failed = [info for info in stopped if info["State"]["ExitCode"] != 0]
+            if not failed and len(stopped) < len(shown):
+                return None
+            info = (failed or stopped)[0]
+            output = await client.containers.container(info["Id"]).log(
+                stdout=True, stderr=True, tail=_LOG_LINES
+            )
+        lines = "".join(output).splitlines()
+        return (
+            f"container {info['Name'].lstrip('/')} exited with code {info['State']['ExitCode']}; "
+            f"last output: {' | '.join(lines) or 'none'}"
+        )
+
+
+class ContainerBackend(DockerBackend):
+    """``vm.image``: one container of that image, started with its own command."""
+
+    def __init__(
+        self, engine: DockerEngine, extension: Extension, runtime: Runtime, image: str, timeout: float
+    ) -> None:
+        super().__init__(engine, extension, runtime, image, timeout)
+        vm = extension.metadata.manifest.vm
+        assert vm is not None and vm.image is not None
+        self._vm_image = vm.image.replace(PLUGIN_IMAGE, image)
+        self._name = f"ddbridge-{extension.name}"
+        self._id: str | None = None
+        self.description = f"container {self._name} of {self._vm_image}"
+
+    async def _launch(self, step: Step) -> None:
+        step.detail = f"starting {self._name}"
+        config: dict[str, Any] = {
+            "Image": self._vm_image,
+            "Labels": self._labels,
+            "HostConfig": {"Binds": self._binds()},
+        }
+        async with engine_errors(self._engine, f"cannot start the backend container {self._name}") as client:
+            try:
+                container = await client.containers.create(config, name=self._name)
+            except aiodocker.DockerError as exc:
+                if exc.status == 404:
+                    raise ExtensionError(
+                        f"no image {self._vm_image} (vm.image) on the Docker engine at {self._engine.host}: "
+                        "build or pull it first"
+                    ) from exc
+                if exc.status == 409:
+                    raise ExtensionError(
+                        f"a container named {self._name} already exists (kept by --keep?): "
+                        f"remove it with `docker rm -f {self._name}`"
+                    ) from exc
+                raise
+            self._id = container.id
+            await container.start()
+        self.vm_container = self._id
+
+    async def _containers(self) -> list[str]:
+        return [self._id] if self._id is not None else []
+
+    async def stop(self) -> None:
+        if self._id is None:
+            return
+        async with engine_errors(self._engine, f"cannot remove the backend container {self._name}") as client:
+            container = client.containers.container(self._id)
+            with contextlib.suppress(aiodocker.DockerError):  # already stopped, or gone
+                await container.stop(t=_STOP_GRACE)
+            try:
+                await container.delete(v=True, force=True)
+            except aiodocker.DockerError as exc:
+                if exc.status != 404:
+                    raise
+        self._id = None
+
+
+class ComposeBackend(DockerBackend):
+    """``vm.composefile``: a compose project ``ddbridge-<name>``, with an override file adding the
+    mounts and the label to every service. ``docker compose`` (the CLI plugin) is used when it
+    runs here, else ``docker-compose`` (v1, as Debian packages it)."""
+
+    def __init__(
+        self, engine: DockerEngine, extension: Extension, runtime: Runtime, image: str, timeout: float
+    ) -> None:
+        super().__init__(engine, extension, runtime, image, timeout)
+        self._file = _compose_path(extension)
+        self._override = runtime.root / "compose.ddbridge.yaml"
+        self._project = f"ddbridge-{extension.name}"
+        self._cli: list[str] | None = None
+        self.description = f"compose project {self._project}"
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **self._engine.address.cli_env(), PLUGIN_IMAGE_VARIABLE: self._image}
+
+    async def _compose(self, *args: str, what: str, step: Step | None = None) -> None:
+        assert self._cli is not None
+        files = ["-f", str(self._file), "-f", str(self._override)]
+        await run_cli([*self._cli, "-p", self._project, *files, *args], env=self._env(), what=what, step=step)
+
+    async def _compose_cli(self) -> list[str]:
+        for candidate in (["docker", "compose"], ["docker-compose"]):
+            if await succeeds([*candidate, "version"], self._env()):
+                return candidate
+        raise ExtensionError(
+            "the backend is a compose file, but neither `docker compose` (the CLI plugin) nor "
+            "`docker-compose` runs here: install one (Debian: apt-get install docker-compose)"
+        )
+
+    async def _launch(self, step: Step) -> None:
+        services = _services(self._extension)
+        override = {
+            "services": {name: {"volumes": self._binds(), "labels": self._labels} for name in services}
+        }
+        self._override.write_text(yaml.safe_dump(override, sort_keys=False))
+        step.detail = "looking for docker compose"
+        self._cli = await self._compose_cli()
+        await self._compose("up", "-d", what=f"{' '.join(self._cli)} up ({self._file})", step=step)
+        first = await self._project_containers(services[0])
+        if not first:
+            raise ExtensionError(
+                f"the compose file's first service {services[0]!r} has no container "
+                "(extension.vm.cli.exec runs there)"
+            )
+        self.vm_container = first[0]
+
+    async def _project_containers(self, service: str | None = None) -> list[str]:
+        labels = [f"{COMPOSE_PROJECT_LABEL}={self._project}"]
+        if service is not None:
+            labels.append(f"{COMPOSE_SERVICE_LABEL}={service}")
+        params = {"all": "1", "filters": json.dumps({"label": labels})}
+        async with engine_errors(self._engine, f"cannot list the containers of {self._project}"):
+            found: list[dict[str, Any]] = await self._engine.get_json("containers/json", params)
+        return [container["Id"] for container in found]
+
+    async def _containers(self) -> list[str]:
+        return await self._project_containers()
+
+    async def stop(self) -> None:
+        if self._cli is not None:
+            await self._compose("down", what=f"{' '.join(self._cli)} down ({self._project})")
+            self._cli = None
+
+
+def docker_backend(
+    extension: Extension, runtime: Runtime, engine: DockerEngine, image: str, timeout: float
+) -> DockerBackend:
+    """The backend ``vm`` asks for; ``image`` stands for ``${DESKTOP_PLUGIN_IMAGE}``."""
+    vm = extension.metadata.manifest.vm
+    assert vm is not None
+    kind = ComposeBackend if vm.composefile is not None else ContainerBackend
+    return kind(engine, extension, runtime, image, timeout)

@@ -1,0 +1,260 @@
+"""An extension from its image: what ``ddbridge run IMAGE`` serves, read as Docker Desktop reads it.
+
+The files an extension needs on the host (metadata.json, the icon, the UI folder, the compose
+file, this platform's host binaries) are copied out of the image through the Engine API: a
+container is created from the image and never started, ``GET /containers/{id}/archive`` fetches
+each path, and the container is removed. The image's ENTRYPOINT and CMD do not matter (many
+extension images are ``FROM scratch`` and have none): nothing runs.
+
+Extraction is cached by image id (an id names immutable content) in
+``$XDG_CACHE_HOME/ddbridge/extensions/<id>``: files are extracted into a temporary folder beside
+it, a completion marker is written last and the folder is renamed into place, so an interrupted
+extraction never looks complete and a rebuilt image (a new id) is extracted afresh.
+
+Archives are extracted member by member, refusing what could write outside the folder: absolute
+names, ``..``, members outside the requested path, links leading out of the extension, devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import aiodocker
+
+from bridge.docker_engine import DockerEngine
+from bridge.extension.engine import engine_errors, run_cli
+from bridge.extension.metadata import ExtensionError, Metadata, MetadataError, parse_metadata
+from bridge.extension.model import Extension
+from bridge.progress import Progress, Step
+
+MARKER = ".ddbridge-extracted"
+# The labels Docker Desktop requires of an extension image; ddbridge only reports them.
+TITLE_LABEL = "org.opencontainers.image.title"
+VENDOR_LABEL = "org.opencontainers.image.vendor"
+API_LABEL = "com.docker.desktop.extension.api.version"
+REQUIRED_LABELS = {TITLE_LABEL: "title", VENDOR_LABEL: "vendor", API_LABEL: "extension API"}
+# The extraction container is never started, but the engine wants a command to create it.
+_NEVER_RUN = ["ddbridge-extraction-never-runs"]
+
+
+class ImageNotFound(ExtensionError):
+    """The image is not on the engine (ddbridge never pulls: there may be no registry)."""
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CACHE_HOME/ddbridge/extensions``, else ``~/.cache/ddbridge/extensions``."""
+    env = os.environ if environ is None else environ
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "ddbridge" / "extensions"
+
+
+async def extract_extension(
+    engine: DockerEngine, image: str, cache_dir: Path, progress: Progress
+) -> Extension:
+    """The extension in ``image``, its files extracted into ``cache_dir`` (absolute) or found there."""
+    info = await inspect_image(engine, image)
+    image_id: str = info["Id"]
+    labels: dict[str, str] = (info.get("Config") or {}).get("Labels") or {}
+    folder = cache_dir / image_id.removeprefix("sha256:")
+    source = f"{image}:/metadata.json"
+    if (folder / MARKER).is_file():
+        progress.info(f"{image}: files cached in {folder}")
+        metadata = parse_metadata((folder / "metadata.json").read_bytes(), source)
+    else:
+        async with progress.step(f"Extracting {image}") as step:
+            metadata = await _extract(engine, image, image_id, folder, step)
+    described = [f"{name} {labels[label]!r}" for label, name in REQUIRED_LABELS.items() if label in labels]
+    if described:
+        progress.info(f"{image}: {', '.join(described)}")
+    warnings = [
+        f"{image} has no label {label} (Docker Desktop requires it; ddbridge runs the image anyway)"
+        for label in REQUIRED_LABELS
+        if label not in labels
+    ]
+    if metadata.icon is not None and not (folder / metadata.icon).is_file():
+        warnings.append(f"{source}: the icon /{metadata.icon} is not in the image")
+    return Extension(folder, Metadata(metadata.manifest, [*metadata.warnings, *warnings]), image, image_id)
+
+
+async def inspect_image(engine: DockerEngine, image: str) -> dict[str, Any]:
+    """The engine's ``GET /images/{name}/json``; ``ImageNotFound`` says how to get the image."""
+    async with engine_errors(engine, f"cannot inspect the image {image}") as client:
+        try:
+            found: dict[str, Any] = await client.images.inspect(image)
+        except aiodocker.DockerError as exc:
+            if exc.status != 404:
+                raise
+            raise ImageNotFound(
+                f"no image {image} on the Docker engine at {engine.host}: ddbridge does not pull, "
+                f"so `docker pull {image}` or `docker build -t {image} DIR` it first"
+            ) from exc
+        return found
+
+
+async def build_image(
+    engine: DockerEngine, folder: Path, tag: str, build_args: list[str], step: Step
+) -> None:
+    """``docker build -t TAG FOLDER`` (``ddbridge dev``'s image for ``${DESKTOP_PLUGIN_IMAGE}``)."""
+    if not (folder / "Dockerfile").is_file():
+        raise ExtensionError(
+            f"{folder} has no Dockerfile to build the backend's image from: add one, or give --image IMAGE"
+        )
+    argv = ["docker", "build", "-t", tag, *(f"--build-arg={arg}" for arg in build_args), str(folder)]
+    await run_cli(
+        argv, env={**os.environ, **engine.address.cli_env()}, what=f"docker build of {folder}", step=step
+    )
+
+
+def _paths(metadata: Metadata, source: str) -> list[tuple[str, str]]:
+    """The paths to copy out of the image besides metadata.json, each with what names it."""
+    wanted = []
+    if metadata.icon is not None:
+        wanted.append((metadata.icon, "icon"))
+    if metadata.ui_root is not None:
+        if not metadata.ui_root:
+            raise MetadataError(f"{source}: ui.dashboard-tab.root '/' is the whole image; give the UI folder")
+        wanted.append((metadata.ui_root, "ui.dashboard-tab.root"))
+    if metadata.composefile is not None:
+        wanted.append((metadata.composefile, "vm.composefile"))
+    wanted.extend((binary, "host.binaries") for binary in metadata.host_binaries())
+    return wanted
+
+
+async def _extract(engine: DockerEngine, image: str, image_id: str, folder: Path, step: Step) -> Metadata:
+    source = f"{image}:/metadata.json"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name[:12]}-", dir=folder.parent))
+    try:
+        async with engine_errors(engine, f"cannot extract the files of {image}") as client:
+            step.detail = "creating a container (not started)"
+            container = await client.containers.create(
+                {
+                    "Image": image_id,
+                    "Cmd": _NEVER_RUN,
+                    "NetworkDisabled": True,
+                    "Labels": {"ddbridge.extract": image},
+                }
+            )
+            try:
+                metadata = await _extract_metadata(container, image, partial, step)
+                for path, what in _paths(metadata, source):
+                    step.detail = f"/{path}"
+                    archive = await _archive(container, path)
+                    if archive is None:
+                        if what == "icon":
+                            continue  # reported as a warning: the extension runs without it
+                        raise MetadataError(f"{source}: {what} /{path} is not in the image")
+                    await asyncio.to_thread(extract_archive, archive, partial, path, image)
+            finally:
+                await container.delete(force=True)
+        (partial / MARKER).write_text(json.dumps({"image": image, "id": image_id}))
+        _move_into_place(partial, folder)
+        return metadata
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+async def _extract_metadata(
+    container: aiodocker.containers.DockerContainer, image: str, partial: Path, step: Step
+) -> Metadata:
+    step.detail = "/metadata.json"
+    source = f"{image}:/metadata.json"
+    archive = await _archive(container, "metadata.json")
+    if archive is None:
+        raise MetadataError(f"{image} has no /metadata.json: is it a Docker Desktop extension image?")
+    member = archive.getmember("metadata.json")
+    content = archive.extractfile(member) if member.isfile() else None
+    if content is None:
+        raise MetadataError(f"{source} is not a regular file")
+    metadata = parse_metadata(content.read(), source)
+    await asyncio.to_thread(extract_archive, archive, partial, "metadata.json", image)
+    return metadata
+
+
+async def _archive(container: aiodocker.containers.DockerContainer, path: str) -> tarfile.TarFile | None:
+    """The tar of one path of the image (its members named from the path's last part), or None."""
+    try:
+        archive: tarfile.TarFile = await container.get_archive(f"/{path}")
+    except aiodocker.DockerError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return archive
+
+
+def _move_into_place(partial: Path, folder: Path) -> None:
+    """Rename the finished extraction to its final name; another run may have got there first."""
+    if folder.exists():
+        if (folder / MARKER).is_file():
+            return  # extracted meanwhile by a concurrent run: same id, same files
+        shutil.rmtree(folder)  # an unfinished leftover
+    partial.rename(folder)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
+
+
+def extract_archive(archive: tarfile.TarFile, root: Path, path: str, image: str) -> None:
+    """Extract the archive of the image's ``/path`` into ``root/path``, refusing unsafe members.
+
+    The archive names its members from the last part of ``path`` (``GET …/archive?path=/ui``
+    gives ``ui``, ``ui/index.html``...), so ``root/<parent of path>`` is where they go. Absolute
+    symlink targets are paths in the image and become relative links inside the extension.
+    """
+    relative = PurePosixPath(path)
+    top = relative.name
+    base = root / relative.parent
+    base.mkdir(parents=True, exist_ok=True)
+    for member in archive.getmembers():
+        name = PurePosixPath(member.name)
+        if name.is_absolute() or ".." in name.parts or not name.parts or name.parts[0] != top:
+            raise ExtensionError(f"{image}: the archive of /{path} holds {member.name!r}: refused")
+        target = base / name
+        if not _inside(root, target.parent):
+            raise ExtensionError(f"{image}: /{relative.parent / name} leads out of the extension: refused")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink():
+            target.unlink()
+        if member.isdir():
+            target.mkdir(exist_ok=True)
+            target.chmod(0o755)
+        elif member.isfile():
+            content = archive.extractfile(member)
+            assert content is not None
+            with target.open("wb") as out:
+                shutil.copyfileobj(content, out)
+            target.chmod(0o755 if member.mode & 0o111 else 0o644)
+        elif member.issym() or member.islnk():
+            _link(member, root, base, target, path, image)
+        else:
+            raise ExtensionError(f"{image}: /{relative.parent / name} is a device or pipe: refused")
+
+
+def _link(member: tarfile.TarInfo, root: Path, base: Path, target: Path, path: str, image: str) -> None:
+    link = PurePosixPath(member.linkname)
+    if member.issym():
+        # Relative to the link's folder; an absolute target is a path in the image.
+        pointed = root / link.relative_to("/") if link.is_absolute() else target.parent / link
+    else:
+        pointed = base / link  # hard links name another member of the same archive
+    lexical = Path(os.path.normpath(pointed))
+    if not lexical.is_relative_to(root) or not _inside(root, lexical):
+        raise ExtensionError(
+            f"{image}: the link {member.name!r} in /{path} points to {member.linkname!r}, "
+            "outside the extension: refused"
+        )
+    if member.issym():
+        target.symlink_to(os.path.relpath(lexical, target.parent))
+    elif lexical.is_file():
+        shutil.copyfile(lexical, target)
+    else:
+        raise ExtensionError(f"{image}: the hard link {member.name!r} in /{path} names no earlier file")
