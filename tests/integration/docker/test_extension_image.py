@@ -1,0 +1,328 @@
+"""``ddbridge run IMAGE`` and ``ddbridge dev DIR`` with the backend in Docker, on a real engine:
+extraction and its cache, compose and single-container backends, teardown, ``--keep``, and the
+one-line errors of images and engines that do not work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bridge.testing import BridgeClient
+from tests.integration.docker.conftest import SAMPLE, StartBridge, extension_containers
+from tests.support.dockerd import EngineUnderTest
+from tests.support.images import import_files
+from tests.support.processes import REPO
+
+pytestmark = pytest.mark.integration
+
+SAMPLE_BACKEND = SAMPLE / "backend" / "main.py"
+# The image tag's last part (sample-extension) names the extension, its project and containers.
+NAME = "sample-extension"
+
+
+def runtime_folders() -> set[Path]:
+    return set(Path("/tmp").glob("ddbridge-*"))
+
+
+def ddbridge(
+    command: str, *args: str | Path, docker_host: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """A ddbridge command expected to fail before it serves: its exit code and output."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            command,
+            *map(str, args),
+            "--port",
+            "0",
+            "--docker-host",
+            docker_host,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The last line of stderr, checked to be ddbridge's own one-line error."""
+    assert "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ddbridge: "), result.stderr
+    return last
+
+
+def build(engine: EngineUnderTest, folder: Path, tag: str, files: dict[str, str]) -> str:
+    """``docker build`` of a folder made of ``files`` (path → text, ``Dockerfile`` among them)."""
+    for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(content)
+    engine.docker("build", "-t", tag, str(folder), timeout=300)
+    return tag
+
+
+def the_container(engine: EngineUnderTest, name: str) -> str:
+    (container,) = extension_containers(engine, name)
+    return container
+
+
+async def check_backend(url: str, engine: EngineUnderTest, name: str) -> None:
+    """The service call, an exec in the vm container and a host binary all work."""
+    container = the_container(engine, name)
+    async with BridgeClient.connect(url) as client:
+        hello = await client.call("service.request", {"method": "GET", "url": "/hello"})
+        assert hello["message"] == "Hello from the sample backend"
+        hostname = await client.call("exec.run", {"target": "vm", "cmd": "cat", "args": ["/etc/hostname"]})
+        assert container.startswith(hostname["stdout"].strip())
+        mounts = await client.call(
+            "exec.run",
+            {
+                "target": "vm",
+                "cmd": "sh",
+                "args": ["-c", "ls /run/guest-services; test -S /var/run/docker.sock.raw"],
+            },
+        )
+        assert (mounts["code"], mounts["stdout"]) == (0, "backend.sock\n")
+        binary = await client.call(
+            "exec.run", {"target": "host", "cmd": "sample-cli", "args": ["hello", "run"]}
+        )
+        assert binary["stdout"].startswith("Hello, run! This is sample-cli on Linux")
+
+
+async def test_run_serves_the_image_and_removes_its_backend(
+    extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    before = runtime_folders()
+    running = extension_bridge("run", sample_image, "--cache-dir", cache)
+    log = running.log()
+    assert f"✓ Extracting {sample_image}" in log
+    assert "title 'Sample extension', vendor 'ddbridge', extension API '>= 0.3.4'" in log
+    assert "Starting the backend (compose project ddbridge-sample-extension)" in log
+    page = httpx.get(running.url)
+    assert '<script src="/ddclient.js"></script><link rel="icon" href="/_ddbridge/icon">' in page.text
+    bootstrap = httpx.get(running.url + "ddclient.js").text.splitlines()[0]
+    assert f'"image":"{sample_image}"' in bootstrap and '"title":"Sample extension"' in bootstrap
+    await check_backend(running.ws_url, engine, NAME)
+
+    (folder,) = cache.iterdir()
+    assert {path.name for path in folder.iterdir()} == {
+        ".ddbridge-extracted",
+        "metadata.json",
+        "docker.svg",
+        "docker-compose.yaml",
+        "ui",
+        "binaries",
+    }
+    assert [path.name for path in (folder / "binaries").rglob("*") if path.is_file()] == ["sample-cli"]
+    (runtime,) = runtime_folders() - before
+    assert running.stop() == 0
+    assert extension_containers(engine, NAME) == []
+    assert not runtime.exists()
+    assert "✓ Stopping the backend" in running.log()
+
+    # The same image again: its files come from the cache, untouched.
+    marker = (folder / ".ddbridge-extracted").stat().st_mtime_ns
+    again = extension_bridge("run", sample_image, "--cache-dir", cache)
+    assert f"{sample_image}: files cached in {folder}" in again.log()
+    assert "Extracting" not in again.log()
+    async with BridgeClient.connect(again.ws_url) as client:
+        hello = await client.call("service.request", {"method": "GET", "url": "/hello"})
+        assert hello["message"] == "Hello from the sample backend"
+    assert again.stop() == 0
+    assert (folder / ".ddbridge-extracted").stat().st_mtime_ns == marker
+    assert extension_containers(engine, NAME) == []
+
+
+async def test_keep_leaves_the_backend_running(
+    extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
+) -> None:
+    before = runtime_folders()
+    running = extension_bridge("run", sample_image, "--cache-dir", tmp_path, "--keep")
+    (runtime,) = runtime_folders() - before
+    try:
+        assert running.stop() == 0
+        assert "kept (--keep)" in running.log() and "Stopping the backend" not in running.log()
+        (container,) = extension_containers(engine, NAME)
+        assert engine.docker("inspect", "-f", "{{.State.Running}}", container).stdout.strip() == "true"
+        assert (runtime / "guest-services" / "backend.sock").is_socket()
+    finally:
+        for container in extension_containers(engine, NAME):
+            engine.docker("rm", "-f", container)
+        engine.docker("network", "rm", f"ddbridge-{NAME}_default", check=False)
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+async def test_dev_runs_the_folder_with_a_given_image(
+    extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str
+) -> None:
+    running = extension_bridge("dev", SAMPLE, "--image", sample_image)
+    assert "Building" not in running.log()
+    assert "Starting the backend (compose project ddbridge-sample-extension)" in running.log()
+    assert '<script src="/ddclient.js"></script>' in httpx.get(running.url).text
+    await check_backend(running.ws_url, engine, NAME)
+    assert running.stop() == 0
+    assert extension_containers(engine, NAME) == []
+
+
+def tiny_metadata(**vm: object) -> str:
+    return json.dumps(
+        {
+            "ui": {"dashboard-tab": {"title": "Tiny", "root": "/ui", "src": "index.html"}},
+            "vm": {"image": "${DESKTOP_PLUGIN_IMAGE}", **vm},
+        }
+    )
+
+
+async def test_dev_builds_a_single_container_backend(
+    extension_bridge: StartBridge, engine: EngineUnderTest, python_image: str, tmp_path: Path
+) -> None:
+    """A vm.image extension folder: dev builds its Dockerfile (with --build-arg), then runs it."""
+    folder = tmp_path / "tiny-ext"
+    (folder / "ui").mkdir(parents=True)
+    (folder / "ui" / "index.html").write_text("<html><head></head><body>tiny</body></html>")
+    (folder / "metadata.json").write_text(tiny_metadata(exposes={"socket": "tiny.sock"}))
+    shutil.copy(SAMPLE_BACKEND, folder / "main.py")
+    (folder / "Dockerfile").write_text(
+        "ARG BASE\nFROM ${BASE}\nCOPY main.py /main.py\n"
+        'CMD ["python3", "/main.py", "--socket", "/run/guest-services/tiny.sock"]\n'
+    )
+    tag = "ddbridge-dev/tiny-ext:latest"
+    try:
+        running = extension_bridge("dev", folder, "--build-arg", f"BASE={python_image}")
+        assert f"✓ Building {tag} from {folder}" in running.log()
+        assert f"Starting the backend (container ddbridge-tiny-ext of {tag})" in running.log()
+        container = the_container(engine, "tiny-ext")
+        async with BridgeClient.connect(running.ws_url) as client:
+            hello = await client.call("service.request", {"method": "GET", "url": "/hello"})
+            assert hello["message"] == "Hello from the sample backend"
+            hostname = await client.call("exec.run", {"target": "vm", "cmd": "hostname"})
+            assert container.startswith(hostname["stdout"].strip())
+        assert running.stop() == 0
+        assert extension_containers(engine, "tiny-ext") == []
+    finally:
+        engine.docker("rmi", "-f", tag, check=False)
+
+
+async def test_run_a_single_container_backend(
+    extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
+) -> None:
+    """vm.image: the sample image with a metadata.json that runs the image itself as the backend."""
+    tag = build(
+        engine,
+        tmp_path / "variant",
+        "ddbridge-test/single:variant",
+        {
+            "Dockerfile": f"FROM {sample_image}\nCOPY metadata.json /metadata.json\n",
+            "metadata.json": tiny_metadata(exposes={"socket": "backend.sock"}),
+        },
+    )
+    try:
+        running = extension_bridge("run", tag, "--cache-dir", tmp_path / "cache")
+        assert f"container ddbridge-single of {tag}" in running.log()
+        container = the_container(engine, "single")
+        async with BridgeClient.connect(running.ws_url) as client:
+            hello = await client.call("service.request", {"method": "GET", "url": "/hello"})
+            assert hello["message"] == "Hello from the sample backend"
+            hostname = await client.call(
+                "exec.run", {"target": "vm", "cmd": "cat", "args": ["/etc/hostname"]}
+            )
+            assert container.startswith(hostname["stdout"].strip())
+        assert running.stop() == 0
+        assert extension_containers(engine, "single") == []
+    finally:
+        engine.docker("rmi", "-f", tag, check=False)
+
+
+def test_backend_that_dies_shows_its_logs(engine: EngineUnderTest, tmp_path: Path) -> None:
+    tag = build(
+        engine,
+        tmp_path / "dying",
+        "ddbridge-test/dying:latest",
+        {
+            "Dockerfile": (
+                f"FROM {engine.image}\nCOPY metadata.json /metadata.json\nCOPY ui /ui\n"
+                """CMD ["sh", "-c", "echo starting up; echo 'fatal: no config' >&2; exit 3"]\n"""
+            ),
+            "metadata.json": tiny_metadata(exposes={"socket": "backend.sock"}),
+            "ui/index.html": "<html></html>",
+        },
+    )
+    try:
+        result = ddbridge("run", tag, "--cache-dir", tmp_path / "cache", docker_host=engine.host)
+        assert result.returncode == 1
+        last = one_error_line(result)
+        assert last.startswith("ddbridge: the backend stopped before listening on")
+        assert "container ddbridge-dying exited with code 3" in last
+        assert "starting up | fatal: no config" in last
+        assert extension_containers(engine, "dying") == []
+    finally:
+        engine.docker("rmi", "-f", tag, check=False)
+
+
+def test_missing_image_says_to_pull_or_build_it(engine: EngineUnderTest, tmp_path: Path) -> None:
+    result = ddbridge("run", "ddbridge-test/nowhere:1", "--cache-dir", tmp_path, docker_host=engine.host)
+    assert result.returncode == 2
+    last = one_error_line(result)
+    assert f"no image ddbridge-test/nowhere:1 on the Docker engine at {engine.host}" in last
+    assert "docker pull ddbridge-test/nowhere:1" in last and "docker build" in last
+
+
+@pytest.mark.parametrize(
+    ("files", "links", "message"),
+    [
+        (
+            {"ui/index.html": "<html></html>"},
+            {},
+            "has no /metadata.json: is it a Docker Desktop extension image?",
+        ),
+        ({"metadata.json": "{nope"}, {}, ":/metadata.json is not valid JSON"),
+        (
+            {"metadata.json": json.dumps({"ui": {"dashboard-tab": {"title": "T", "root": "../../etc"}}})},
+            {},
+            "leaves the extension ('..' is not allowed)",
+        ),
+        ({"metadata.json": tiny_metadata()}, {}, "ui.dashboard-tab.root /ui is not in the image"),
+        (
+            {"metadata.json": tiny_metadata(), "ui/index.html": "<html></html>"},
+            {"ui/escape": "../../../../etc"},
+            "the link 'ui/escape' in /ui points to '../../../../etc', outside the extension: refused",
+        ),
+    ],
+    ids=["no-metadata", "bad-json", "traversal", "missing-ui", "escaping-link"],
+)
+def test_bad_images_say_what_is_wrong(
+    engine: EngineUnderTest, tmp_path: Path, files: dict[str, str], links: dict[str, str], message: str
+) -> None:
+    tag = import_files(engine, f"ddbridge-test/bad:{len(files)}-{len(links)}", files, links)
+    try:
+        result = ddbridge("run", tag, "--cache-dir", tmp_path, docker_host=engine.host)
+        assert result.returncode in (1, 2)
+        assert message in one_error_line(result)
+        assert list(tmp_path.iterdir()) == [], "nothing is cached from a failed extraction"
+    finally:
+        engine.docker("rmi", "-f", tag, check=False)
+
+
+def test_unreachable_engine_is_named(tmp_path: Path) -> None:
+    nowhere = f"unix://{tmp_path}/no-engine.sock"
+    result = ddbridge("run", "any/image", "--cache-dir", tmp_path, docker_host=nowhere)
+    assert result.returncode == 1
+    assert f"cannot reach the Docker engine at {nowhere}" in one_error_line(result)
+
+    result = ddbridge("dev", SAMPLE, docker_host=nowhere)
+    assert result.returncode == 1
+    last = one_error_line(result)
+    assert last.startswith("ddbridge: the extension's backend runs in Docker (metadata.json has a vm), but")
+    assert nowhere in last and last.endswith(
+        "start Docker, or give --backend-cmd CMD to run the backend on the host"
+    )

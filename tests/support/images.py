@@ -1,0 +1,125 @@
+"""Test images with a Python interpreter, made without a registry.
+
+Extension backends are often Python; the sample extension's is. With no registry to pull
+``python:*-alpine`` from, the test base image is assembled from what this machine has: the files
+of Debian's installed ``python3.X`` packages (``dpkg -L``), the shared libraries ``ldd`` reports
+for the interpreter and its extension modules, and busybox-static's applets (``sh``, ``grep``,
+``kill``... for the exec sweep and shell commands), all ``docker import``ed. It takes a couple of
+seconds and about 25 MB, once per test session and engine.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import tarfile
+from pathlib import Path, PurePosixPath
+
+from tests.support.dockerd import EngineMissing, EngineUnderTest, busybox_rootfs
+
+PYTHON = Path("/usr/bin/python3")
+# What the interpreter needs at run time; the rest (docs, man pages) only makes the image bigger.
+_SKIPPED = ("/usr/share/",)
+
+
+def _python_packages() -> tuple[str, list[str]]:
+    """The interpreter's version (``3.11``) and the Debian packages holding its runtime."""
+    if not PYTHON.exists():
+        raise EngineMissing(f"no {PYTHON} (install Debian's python3-minimal)")
+    version = re.fullmatch(r"python(3\.\d+)", PYTHON.resolve().name)
+    if version is None:
+        raise EngineMissing(f"{PYTHON} does not lead to a python3.X binary")
+    number = version.group(1)
+    return number, [f"python{number}-minimal", f"libpython{number}-minimal", f"libpython{number}-stdlib"]
+
+
+def _package_files(packages: list[str]) -> list[Path]:
+    listed = subprocess.run(["dpkg", "-L", *packages], capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        raise EngineMissing(f"cannot list {' '.join(packages)}: {listed.stderr.strip()} (install them)")
+    files = [Path(line) for line in listed.stdout.splitlines() if line.startswith("/")]
+    return [
+        path for path in files if not str(path).startswith(_SKIPPED) and (path.is_symlink() or path.is_file())
+    ]
+
+
+def _libraries(binaries: list[Path]) -> set[Path]:
+    """The shared libraries (and the loader) ``ldd`` names for ``binaries``, as it names them."""
+    found: set[Path] = set()
+    for binary in binaries:
+        output = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False).stdout
+        for line in output.splitlines():
+            match = re.search(r"(/\S+) \(0x", line)
+            if match:
+                found.add(Path(match.group(1)))
+    return found
+
+
+def _add_parents(tar: tarfile.TarFile, name: str, made: set[str]) -> None:
+    for parent in reversed(PurePosixPath(name).parents[:-1]):
+        if str(parent) not in made:
+            made.add(str(parent))
+            info = tarfile.TarInfo(str(parent))
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+
+
+def python_rootfs() -> bytes:
+    """A tar of a root filesystem with busybox and Debian's python3 as ``/usr/bin/python3``."""
+    version, packages = _python_packages()
+    files = [*_package_files(packages), PYTHON]
+    modules = [path for path in files if path.suffix == ".so" and not path.is_symlink()]
+    binaries = [path for path in files if path.name == f"python{version}" and not path.is_symlink()]
+    buffer = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(busybox_rootfs())) as base,
+        tarfile.open(fileobj=buffer, mode="w") as tar,
+    ):
+        made = set()
+        for member in base.getmembers():
+            tar.addfile(member, base.extractfile(member) if member.isfile() else None)
+            if member.isdir():
+                made.add(member.name)
+        for path in files:
+            name = str(path).lstrip("/")
+            _add_parents(tar, name, made)
+            tar.add(path, name, recursive=False)
+        for library in sorted(_libraries(binaries + modules)):
+            name = str(library).lstrip("/")
+            _add_parents(tar, name, made)
+            info = tar.gettarinfo(os.path.realpath(library), name)
+            with open(library, "rb") as content:
+                tar.addfile(info, content)
+    return buffer.getvalue()
+
+
+def import_python_image(engine: EngineUnderTest, tag: str) -> str:
+    """``docker import`` the Python root filesystem as ``tag`` on the test engine."""
+    engine.docker("import", "-", tag, input=python_rootfs(), timeout=120)
+    return tag
+
+
+def files_tar(files: dict[str, str | bytes], links: dict[str, str] | None = None) -> bytes:
+    """A tar of ``files`` (path → content) and symbolic ``links`` (path → target)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def import_files(
+    engine: EngineUnderTest, tag: str, files: dict[str, str | bytes], links: dict[str, str] | None = None
+) -> str:
+    """An image holding only ``files`` and ``links`` (no shell, no command), as ``tag``."""
+    engine.docker("import", "-", tag, input=files_tar(files, links))
+    return tag
