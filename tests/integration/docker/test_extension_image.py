@@ -174,6 +174,48 @@ async def test_dev_runs_the_folder_with_a_given_image(
     assert extension_containers(engine, NAME) == []
 
 
+async def test_compose_first_service_is_the_vm_and_every_service_gets_the_mounts(
+    extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
+) -> None:
+    """``web`` comes first in the file but starts last (it depends on ``helper``)."""
+    folder = tmp_path / "duo"
+    (folder / "ui").mkdir(parents=True)
+    (folder / "ui" / "index.html").write_text("<html></html>")
+    (folder / "metadata.json").write_text(
+        json.dumps(
+            {
+                "ui": {"dashboard-tab": {"title": "Duo", "root": "/ui"}},
+                "vm": {"composefile": "compose.yaml", "exposes": {"socket": "backend.sock"}},
+            }
+        )
+    )
+    (folder / "compose.yaml").write_text(
+        "version: '3.8'\n"
+        "services:\n"
+        "  web:\n"
+        "    image: ${DESKTOP_PLUGIN_IMAGE}\n"
+        "    depends_on: [helper]\n"
+        "  helper:\n"
+        "    image: ${DESKTOP_PLUGIN_IMAGE}\n"
+        "    command: [sleep, '600']\n"
+    )
+    running = extension_bridge("dev", folder, "--image", sample_image)
+    by_service = {
+        engine.docker(
+            "inspect", "-f", '{{index .Config.Labels "com.docker.compose.service"}}', ident
+        ).stdout.strip(): ident
+        for ident in extension_containers(engine, "duo")
+    }
+    assert by_service.keys() == {"web", "helper"}
+    async with BridgeClient.connect(running.ws_url) as client:
+        hostname = await client.call("exec.run", {"target": "vm", "cmd": "hostname"})
+        assert by_service["web"].startswith(hostname["stdout"].strip())
+    helper_sees = engine.docker("exec", by_service["helper"], "ls", "/run/guest-services").stdout
+    assert helper_sees.split() == ["backend.sock"]
+    assert running.stop() == 0
+    assert extension_containers(engine, "duo") == []
+
+
 def tiny_metadata(**vm: object) -> str:
     return json.dumps(
         {
