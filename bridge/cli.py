@@ -230,6 +230,9 @@ class _Daemon:
             level=logging.DEBUG if args.verbose else logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        if not args.verbose:
+            # httpx logs every request at INFO: one line per proxied asset or service call.
+            logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def config(self, settings: Settings, extension: ExtensionInfo | None = None) -> uvicorn.Config:
         from bridge.app import create_app

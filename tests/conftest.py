@@ -12,6 +12,12 @@ import pytest
 from tests.support.processes import RunningBridge, free_port, start_backend, start_bridge
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
+    from its first use to the end of the session, and async tests cannot run after that."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session")
 def short_tmp() -> Iterator[Path]:
     """A short temp folder: unix socket paths must stay under 108 bytes."""
