@@ -42,15 +42,17 @@ class Backend(Protocol):
     async def stop(self) -> None: ...
 
 
-def _listening(path: Path) -> bool:
+def _not_listening(path: Path) -> str | None:
+    """None when something accepts connections on ``path``, else why not."""
     if not path.exists():
-        return False
+        return "no socket yet"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
             probe.connect(str(path))
-        except OSError:
-            return False
-        return True
+        except OSError as exc:
+            # "Permission denied": the backend made it for its own user only (root, 0755).
+            return f"connecting to it: {exc.strerror}"
+        return None
 
 
 async def wait_for_socket(
@@ -67,14 +69,16 @@ async def wait_for_socket(
     step.detail = f"waiting for {path.name}"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    why_not: str | None = "no socket yet"
     while loop.time() < deadline:
-        if await asyncio.to_thread(_listening, path):
+        why_not = await asyncio.to_thread(_not_listening, path)
+        if why_not is None:
             return
         why = await exited()
         if why is not None:
             raise ExtensionError(f"the backend stopped before listening on {path}: {why}")
         await asyncio.sleep(0.1)
-    raise ExtensionError(f"the backend did not listen on {path} within {timeout:g} s")
+    raise ExtensionError(f"the backend did not listen on {path} within {timeout:g} s ({why_not})")
 
 
 class HostCommandBackend:

@@ -31,7 +31,7 @@ import yaml
 from bridge.docker_engine import DockerEngine
 from bridge.extension.backend import wait_for_socket
 from bridge.extension.engine import engine_errors, run_cli, succeeds
-from bridge.extension.metadata import PLUGIN_IMAGE, ExtensionError
+from bridge.extension.metadata import PLUGIN_IMAGE, ExtensionError, MetadataError
 from bridge.extension.model import Extension
 from bridge.extension.session import Runtime
 from bridge.progress import Progress, Step
@@ -69,7 +69,7 @@ def _read_compose_file(extension: Extension) -> str:
     try:
         return path.read_text()
     except OSError as exc:
-        raise ExtensionError(f"cannot read the compose file {path} (vm.composefile): {exc.strerror}") from exc
+        raise MetadataError(f"cannot read the compose file {path} (vm.composefile): {exc.strerror}") from exc
 
 
 def _services(extension: Extension) -> list[str]:
@@ -132,13 +132,16 @@ class DockerBackend(abc.ABC):
             )
 
     @abc.abstractmethod
-    async def _launch(self, step: Step) -> None: ...
+    async def _launch(self, step: Step) -> None:
+        """Create and start the containers; set ``vm_container``."""
 
     @abc.abstractmethod
-    async def _containers(self) -> list[str]: ...
+    async def _containers(self) -> list[str]:
+        """The ids of the containers started so far (what ``_exited`` looks at)."""
 
     @abc.abstractmethod
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """Stop and remove what ``_launch`` started, however far it got."""
 
     async def _exited(self) -> str | None:
         """Why the backend is gone (a container that failed, or every one stopped), or None."""
