@@ -15,11 +15,19 @@ import os
 import re
 import subprocess
 import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import pytest
+
 from tests.support.dockerd import EngineMissing, EngineUnderTest, busybox_rootfs
+from tests.support.processes import REPO
 
 PYTHON = Path("/usr/bin/python3")
+SAMPLE = REPO / "docker" / "sample-extension"
+# The label ddbridge puts on every container of an extension's backend.
+EXTENSION_LABEL = "ddbridge.extension"
 # What the interpreter needs at run time; the rest (docs, man pages) only makes the image bigger.
 _SKIPPED = ("/usr/share/",)
 
@@ -95,10 +103,43 @@ def python_rootfs() -> bytes:
     return buffer.getvalue()
 
 
-def import_python_image(engine: EngineUnderTest, tag: str) -> str:
-    """``docker import`` the Python root filesystem as ``tag`` on the test engine."""
-    engine.docker("import", "-", tag, input=python_rootfs(), timeout=120)
-    return tag
+@dataclass(frozen=True)
+class ExtensionImages:
+    """Tags on the test engine: the python3 base image and the sample extension built on it."""
+
+    python: str
+    sample: str
+
+
+def extension_images(engine: EngineUnderTest, purpose: str) -> Iterator[ExtensionImages]:
+    """The body of a fixture: ``yield from extension_images(engine, "the ... tests")``.
+
+    Builds docker/sample-extension (its UI bundle must be built already) on the python3 image and
+    removes both afterwards. Without Debian's python3 packages the tests skip, saying what to
+    install; under CI they fail instead.
+    """
+    images = ExtensionImages(
+        f"ddbridge-test/python:{engine.token}", f"ddbridge-test/sample-extension:{engine.token}"
+    )
+    try:
+        engine.docker("import", "-", images.python, input=python_rootfs(), timeout=120)
+    except EngineMissing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{purpose} need a python3 image: {exc}", pytrace=False)
+        pytest.skip(f"no python3 image for {purpose}: {exc}")
+    try:
+        engine.docker(
+            "build", "--build-arg", f"BASE={images.python}", "-t", images.sample, str(SAMPLE), timeout=300
+        )
+        yield images
+    finally:
+        engine.docker("rmi", "-f", images.sample, images.python, check=False)
+
+
+def extension_containers(engine: EngineUnderTest, name: str) -> list[str]:
+    """The ids of every container (running or not) a run of extension ``name`` started."""
+    listed = engine.docker("ps", "-aq", "--no-trunc", "--filter", f"label={EXTENSION_LABEL}={name}")
+    return listed.stdout.split()
 
 
 def files_tar(files: dict[str, str | bytes], links: dict[str, str] | None = None) -> bytes:

@@ -15,8 +15,8 @@ import pytest
 from bridge.testing import BridgeClient
 from tests.browser.conftest import _build as build_ui
 from tests.support.dockerd import EngineMissing, EngineUnderTest, provide_engine
-from tests.support.images import import_python_image
-from tests.support.processes import REPO, RunningBridge
+from tests.support.images import ExtensionImages, extension_images
+from tests.support.processes import RunningBridge
 
 StartBridge = Callable[..., RunningBridge]
 
@@ -51,32 +51,22 @@ async def client(docker_bridge: StartBridge) -> AsyncIterator[BridgeClient]:
 # --------------------------------------------------------------------------------------------
 # Extension images and ``ddbridge run``/``dev`` on the test engine
 
-SAMPLE = REPO / "docker" / "sample-extension"
-EXTENSION_LABEL = "ddbridge.extension"
-
 
 @pytest.fixture(scope="session")
-def python_image(engine: EngineUnderTest) -> Iterator[str]:
-    """A base image with Debian's python3 (tests/support/images.py), made once per session."""
-    tag = f"ddbridge-test/python:{engine.token}"
-    try:
-        import_python_image(engine, tag)
-    except EngineMissing as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the extension image tests need a python3 image: {exc}", pytrace=False)
-        pytest.skip(f"no python3 image for the extension tests: {exc}")
-    yield tag
-    engine.docker("rmi", "-f", tag, check=False)
-
-
-@pytest.fixture(scope="session")
-def sample_image(engine: EngineUnderTest, python_image: str) -> Iterator[str]:
-    """docker/sample-extension's image, on ``python_image``, with its UI bundle built first."""
+def built_images(engine: EngineUnderTest) -> Iterator[ExtensionImages]:
+    """The python3 base image and the sample extension's image (tests/support/images.py)."""
     build_ui("sample-ui")
-    tag = f"ddbridge-test/sample-extension:{engine.token}"
-    engine.docker("build", "--build-arg", f"BASE={python_image}", "-t", tag, str(SAMPLE), timeout=300)
-    yield tag
-    engine.docker("rmi", "-f", tag, check=False)
+    yield from extension_images(engine, "the extension image tests")
+
+
+@pytest.fixture
+def python_image(built_images: ExtensionImages) -> str:
+    return built_images.python
+
+
+@pytest.fixture
+def sample_image(built_images: ExtensionImages) -> str:
+    return built_images.sample
 
 
 @pytest.fixture
@@ -87,9 +77,3 @@ def extension_bridge(bridge: StartBridge, engine: EngineUnderTest) -> StartBridg
         return bridge(*args, "--docker-host", engine.host, command=command, timeout=120)
 
     return start
-
-
-def extension_containers(engine: EngineUnderTest, name: str) -> list[str]:
-    """The ids of every container (running or not) a run of extension ``name`` started."""
-    listed = engine.docker("ps", "-aq", "--no-trunc", "--filter", f"label={EXTENSION_LABEL}={name}")
-    return listed.stdout.split()

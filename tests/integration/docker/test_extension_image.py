@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from bridge.testing import BridgeClient
-from tests.integration.docker.conftest import SAMPLE, StartBridge, extension_containers
+from tests.integration.docker.conftest import StartBridge
 from tests.support.dockerd import EngineUnderTest
-from tests.support.images import import_files
+from tests.support.images import SAMPLE, extension_containers, import_files
 from tests.support.processes import REPO
 
 pytestmark = pytest.mark.integration

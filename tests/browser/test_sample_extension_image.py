@@ -1,43 +1,42 @@
 """The sample extension as Docker Desktop users get it: its image run with ``ddbridge run``, the
-backend in a compose project on the test engine, the UI in Chromium.
-
-It lives with the Docker tests to share their engine and images; the browser fixtures are those
-of tests/browser/conftest.py, brought in by name.
-"""
+backend a compose project on the test engine, the UI in Chromium."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import conftest as browser
 from tests.browser.helpers import ClientPage
-from tests.integration.docker.conftest import StartBridge, extension_containers
 from tests.support.dockerd import EngineUnderTest
+from tests.support.images import ExtensionImages, extension_containers, extension_images
+from tests.support.processes import RunningBridge
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-chromium = browser.chromium
-browser_context = browser.browser_context
-open_page = browser.open_page
-artifacts = browser.artifacts
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 READY = "document.querySelector('[data-testid=app-title]') !== null"
+NAME = "sample-extension"
+
+
+@pytest.fixture(scope="module")
+def images(engine: EngineUnderTest, sample_ui_build: Path) -> Iterator[ExtensionImages]:
+    yield from extension_images(engine, "the sample image browser test")
 
 
 def test_sample_image_in_the_browser(
-    extension_bridge: StartBridge,
+    bridge: Callable[..., RunningBridge],
     engine: EngineUnderTest,
-    sample_image: str,
+    images: ExtensionImages,
     open_page: Callable[..., ClientPage],
     artifacts: Path,
     tmp_path: Path,
 ) -> None:
-    running = extension_bridge("run", sample_image, "--cache-dir", tmp_path)
-    (backend,) = extension_containers(engine, "sample-extension")
+    running = bridge(
+        images.sample, "--cache-dir", tmp_path, "--docker-host", engine.host, command="run", timeout=120
+    )
+    (backend,) = extension_containers(engine, NAME)
     page = open_page(running.url, ready=READY).page
     expect(page.get_by_test_id("app-title")).to_have_text("Sample extension")
 
@@ -46,7 +45,7 @@ def test_sample_image_in_the_browser(
     expect(page.get_by_test_id("backend-result")).to_have_attribute("data-status", "ok")
     expect(page.get_by_test_id("backend-result")).to_contain_text("Hello from the sample backend")
 
-    # ddClient.extension.vm.cli.exec → the compose file's first service
+    # ddClient.extension.vm.cli.exec → the container of the compose file's first service
     hostname = page.evaluate(
         "async () => (await window.ddClient.extension.vm.cli.exec('cat', ['/etc/hostname'])).stdout"
     )
@@ -63,4 +62,4 @@ def test_sample_image_in_the_browser(
     page.screenshot(path=artifacts / "sample-extension-image.png", full_page=True)
 
     assert running.stop() == 0
-    assert extension_containers(engine, "sample-extension") == []
+    assert extension_containers(engine, NAME) == []
