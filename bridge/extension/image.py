@@ -36,7 +36,8 @@ from bridge.extension.model import Extension
 from bridge.progress import Progress, Step
 
 MARKER = ".ddbridge-extracted"
-# The labels Docker Desktop requires of an extension image; ddbridge only reports them.
+# Labels Docker Desktop expects of an extension image (its Marketplace lists none without them;
+# descriptions, screenshots and links are for the Marketplace only). ddbridge only reports them.
 TITLE_LABEL = "org.opencontainers.image.title"
 VENDOR_LABEL = "org.opencontainers.image.vendor"
 API_LABEL = "com.docker.desktop.extension.api.version"
@@ -75,7 +76,7 @@ async def extract_extension(
     if described:
         progress.info(f"{image}: {', '.join(described)}")
     warnings = [
-        f"{image} has no label {label} (Docker Desktop requires it; ddbridge runs the image anyway)"
+        f"{image} has no label {label} (Docker Desktop expects it; ddbridge runs the image anyway)"
         for label in REQUIRED_LABELS
         if label not in labels
     ]
