@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Route, sync_playwright
 
 from tests.browser.helpers import ClientPage
+from tests.support.dockerd import EngineUnderTest, engine_or_skip
 from tests.support.processes import RunningBridge, start_bridge
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,6 +140,21 @@ def page_bridge(
     return module_bridge(
         "--ui", test_page_build, "--backend-socket", backend_socket, "--host-binaries", module_binaries
     )
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[EngineUnderTest]:
+    """The private dockerd of tests/support/dockerd.py with its busybox image and "vm" container
+    (skips without dockerd or busybox-static, fails so under CI)."""
+    yield from engine_or_skip("the browser Docker tests")
+
+
+@pytest.fixture(scope="module")
+def docker_page_bridge(
+    module_bridge: Callable[..., RunningBridge], test_page_build: Path, engine: EngineUnderTest
+) -> RunningBridge:
+    """A daemon serving the test page, on the test engine with its "vm" container."""
+    return module_bridge("--ui", test_page_build, "--docker-host", engine.host, "--vm-container", engine.vm)
 
 
 # --------------------------------------------------------------------------------------------

@@ -68,30 +68,43 @@ export function createTestApi(client) {
     return record;
   }
 
+  /**
+   * client.<path>(...args), then `then` on its value; resolves {ok, value} or {ok: false, error},
+   * never rejects. A call still pending after CALL_TIMEOUT_MS resolves as an error naming it, so a
+   * daemon that never answers fails a test instead of hanging the suite.
+   */
+  async function settle(path, args, then) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`testApi: ${path} did not settle within ${CALL_TIMEOUT_MS} ms`)),
+        CALL_TIMEOUT_MS,
+      );
+    });
+    try {
+      const value = await Promise.race([lookup(client, path)(...args), timeout]);
+      return { ok: true, value: describe(then(value)) };
+    } catch (error) {
+      return { ok: false, error: describe(error) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return {
     client,
 
-    /**
-     * Calls client.<path>(...args); resolves {ok, value} or {ok: false, error}, never rejects.
-     * A call still pending after CALL_TIMEOUT_MS resolves as an error naming it, so a daemon that
-     * never answers fails a test instead of hanging the suite.
-     */
+    /** Calls client.<path>(...args); resolves {ok, value} or {ok: false, error} (see settle). */
     async call(path, ...args) {
-      let timer;
-      const timeout = new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`testApi: ${path} did not settle within ${CALL_TIMEOUT_MS} ms`)),
-          CALL_TIMEOUT_MS,
-        );
-      });
-      try {
-        const value = await Promise.race([lookup(client, path)(...args), timeout]);
-        return { ok: true, value: describe(value) };
-      } catch (error) {
-        return { ok: false, error: describe(error) };
-      } finally {
-        clearTimeout(timer);
-      }
+      return settle(path, args, (value) => value);
+    },
+
+    /**
+     * Like call, then the resolved ExecResult's parser: client.<path>(...args).<parser>()
+     * ("parseJsonLines", "parseJsonObject"); a parser that throws comes back as {ok: false}.
+     */
+    async callAndParse(path, parser, ...args) {
+      return settle(path, args, (value) => value[parser]());
     },
 
     /**
