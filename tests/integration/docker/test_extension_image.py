@@ -198,6 +198,7 @@ async def test_compose_first_service_is_the_vm_and_every_service_gets_the_mounts
         "  helper:\n"
         "    image: ${DESKTOP_PLUGIN_IMAGE}\n"
         "    command: [sleep, '600']\n"
+        "    init: true\n"  # sleep as PID 1 would ignore SIGTERM: compose down would wait 10 s
     )
     running = extension_bridge("dev", folder, "--image", sample_image)
     by_service = {
