@@ -23,6 +23,8 @@ Limits:
 - the container needs ``sh``, ``grep`` and ``kill`` (busybox, Alpine and Debian images have
   them, distroless and scratch images do not); without them the bridge logs a warning and only
   drops its end of the stream: the process runs on until it exits by itself;
+- output written after ``close()`` reaches a stream only while its reader is waiting for it;
+  what arrives in between is drained and dropped, so the engine can finish the exec;
 - a process that clears its environment (``env -i ...``) escapes the sweep;
 - the command sees ``DDBRIDGE_EXEC_ID`` in its environment;
 - the engine reports a death by signal as exit code 128+N; the signal's name is given only when
@@ -91,6 +93,8 @@ class ContainerProcess:
         self._eof = False
         self._released = False
         self._killed = False
+        # Held while a consumer waits for output: terminate drains only when nobody reads.
+        self._read_lock = asyncio.Lock()
 
     @classmethod
     async def start(
@@ -110,7 +114,8 @@ class ContainerProcess:
                     await stream.__aenter__()  # the hijack; it lasts until the output ends
                 except asyncio.CancelledError:
                     # The page went away while the engine was starting it: it may run already,
-                    # and nothing else knows of it to end it.
+                    # and nothing else knows of it to end it. Its output was never attached.
+                    process._eof = True
                     await process.terminate(0)
                     raise
         except aiodocker.DockerError as exc:
@@ -122,6 +127,10 @@ class ContainerProcess:
         return self._killed
 
     async def read(self) -> list[Chunk]:
+        async with self._read_lock:
+            return await self._read()
+
+    async def _read(self) -> list[Chunk]:
         batch: list[Chunk] = []
         size = 0
         while not self._eof:
@@ -237,19 +246,39 @@ class ContainerProcess:
     async def terminate(self, grace: float) -> None:
         """SIGTERM every process of the exec, SIGKILL what is left after ``grace`` seconds.
 
-        The bridge lets go of the output first: while an exec's output is not read, the engine
-        does not get on with the container's exec bookkeeping (seen with Docker 20.10: the
-        sweep exec's own stream then never ends), and output after a kill is not wanted.
+        The attached connection stays open and read until the exec's output ends: dockerd
+        records exit code 126 for an exec whose output it fails to write (the real code is
+        lost, and the bridge would skip the grace period), and while an exec's output goes
+        unread it stalls the container's other execs, the sweep among them. The consumer
+        reads on if it is reading (a stream then also delivers what the process writes on its
+        way out, as with host processes); otherwise a drain task reads and drops it.
         """
         self._killed = True
-        await self._release()
         if not self._started:
+            await self._release()
             return
-        if await self._running() and await self._sweep("TERM"):
-            await self._wait_exit(grace)
-        # Also after the exec ended: children it left in the background carry its marker.
-        if await self._sweep("KILL"):
-            await self._wait_exit(grace)
+        drain = None if self._read_lock.locked() else asyncio.create_task(self._drain())
+        try:
+            if await self._running() and await self._sweep("TERM"):
+                await self._wait_exit(grace)
+            # Also after the exec ended: children it left in the background carry its marker.
+            if await self._sweep("KILL"):
+                await self._wait_exit(grace)
+            else:
+                # The process cannot be ended: stop listening to it at least (it runs on).
+                await self._release()
+        finally:
+            if drain is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(drain), _SWEEP_TIMEOUT)
+                if not drain.done():
+                    await self._release()
+                    await drain
+
+    async def _drain(self) -> None:
+        with contextlib.suppress(BridgeError, aiohttp.ClientError):
+            while await self.read():
+                pass
 
     async def _release(self) -> None:
         if not self._released:

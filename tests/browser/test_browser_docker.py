@@ -111,30 +111,24 @@ def test_vm_stream_close_ends_the_process_in_the_container(page: ClientPage, eng
     page.close_stream(handle)
     state = page.wait_done(handle)
     assert state["closed"] and "error" not in state, f"onClose was not called: {state}"
-    # Not asserted: the code. README says 128 + N (143 here), but the engine often records 126 for
-    # an exec that printed after the bridge let go of its output (racy; see the xfail below).
-    assert isinstance(state["exitCode"], int)
+    assert state["exitCode"] == 143, "ended by SIGTERM: 128 + 15, as a shell reports it"
     wait_for(lambda: in_container(engine, engine.vm, marker) == [], timeout=10, what="the loop to be gone")
     seen = len(state["events"])
     page.page.wait_for_timeout(300)
     assert len(page.state(handle)["events"]) == seen, "no output after close"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon bug: ContainerProcess.terminate lets go of the attached output before signalling; "
-    "dockerd 20.10 then logs 'exec attach failed: ... broken pipe' and records exit code 126 for the "
-    "exec, which onClose reports instead of the process's own exit code",
-)
 def test_vm_stream_close_reports_the_exit_code_of_a_term_handler(page: ClientPage) -> None:
-    """A process that handles SIGTERM by exiting 7: onClose(7), as for host binaries."""
-    script = "trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done"
+    """A process that handles SIGTERM by saying goodbye and exiting 7: the goodbye arrives and
+    onClose(7), as for host binaries (the bridge keeps reading while it signals)."""
+    script = "trap 'echo bye; exit 7' TERM; echo ready; while true; do sleep 0.1; done"
     handle = page.stream(VM_EXEC, "sh", ["-c", script], splitOutputLines=True)
     page.wait_until(handle, "s.events.length >= 1")
     page.close_stream(handle)
     state = page.wait_done(handle)
     assert state["closed"], state
     assert state["exitCode"] == 7
+    assert of_kind(state["events"], "stdout") == ["ready", "bye"]
 
 
 def test_v0_exec_in_vm_extension(page: ClientPage) -> None:
