@@ -707,12 +707,18 @@
     }
 
     /**
+     * The daemon checks that the target exists (else the call rejects, as in Docker Desktop)
+     * and answers the URL of its page standing in for Docker Desktop's; it opens in a new tab.
      * @param {string} target a desktop.navigate target
      * @param {{id?: string, tag?: string}} [where]
      * @returns {Promise<void>}
      */
     function navigate(target, where) {
-      return rpc.call("desktop.navigate", { target, ...where }).then(() => undefined);
+      return rpc.call("desktop.navigate", { target, ...where }).then((result) => {
+        const url = result && result.url;
+        // Only the bridge's own pages: a same-origin path, never another scheme.
+        if (typeof url === "string" && url.startsWith("/_ddbridge/")) window.open(url, "_blank", "noopener");
+      });
     }
 
     /**

@@ -576,6 +576,40 @@ describe("desktop", () => {
     }
   });
 
+  test("a navigation opens the page the daemon answers in a new tab", async () => {
+    const calls = [(c) => c.desktopUI.navigate.viewContainerLogs("c1"), (c) => c.navigateToContainerLogs("c1")];
+    for (const call of calls) {
+      const shim = connectedShim();
+      const [promise, request] = shim.call(call);
+      assert.deepEqual(shim.opened, [], "nothing opens before the daemon found the container");
+      shim.server.last.reply(request, { url: "/_ddbridge/docker/containers/c1full/logs" });
+      assert.equal(await promise, undefined);
+      assert.deepEqual(shim.opened, [["/_ddbridge/docker/containers/c1full/logs", "_blank", "noopener"]]);
+    }
+  });
+
+  test("a v0 navigation without a result opens the page too", async () => {
+    const shim = connectedShim();
+    const [returned, request] = shim.call((c) => c.navigateToVolume("data"));
+    assert.equal(returned, undefined);
+    shim.server.last.reply(request, { url: "/_ddbridge/docker/volumes/data" });
+    await settle();
+    assert.deepEqual(shim.opened, [["/_ddbridge/docker/volumes/data", "_blank", "noopener"]]);
+  });
+
+  test("a rejected navigation opens nothing, nor does a URL outside the bridge's pages", async () => {
+    const shim = connectedShim();
+    const [rejected, request] = shim.call((c) => c.desktopUI.navigate.viewContainer("gone"));
+    shim.server.last.fail(request, { code: -32008, message: "no container 'gone'", data: {} });
+    await assert.rejects(rejected, /no container 'gone'/);
+    for (const url of ["javascript:alert(1)", "https://example.com/", "//example.com/_ddbridge/"]) {
+      const [promise, next] = shim.call((c) => c.desktopUI.navigate.viewImages());
+      shim.server.last.reply(next, { url });
+      assert.equal(await promise, undefined);
+    }
+    assert.deepEqual(shim.opened, []);
+  });
+
   test("v0 navigations without a result log their failures", async () => {
     const shim = connectedShim();
     const cases = [
