@@ -1,9 +1,11 @@
-"""A real Vite dev server behind ``ddbridge serve --ui-source``, in Chromium: the page opened on
-the bridge renders with the shim, ``window.ddClient`` reaches the daemon, and an edited module
-arrives by hot update over Vite's HMR WebSocket — through the bridge, without a reload."""
+"""A real Vite dev server behind ``ddbridge serve --ui-source`` and ``ddbridge dev DIR --ui-source``,
+in Chromium: the page opened on the bridge renders with the shim, ``window.ddClient`` reaches the
+daemon (and, for ``dev``, the extension's backend), and an edited module arrives by hot update over
+Vite's HMR WebSocket — through the bridge, without a reload."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -90,13 +92,41 @@ def vite(vite_project: Path, tmp_path: Path) -> Iterator[str]:
             process.wait()
 
 
+SAMPLE_BACKEND = REPO / "docker" / "sample-extension" / "backend" / "main.py"
+
+
+@pytest.fixture(params=["serve", "dev"])
+def start_bridge(
+    request: pytest.FixtureRequest, bridge: Callable[..., RunningBridge], tmp_path: Path
+) -> Callable[[str], RunningBridge]:
+    """``serve --ui-source``, or ``dev`` of an extension folder whose UI comes from the dev server
+    and whose backend runs on the host (--backend-cmd)."""
+    if request.param == "serve":
+        return lambda vite: bridge("--ui-source", vite)
+    folder = tmp_path / "extension"
+    folder.mkdir()
+    (folder / "metadata.json").write_text(
+        json.dumps(
+            {
+                "ui": {"dashboard-tab": {"title": "Vite ext", "root": "/ui", "src": "index.html"}},
+                "vm": {"image": "${DESKTOP_PLUGIN_IMAGE}", "exposes": {"socket": "backend.sock"}},
+            }
+        )
+    )
+    backend = f'exec {sys.executable} {SAMPLE_BACKEND} --socket "$DDBRIDGE_BACKEND_SOCKET"'
+    return lambda vite: bridge(
+        folder, "--ui-source", vite, "--backend-cmd", backend, command="dev", timeout=30
+    )
+
+
 def test_vite_ui_through_the_bridge_with_hot_module_replacement(
+    request: pytest.FixtureRequest,
     browser_context: BrowserContext,
-    bridge: Callable[..., RunningBridge],
+    start_bridge: Callable[[str], RunningBridge],
     vite: str,
     vite_project: Path,
 ) -> None:
-    running = bridge("--ui-source", vite)
+    running = start_bridge(vite)
     page = browser_context.new_page()
     client_page = ClientPage(page)
     sockets: list[WebSocket] = []
@@ -116,6 +146,9 @@ def test_vite_ui_through_the_bridge_with_hot_module_replacement(
     page.evaluate("window.ddClient.desktopUI.toast.success('hello from the vite page')")
     expect(page.locator("[data-ddbridge-toast]")).to_have_text("hello from the vite page")
     wait_for(lambda: "hello from the vite page" in running.log(), what="the toast in the daemon's log")
+    if "dev" in request.node.callspec.id:
+        hello = page.evaluate("window.ddClient.extension.vm.service.get('/hello')")
+        assert hello["message"] == "Hello from the sample backend"
 
     # Vite's HMR socket is the bridge's, not the dev server's (Vite falls back to a direct
     # connection when the first one fails: that must not be what makes the test pass).
