@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bridge import __version__
 from bridge.config import Settings
 from bridge.connection import Session
+from bridge.docker_pages import pages_router
 from bridge.extension.devserver import DevServerProxy, origin_of
 from bridge.extension.ui import ui_response
 from bridge.security import check_host, check_origin
@@ -105,6 +106,9 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
         finally:
             bridge.sessions.discard(session)
             await session.close()
+
+    # The stand-ins for Docker Desktop's screens that navigation opens; before the UI's catch-all.
+    app.include_router(pages_router())
 
     icon = bridge.extension.icon
     if icon is not None:

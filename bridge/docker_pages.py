@@ -1,0 +1,51 @@
+"""The pages that stand in for Docker Desktop's own screens, opened by ``desktop.navigate``.
+
+Containers, a container (details, live logs, inspect, stats), images, an image, volumes and a
+volume, under ``/_ddbridge/docker/…``. Every view is one static shell page
+(``static/docker-pages/index.html``, the shim injected as in the extension's UI) whose script
+reads the path and draws the view with ``window.ddClient``: the pages are clients of the same
+RPC as the extension, over the same-origin WebSocket, so they need no HTTP API of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+from fastapi import APIRouter
+from starlette.responses import PlainTextResponse, Response
+
+from bridge.extension.ui import inject_shim
+
+PAGES = "/_ddbridge/docker"
+ASSETS = "/_ddbridge/docker-pages"
+
+# The views the shell's script knows; anything else under PAGES is a 404, not an empty page.
+_VIEWS = re.compile(r"containers(/[^/]+(/(logs|inspect|stats|terminal))?)?|(images|volumes)(/[^/]+)?")
+_ASSET_TYPES = {"app.js": "text/javascript", "style.css": "text/css"}
+_NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def _read(name: str) -> bytes:
+    return resources.files("bridge").joinpath(f"static/docker-pages/{name}").read_bytes()
+
+
+def pages_router() -> APIRouter:
+    """The routes of the pages and of their two assets (read once, when the app is made)."""
+    shell = inject_shim(_read("index.html"))
+    assets = {name: _read(name) for name in _ASSET_TYPES}
+    router = APIRouter()
+
+    @router.get(PAGES + "/{view:path}")
+    async def page(view: str) -> Response:
+        if not _VIEWS.fullmatch(view):
+            return PlainTextResponse(f"not found: {PAGES}/{view}", status_code=404)
+        return Response(shell, media_type="text/html", headers=_NO_CACHE)
+
+    @router.get(ASSETS + "/{name}")
+    async def asset(name: str) -> Response:
+        if name not in assets:
+            return PlainTextResponse(f"not found: {ASSETS}/{name}", status_code=404)
+        return Response(assets[name], media_type=_ASSET_TYPES[name], headers=_NO_CACHE)
+
+    return router

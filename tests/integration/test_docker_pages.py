@@ -1,0 +1,68 @@
+"""The stand-in Docker pages over HTTP: one shell page with the shim first in ``<head>`` for every
+view, its two assets, 404 for the rest, and the daemon's Host check in front of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.support.processes import RunningBridge
+
+pytestmark = pytest.mark.integration
+
+VIEWS = [
+    "containers",
+    "containers/3f4e",
+    "containers/3f4e/logs",
+    "containers/3f4e/inspect",
+    "containers/3f4e/stats",
+    "containers/3f4e/terminal",
+    "images",
+    "images/sha256:ab12",
+    "volumes",
+    "volumes/data",
+]
+
+
+@pytest.fixture(scope="module")
+def base(module_bridge: Callable[..., RunningBridge]) -> str:
+    return module_bridge().url
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_view_is_the_shell_with_the_shim(base: str, view: str) -> None:
+    response = httpx.get(f"{base}_ddbridge/docker/{view}?tag=latest")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    head = response.text.split("<head>", 1)[1]
+    assert head.startswith('<script src="/ddclient.js"></script>'), "the shim runs before the page's script"
+    assert '<script src="/_ddbridge/docker-pages/app.js" defer></script>' in head
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "docker/",
+        "docker/dashboard",
+        "docker/containers/a/b",
+        "docker/containers/a/terminalx",
+        "docker/images/a/b",
+        "docker-pages/x.js",
+    ],
+)
+def test_anything_else_is_not_found(base: str, path: str) -> None:
+    assert httpx.get(f"{base}_ddbridge/{path}").status_code == 404
+
+
+@pytest.mark.parametrize(("name", "media_type"), [("app.js", "text/javascript"), ("style.css", "text/css")])
+def test_assets(base: str, name: str, media_type: str) -> None:
+    response = httpx.get(f"{base}_ddbridge/docker-pages/{name}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media_type)
+
+
+def test_the_host_check_applies(base: str) -> None:
+    response = httpx.get(f"{base}_ddbridge/docker/containers", headers={"Host": "evil.example"})
+    assert response.status_code == 403
