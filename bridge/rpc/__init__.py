@@ -4,7 +4,7 @@ The connection layer (``bridge.connection``) feeds text frames in and sends the 
 out; everything here can be exercised with plain strings.
 """
 
-from bridge.rpc.dispatch import AfterReply, MethodRouter, Registry, Reply, dispatch
+from bridge.rpc.dispatch import AfterReply, CallObserver, MethodRouter, Registry, Reply, dispatch
 from bridge.rpc.protocol import (
     Frame,
     Invalid,
@@ -19,6 +19,7 @@ from bridge.rpc.protocol import (
 
 __all__ = [
     "AfterReply",
+    "CallObserver",
     "Frame",
     "Invalid",
     "MethodRouter",

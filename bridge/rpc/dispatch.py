@@ -4,7 +4,7 @@ A method is an ``async def handler(params: Model, ctx) -> result`` registered on
 ``MethodRouter``; the params model (pydantic) is read from the handler's annotation, so the
 signature is the schema. ``dispatch`` runs the items of a frame (a batch concurrently), maps
 ``BridgeError`` subclasses to their codes, and never lets an exception escape except
-cancellation.
+cancellation. An optional observer sees each request start and finish (the inspector's hook).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -35,6 +35,7 @@ from bridge.rpc.protocol import (
 log = logging.getLogger("ddbridge.rpc")
 
 Ctx = TypeVar("Ctx")
+Token = TypeVar("Token")
 Handler = Callable[[Any, Any], Awaitable[Any]]
 Callback = Callable[[], None]
 
@@ -65,6 +66,17 @@ class Reply:
 
     text: str | None
     then: list[Callback] = field(default_factory=list)
+
+
+class CallObserver(Protocol[Token]):
+    """Told of every request of a frame: ``started`` before its handler runs, ``finished`` with
+    its outcome (the result unwrapped from ``AfterReply``) before the reply is sent. Whatever
+    ``started`` returns is handed back to ``finished``. A request cancelled with its connection
+    is never finished. Both must be cheap and must not raise: they are on every call's path."""
+
+    def started(self, request: Request) -> Token: ...
+
+    def finished(self, token: Token, result: Any, error: RpcError | None) -> None: ...
 
 
 class MethodRouter:
@@ -145,14 +157,17 @@ async def _call(registry: Registry[Ctx], request: Request, ctx: Ctx) -> tuple[An
 
 
 async def _answer(
-    registry: Registry[Ctx], item: Request | Invalid, ctx: Ctx
+    registry: Registry[Ctx], item: Request | Invalid, ctx: Ctx, observer: CallObserver[Any] | None
 ) -> tuple[dict[str, Any] | None, Callback | None]:
     if isinstance(item, Invalid):
         return error_response(item.id, item.error), None
+    token = observer.started(item) if observer is not None else None
     result, error = await _call(registry, item, ctx)
     then = None
     if isinstance(result, AfterReply):
         result, then = result.result, result.then
+    if observer is not None:
+        observer.finished(token, result, error)
     if item.notification:
         # A notification gets no reply, but what it started still runs.
         return None, then
@@ -161,12 +176,16 @@ async def _answer(
     return result_response(item.id, result), then
 
 
-async def dispatch(registry: Registry[Ctx], frame: Frame, ctx: Ctx) -> Reply:
+async def dispatch(
+    registry: Registry[Ctx], frame: Frame, ctx: Ctx, observer: CallObserver[Any] | None = None
+) -> Reply:
     """Answer every item of a frame. Batch items run concurrently; the reply keeps their order."""
     if len(frame.items) == 1:
-        answers = [await _answer(registry, frame.items[0], ctx)]
+        answers = [await _answer(registry, frame.items[0], ctx, observer)]
     else:
-        answers = list(await asyncio.gather(*(_answer(registry, item, ctx) for item in frame.items)))
+        answers = list(
+            await asyncio.gather(*(_answer(registry, item, ctx, observer) for item in frame.items))
+        )
     responses = [response for response, _ in answers if response is not None]
     then = [callback for _, callback in answers if callback is not None]
     if not responses:

@@ -1,0 +1,370 @@
+"""The inspector's event bus alone: clipping, bounded history, subscribers that fall behind,
+stream output coalescing, and the dispatch observer hook."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from bridge.api.models import Params
+from bridge.errors import ServiceError
+from bridge.events import EVENT_BUDGET, EventBus, OutputTail, clip
+from bridge.rpc import AfterReply, MethodRouter, Registry, Request, RpcError, dispatch, parse_frame
+
+# --------------------------------------------------------------------------------------------
+# clip
+
+
+def test_clip_keeps_small_values_as_they_are() -> None:
+    value = {"target": "host", "cmd": "greet", "args": ["a", 1, 2.5, True, None], "env": {}}
+    copied, size = clip(value)
+    assert copied == value and copied is not value
+    assert 0 < size < 200
+
+
+def test_clip_cuts_long_strings_and_says_how_much() -> None:
+    copied, size = clip({"stdout": "x" * 100_000}, budget=1000)
+    assert copied["stdout"].startswith("x" * 900)
+    assert copied["stdout"].endswith("more characters]")
+    assert len(copied["stdout"]) < 1100
+    assert size < 1200
+
+
+def test_clip_cuts_long_containers_with_a_marker() -> None:
+    copied, _ = clip({"items": list(range(10_000)), "more": {str(n): n for n in range(10_000)}}, budget=500)
+    assert copied["items"][-1].startswith("…[") and copied["items"][-1].endswith("more items]")
+    assert len(copied["items"]) < 100
+    # The budget was spent on the list: the key after it is left out, and said so.
+    assert copied["…"] == "1 more keys" and "more" not in copied
+
+
+def test_clip_is_bounded_for_deep_and_strange_values() -> None:
+    deep: Any = "bottom"
+    for _ in range(200):
+        deep = [deep]
+    copied, _ = clip({"deep": deep, "odd": {1, 2}, "obj": object()})
+    text = json.dumps(copied, ensure_ascii=False)  # always encodable
+    assert '[[["…"]]]' in text
+    assert copied["odd"] == "{1, 2}"
+
+
+def test_clip_of_a_huge_result_stays_within_the_budget() -> None:
+    huge = {"cmd": "cat", "stdout": "a" * (64 * 1024 * 1024), "lines": ["b" * 100] * 100_000}
+    copied, size = clip(huge)
+    assert len(json.dumps(copied)) < EVENT_BUDGET * 1.2
+    assert size < EVENT_BUDGET * 1.2
+
+
+# --------------------------------------------------------------------------------------------
+# history
+
+
+def kinds(events: list[dict[str, Any]]) -> list[str]:
+    return [event["kind"] for event in events]
+
+
+def test_history_keeps_the_last_events_by_count() -> None:
+    bus = EventBus(history=5)
+    for n in range(12):
+        bus.publish("toast", {"message": f"m{n}"})
+    history = bus.history()
+    assert [event["message"] for event in history] == [f"m{n}" for n in range(7, 12)]
+    assert [event["seq"] for event in history] == list(range(8, 13))
+    assert all(isinstance(event["time"], float) for event in history)
+
+
+def test_history_is_bounded_by_size_too() -> None:
+    bus = EventBus(history=1000, history_bytes=200_000)
+    for _ in range(100):
+        bus.publish("toast", {"message": "z" * 50_000})  # each is clipped to about EVENT_BUDGET
+    assert 5 <= len(bus.history()) <= 200_000 // EVENT_BUDGET
+
+
+def test_nothing_is_done_when_nothing_keeps_or_watches() -> None:
+    bus = EventBus(history=0)
+    assert not bus.active
+    assert bus.publish("toast", {"message": "lost"}) is None
+    conn = bus.connect("peer", None)
+    token = conn.started(Request("host.info", {}, 1))
+    assert token is None
+    conn.finished(token, {"ok": True}, None)
+    conn.notified("exec.output", {"stream": "1", "stdout": "x"})
+    assert bus.history() == []
+
+
+# --------------------------------------------------------------------------------------------
+# subscribers
+
+
+async def test_subscriber_gets_the_history_then_live_events() -> None:
+    bus = EventBus(history=10)
+    bus.publish("toast", {"message": "before"})
+    subscription = bus.subscribe()
+    events, missed = await subscription.next()
+    assert [event.data["message"] for event in events] == ["before"] and missed == 0
+    waiting = asyncio.create_task(subscription.next())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    bus.publish("toast", {"message": "live"})
+    events, missed = await asyncio.wait_for(waiting, 1)
+    assert [event.data["message"] for event in events] == ["live"] and missed == 0
+    bus.unsubscribe(subscription)
+    bus.publish("toast", {"message": "after"})
+    assert len(subscription.log) == 0
+
+
+async def test_a_slow_subscriber_drops_its_oldest_events_and_is_told_how_many() -> None:
+    bus = EventBus(history=0, queue=3)
+    subscription = bus.subscribe()
+    for n in range(10):
+        bus.publish("toast", {"message": f"m{n}"})
+    events, missed = await subscription.next()
+    assert [event.data["message"] for event in events] == ["m7", "m8", "m9"]
+    assert missed == 7
+    bus.publish("toast", {"message": "m10"})
+    events, missed = await subscription.next()
+    assert len(events) == 1 and missed == 0
+
+
+async def test_live_events_reach_subscribers_without_history() -> None:
+    bus = EventBus(history=0)
+    subscription = bus.subscribe()
+    assert bus.active
+    bus.publish("toast", {"message": "seen"})
+    events, _ = await subscription.next()
+    assert events[0].data["message"] == "seen"
+    assert bus.history() == []
+
+
+async def test_clear_empties_the_history_and_tells_subscribers() -> None:
+    bus = EventBus()
+    bus.publish("toast", {"message": "old"})
+    subscription = bus.subscribe()
+    bus.clear()
+    events, missed = await subscription.next()
+    assert kinds([event.to_wire() for event in events]) == ["cleared"] and missed == 0
+    assert bus.history() == []
+
+
+# --------------------------------------------------------------------------------------------
+# streams
+
+
+def test_output_tail_keeps_the_last_characters_in_runs() -> None:
+    tail = OutputTail(limit=10)
+    tail.add("stdout", "abc")
+    tail.add("stdout", "def")
+    tail.add("stderr", "ERR")
+    assert list(tail.runs) == [("stdout", "abcdef"), ("stderr", "ERR")] and tail.truncated == 0
+    tail.add("stdout", "ghij")
+    assert "".join(text for _, text in tail.runs) == "defERRghij"
+    assert tail.size == 10 and tail.truncated == 3
+    tail.add("stdout", "0123456789abcdef")
+    assert list(tail.runs) == [("stdout", "6789abcdef")] and tail.truncated == 19
+
+
+def test_output_tail_bounds_its_runs_when_outputs_alternate() -> None:
+    tail = OutputTail(limit=1_000_000)
+    for n in range(5000):
+        tail.add("stdout" if n % 2 else "stderr", "x")
+    assert len(tail.runs) <= 1024
+
+
+def test_stream_output_is_coalesced_into_one_bounded_entry_per_stream() -> None:
+    bus = EventBus(history=100, output_tail=1000)
+    conn = bus.connect("peer", "http://127.0.0.1:7700/")
+    written = 0
+    for n in range(500):
+        conn.notified("exec.output", {"stream": "1", "stdout": f"line {n}\n"})
+        written += len(f"line {n}\n")
+        if n % 100 == 0:
+            conn.notified("exec.output", {"stream": "1", "stderr": f"warn {n}\n"})
+            written += len(f"warn {n}\n")
+    conn.notified("exec.output", {"stream": "2", "stdout": "other\n"})
+    conn.notified("exec.exit", {"stream": "1", "code": 0, "signal": None})
+    history = bus.history()
+    assert kinds(history) == ["connection.open", "stream.output", "stream.output", "stream.exit"]
+    first = history[1]
+    assert first["conn"] == conn.conn and first["stream"] == "1"
+    text = "".join(chunk for _, chunk in first["output"])
+    assert len(text) == 1000 and text.endswith("line 499\n")
+    assert first["truncated"] == written - 1000
+    assert history[2]["output"] == [["stdout", "other\n"]]
+    assert history[3] == {**history[3], "stream": "1", "code": 0, "signal": None}
+
+
+def test_output_after_an_exit_or_an_evicted_entry_starts_a_new_entry() -> None:
+    bus = EventBus(history=3)
+    conn = bus.connect("peer", None)
+    conn.notified("exec.output", {"stream": "1", "stdout": "a"})
+    for n in range(3):
+        bus.publish("toast", {"message": f"m{n}"})  # pushes the output entry out
+    conn.notified("exec.output", {"stream": "1", "stdout": "b"})
+    assert kinds(bus.history()) == ["toast", "toast", "stream.output"]
+    assert bus.history()[-1]["output"] == [["stdout", "b"]]
+
+
+async def test_subscribers_get_a_copy_of_the_history_tail_then_coalesced_output() -> None:
+    bus = EventBus(history=100)
+    conn = bus.connect("peer", None)
+    conn.notified("exec.output", {"stream": "1", "stdout": "early "})
+    subscription = bus.subscribe()
+    conn.notified("exec.output", {"stream": "1", "stdout": "late "})
+    # Not sent yet: the subscriber's copy of the entry takes the new output too.
+    events, _ = await subscription.next()
+    wire = [event.to_wire() for event in events]
+    assert kinds(wire) == ["connection.open", "stream.output"]
+    assert wire[1]["output"] == [["stdout", "early late "]]
+    conn.notified("exec.output", {"stream": "1", "stdout": "later"})
+    conn.notified("exec.output", {"stream": "1", "stderr": "!"})
+    events, _ = await subscription.next()
+    # What was sent is not grown afterwards; the next entry holds only what came since.
+    assert events[0].to_wire()["output"] == [["stdout", "later"], ["stderr", "!"]]
+    assert wire[1]["output"] == [["stdout", "early late "]]
+    assert bus.history()[1]["output"] == [["stdout", "early late later"], ["stderr", "!"]]
+
+
+def test_connection_close_is_published_once() -> None:
+    bus = EventBus()
+    conn = bus.connect("127.0.0.1:5000", "http://127.0.0.1:7700/app")
+    conn.closed()
+    conn.closed()
+    history = bus.history()
+    assert kinds(history) == ["connection.open", "connection.close"]
+    assert history[0] == {
+        **history[0],
+        "conn": "c1",
+        "peer": "127.0.0.1:5000",
+        "page": "http://127.0.0.1:7700/app",
+    }
+
+
+def test_toasts_and_navigation_name_their_connection() -> None:
+    bus = EventBus()
+    conn = bus.connect("peer", None)
+    conn.publish("toast", {"level": "success", "message": "saved"})
+    bus.publish("navigate", {"target": "containers", "url": "/_ddbridge/docker/containers"})
+    toast, navigate = bus.history()[1:]
+    assert toast == {**toast, "kind": "toast", "conn": "c1", "level": "success", "message": "saved"}
+    assert navigate["kind"] == "navigate" and "conn" not in navigate
+
+
+# --------------------------------------------------------------------------------------------
+# the dispatch observer hook
+
+router = MethodRouter("t")
+
+
+class EchoParams(Params):
+    value: Any = None
+
+
+@router.method("echo")
+async def echo(params: EchoParams, ctx: None) -> Any:
+    return params.value
+
+
+@router.method("fail")
+async def fail(params: EchoParams, ctx: None) -> None:
+    raise ServiceError(404, "Not Found", "nope")
+
+
+@router.method("later")
+async def later(params: EchoParams, ctx: None) -> AfterReply:
+    return AfterReply({"stream": "1"}, lambda: None)
+
+
+registry: Registry[None] = Registry([router])
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any]] = []
+
+    def started(self, request: Request) -> str:
+        self.seen.append(("started", request.method))
+        return f"token-{request.id}"
+
+    def finished(self, token: str, result: Any, error: RpcError | None) -> None:
+        self.seen.append(("finished", (token, result, None if error is None else error.code)))
+
+
+async def test_observer_sees_each_request_start_and_finish() -> None:
+    recorder = Recorder()
+    frame = parse_frame(
+        json.dumps(
+            [
+                {"jsonrpc": "2.0", "id": 1, "method": "t.echo", "params": {"value": 5}},
+                {"jsonrpc": "2.0", "id": 2, "method": "t.fail"},
+                {"jsonrpc": "2.0", "id": 3, "method": "t.later"},
+                {"jsonrpc": "2.0", "method": "t.echo", "params": {"value": "note"}},
+                {"jsonrpc": "2.0", "id": 4, "method": "t.missing"},
+                {"foo": "not a request"},
+            ]
+        )
+    )
+    reply = await dispatch(registry, frame, None, recorder)
+    assert reply.text is not None and len(json.loads(reply.text)) == 5
+    started = [what for kind, what in recorder.seen if kind == "started"]
+    finished = sorted((what for kind, what in recorder.seen if kind == "finished"), key=str)
+    assert sorted(started) == ["t.echo", "t.echo", "t.fail", "t.later", "t.missing"]
+    assert finished == sorted(
+        [
+            ("token-1", 5, None),
+            ("token-2", None, -32001),
+            ("token-3", {"stream": "1"}, None),  # unwrapped from AfterReply
+            ("token-None", "note", None),
+            ("token-4", None, -32601),
+        ],
+        key=str,
+    )
+
+
+async def test_dispatch_without_an_observer_is_unchanged() -> None:
+    frame = parse_frame('{"jsonrpc": "2.0", "id": 1, "method": "t.echo", "params": {"value": 5}}')
+    reply = await dispatch(registry, frame, None)
+    assert json.loads(reply.text or "") == {"jsonrpc": "2.0", "id": 1, "result": 5}
+
+
+async def test_connection_events_as_observer_publish_calls_and_results() -> None:
+    bus = EventBus()
+    conn = bus.connect("peer", "http://127.0.0.1:7700/")
+    for text in (
+        '{"jsonrpc": "2.0", "id": "a", "method": "t.echo", "params": {"value": {"big": "'
+        + "y" * 50_000
+        + '"}}}',
+        '{"jsonrpc": "2.0", "id": "b", "method": "t.fail"}',
+        '{"jsonrpc": "2.0", "method": "t.echo"}',
+    ):
+        await dispatch(registry, parse_frame(text), None, conn)
+    history = bus.history()
+    assert kinds(history) == ["connection.open", "call", "result", "call", "result", "call", "result"]
+    call, result = history[1], history[2]
+    assert call == {**call, "conn": "c1", "page": "http://127.0.0.1:7700/", "id": "a", "method": "t.echo"}
+    assert call["params"]["value"]["big"].endswith("more characters]")
+    assert result["call"] == call["seq"] and result["durationMs"] >= 0
+    assert result["result"]["big"].startswith("yyy")
+    assert history[4]["error"] == {
+        "code": -32001,
+        "message": "nope",
+        "data": {"name": "Not Found", "message": "nope", "statusCode": 404},
+    }
+    assert history[5]["notification"] is True and history[6]["result"] is None
+
+
+@pytest.mark.parametrize("history", [2000, 0])
+def test_publishing_is_cheap(history: int) -> None:
+    """Not a benchmark: a guard against an accidental encode or copy of whole values."""
+    bus = EventBus(history=history)
+    conn = bus.connect("peer", None)
+    request = Request("exec.run", {"target": "host", "cmd": "greet", "args": ["a"]}, 1)
+    result = {"cmd": "greet", "code": 0, "stdout": "s" * (16 * 1024 * 1024), "stderr": ""}
+    began = time.perf_counter()
+    for _ in range(1000):
+        conn.finished(conn.started(request), result, None)
+    per_call = (time.perf_counter() - began) / 1000
+    assert per_call < 500e-6, f"{per_call * 1e6:.0f} µs per observed call"
