@@ -10,6 +10,7 @@ Class tree::
     ├── LimitExceeded           -32005 an output cap or a stream limit was hit
     ├── UnknownStream           -32006 no such stream on this connection
     ├── NotConfigured           -32007 the call needs a setting that was not given
+    ├── NotFound                -32008 the Docker object a call names does not exist
     └── InvalidParams           -32602 params that passed validation were refused further on
 
 Errors from httpx, aiodocker and the OS are translated into these where they enter
@@ -128,6 +129,22 @@ class NotConfigured(BridgeError):
     @property
     def data(self) -> dict[str, Any]:
         return {"setting": self.setting}
+
+
+class NotFound(BridgeError):
+    """The container, image or volume a call names does not exist on the engine (a navigation
+    to it rejects, as Docker Desktop's does)."""
+
+    code = -32008
+
+    def __init__(self, message: str, *, kind: str, id: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.id = id
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id}
 
 
 class InvalidParams(BridgeError):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
-from bridge.api import desktop, docker, exec, host, service
+from bridge.api import desktop, docker, exec, host, navigate, service
 from bridge.api.host import host_info
 from bridge.api.service import ServiceProxy
 from bridge.config import Settings
@@ -21,7 +21,7 @@ from bridge.rpc import Registry, encode
 if TYPE_CHECKING:
     from bridge.connection import Session
 
-ROUTERS = (service.router, exec.router, docker.router, desktop.router, host.router)
+ROUTERS = (service.router, exec.router, docker.router, desktop.router, navigate.router, host.router)
 
 
 @dataclass(frozen=True)
