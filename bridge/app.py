@@ -17,6 +17,7 @@ from bridge.connection import Session
 from bridge.docker_pages import pages_router
 from bridge.extension.devserver import DevServerProxy, origin_of
 from bridge.extension.ui import ui_response
+from bridge.inspector import inspector_router
 from bridge.security import check_host, check_origin
 from bridge.state import Bridge, ExtensionInfo
 
@@ -89,7 +90,8 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
             return
         await websocket.accept()
         client = websocket.client
-        session = Session(bridge, websocket.send_text, f"{client.host}:{client.port}" if client else "?")
+        peer = f"{client.host}:{client.port}" if client else "?"
+        session = Session(bridge, websocket.send_text, peer, websocket.headers.get("referer") or origin)
         bridge.sessions.add(session)
         try:
             while True:
@@ -106,6 +108,9 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
         finally:
             bridge.sessions.discard(session)
             await session.close()
+
+    # The live inspector (/_ddbridge/): its page, events WebSocket and export.
+    app.include_router(inspector_router(bridge.events, allowed_origins))
 
     # The stand-ins for Docker Desktop's screens that navigation opens; before the UI's catch-all.
     app.include_router(pages_router())

@@ -206,6 +206,7 @@ class _Server(uvicorn.Server):
             shown = f"[{host}]" if ":" in host else host
             url = f"http://{shown}:{port}/"
             print(f"ddbridge listening on {url}", flush=True)
+            print(f"inspector: {url}_ddbridge/", file=sys.stderr, flush=True)
             if self.open_browser:
                 await asyncio.to_thread(webbrowser.open, url)
 

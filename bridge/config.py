@@ -91,6 +91,12 @@ class DockerSettings(_Section):
         return host
 
 
+class InspectorSettings(_Section):
+    """The live inspector at ``/_ddbridge/``: how many events it still shows when opened later."""
+
+    history: int = Field(2000, ge=0)
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     ui: UISettings = UISettings()
@@ -98,6 +104,7 @@ class Settings(_Section):
     host_binaries: HostBinariesSettings = HostBinariesSettings()
     exec: ExecSettings = ExecSettings()
     docker: DockerSettings = DockerSettings()
+    inspector: InspectorSettings = InspectorSettings()
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -29,9 +29,11 @@ SendText = Callable[[str], Awaitable[None]]
 
 
 class Session:
-    def __init__(self, bridge: Bridge, send_text: SendText, peer: str) -> None:
+    def __init__(self, bridge: Bridge, send_text: SendText, peer: str, page: str | None = None) -> None:
         self.bridge = bridge
         self.peer = peer
+        # The inspector's view of this connection: its calls, streams and toasts.
+        self.events = bridge.events.connect(peer, page)
         self._send_text = send_text
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -44,6 +46,7 @@ class Session:
             await self._send_text(text)
 
     async def notify(self, method: str, params: dict[str, Any]) -> None:
+        self.events.notified(method, params)
         await self.send(encode(notification(method, params)))
 
     def receive(self, frame: str | bytes) -> None:
@@ -52,7 +55,7 @@ class Session:
         task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, frame: str | bytes) -> None:
-        reply = await dispatch(self.bridge.registry, parse_frame(frame), self)
+        reply = await dispatch(self.bridge.registry, parse_frame(frame), self, self.events)
         if reply.text is not None:
             try:
                 await self.send(reply.text)
@@ -87,3 +90,4 @@ class Session:
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(stream.abandon() for stream in list(self._streams.values())))
+        self.events.closed()

@@ -56,3 +56,17 @@ def check_origin(origin: str | None, host_header: str | None, allowed: Collectio
         and host_header is not None
         and netloc == host_header.strip().lower()
     )
+
+
+def check_same_origin_get(
+    fetch_site: str | None, origin: str | None, host_header: str | None, allowed: Collection[str]
+) -> bool:
+    """True for a request the bridge's own pages (or a non-browser client) made.
+
+    For reads that CORS does not fully cover (a cross-site ``<a download>`` or ``no-cors`` fetch
+    still reaches the server): browsers send ``Sec-Fetch-Site``, which must say ``same-origin``
+    (or ``none``, the user typing the URL), and an Origin, when sent, must pass ``check_origin``.
+    """
+    if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
+        return False
+    return check_origin(origin, host_header, allowed)

@@ -14,6 +14,7 @@ from bridge.api.host import host_info
 from bridge.api.service import ServiceProxy
 from bridge.config import Settings
 from bridge.docker_engine import DockerEngine, EngineAddress
+from bridge.events import EventBus
 from bridge.extension.model import Extension
 from bridge.extension.ui import inject_shim
 from bridge.rpc import Registry, encode
@@ -49,6 +50,11 @@ class Bridge:
     @cached_property
     def service(self) -> ServiceProxy:
         return ServiceProxy(self.settings.backend)
+
+    @cached_property
+    def events(self) -> EventBus:
+        """What the pages did, for the inspector (``session.events.publish`` adds the page)."""
+        return EventBus(self.settings.inspector.history)
 
     @cached_property
     def docker(self) -> DockerEngine:

@@ -26,5 +26,6 @@ class ToastParams(Params):
 
 @router.method("toast")
 async def toast(params: ToastParams, session: Session) -> None:
-    """The shim draws the toast in the page; the daemon keeps it in its log."""
+    """The shim draws the toast in the page; the daemon keeps it in its log and the inspector's."""
+    session.events.publish("toast", {"level": params.level, "message": params.message})
     log.log(_LOG_LEVELS[params.level], "toast %s from %s: %s", params.level, session.peer, params.message)

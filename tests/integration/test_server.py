@@ -139,10 +139,10 @@ def test_allowed_host_passes(bridge: Callable[..., RunningBridge]) -> None:
     assert httpx.get(running.url + "healthz", headers={"Host": "devbox.lan:7700"}).status_code == 200
 
 
-def upgrade_status(running: RunningBridge, headers: dict[str, str]) -> int:
-    """Status of a raw WebSocket handshake to /rpc with exactly these extra headers."""
+def upgrade_status(running: RunningBridge, headers: dict[str, str], path: str = "/rpc") -> int:
+    """Status of a raw WebSocket handshake to ``path`` with exactly these extra headers."""
     lines = [
-        "GET /rpc HTTP/1.1",
+        f"GET {path} HTTP/1.1",
         "Upgrade: websocket",
         "Connection: Upgrade",
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.security import check_host, check_origin, split_host
+from bridge.security import check_host, check_origin, check_same_origin_get, split_host
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,22 @@ def test_allowed_origins_match_exactly_not_by_prefix() -> None:
     assert check_origin("http://localhost:3000", "127.0.0.1:7700", allowed)
     assert not check_origin("http://localhost:30000", "127.0.0.1:7700", allowed)
     assert not check_origin("http://localhost:3000.evil.com", "127.0.0.1:7700", allowed)
+
+
+@pytest.mark.parametrize(
+    ("fetch_site", "origin", "allowed"),
+    [
+        ("same-origin", "http://127.0.0.1:7700", True),
+        ("same-origin", None, True),
+        ("none", None, True),  # typed in the address bar
+        (None, None, True),  # not a browser
+        ("Same-Origin", None, True),
+        ("same-site", None, False),  # another port of localhost
+        ("cross-site", None, False),
+        (None, "http://evil.com", False),
+        ("same-origin", "http://evil.com", False),
+        (None, "null", False),
+    ],
+)
+def test_same_origin_get(fetch_site: str | None, origin: str | None, allowed: bool) -> None:
+    assert check_same_origin_get(fetch_site, origin, "127.0.0.1:7700", ()) is allowed

@@ -1,0 +1,151 @@
+"""The live inspector at ``/_ddbridge/``: its page, its events WebSocket and the JSON export.
+
+The page (``static/inspector/``: plain HTML, JS and CSS, no build step) is served as it is,
+without the shim: it never uses ``window.ddClient`` nor opens ``/rpc``, so it never shows up in
+its own log. It reads ``/_ddbridge/events``, which sends ``{"kind": "hello", ...}``, the history,
+then live events (see ``bridge.events``), one JSON object per text frame, with
+``{"kind": "missed", "count": N}`` before the events that follow a gap when the page fell
+behind. The page may send ``{"op": "clear"}`` to clear the history (every inspector then gets
+``{"kind": "cleared"}``). The WebSocket takes the same Origin check as ``/rpc``; the export, a
+GET, refuses requests a browser marks as not same-origin. The Host check applies to everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from importlib import resources
+
+from fastapi import APIRouter, Request, WebSocket
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from bridge import __version__
+from bridge.events import EventBus, Subscription
+from bridge.rpc import encode
+from bridge.security import check_origin, check_same_origin_get
+
+log = logging.getLogger("ddbridge.inspector")
+
+POLICY_VIOLATION = 1008
+ASSETS = {"inspector.js": "text/javascript", "inspector.css": "text/css"}
+# The page loads nothing but its own files and talks only to its own origin.
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("bridge").joinpath("static", "inspector", name).read_bytes()
+
+
+def _export_body(events: list[dict[str, object]], history: int) -> bytes:
+    document = {"ddbridge": __version__, "exported": time.time(), "history": history, "events": events}
+    return json.dumps(document, ensure_ascii=False, indent=1).encode()
+
+
+async def _send_events(websocket: WebSocket, bus: EventBus, subscription: Subscription) -> None:
+    await websocket.send_text(encode({"kind": "hello", "version": __version__, "history": bus.history_limit}))
+    while True:
+        events, missed = await subscription.next()
+        if missed:
+            await websocket.send_text(encode({"kind": "missed", "count": missed}))
+        for event in events:
+            await websocket.send_text(encode(event.to_wire()))
+
+
+async def _read_commands(websocket: WebSocket, bus: EventBus) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        try:
+            command = json.loads(message.get("text") or "null")
+        except ValueError:
+            command = None
+        if isinstance(command, dict) and command.get("op") == "clear":
+            log.info("inspector cleared the event history")
+            bus.clear()
+        else:
+            log.debug("inspector sent an unknown command: %.200r", message.get("text"))
+
+
+def inspector_router(bus: EventBus, allowed_origins: frozenset[str]) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/_ddbridge", include_in_schema=False)
+    def to_page() -> Response:
+        return RedirectResponse("/_ddbridge/")
+
+    @router.get("/_ddbridge/")
+    def page() -> Response:
+        return Response(_asset("index.html"), media_type="text/html", headers=PAGE_HEADERS)
+
+    @router.get("/_ddbridge/inspector/{name}")
+    def asset(name: str) -> Response:
+        media_type = ASSETS.get(name)
+        if media_type is None:
+            return PlainTextResponse(f"not found: /_ddbridge/inspector/{name}", status_code=404)
+        return Response(_asset(name), media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+    @router.get("/_ddbridge/events.json")
+    async def export(request: Request) -> Response:
+        headers = request.headers
+        if not check_same_origin_get(
+            headers.get("sec-fetch-site"), headers.get("origin"), headers.get("host"), allowed_origins
+        ):
+            log.warning(
+                "refused the inspector's export to a cross-site request (Origin %r, Sec-Fetch-Site %r)",
+                headers.get("origin"),
+                headers.get("sec-fetch-site"),
+            )
+            return PlainTextResponse(
+                "ddbridge: the event export is for the bridge's own pages", status_code=403
+            )
+        # Encoding a full history takes a while: off the event loop (the wire objects are copies).
+        body = await asyncio.to_thread(_export_body, bus.history(), bus.history_limit)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return Response(
+            body,
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="ddbridge-events-{stamp}.json"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @router.websocket("/_ddbridge/events")
+    async def events(websocket: WebSocket) -> None:
+        origin = websocket.headers.get("origin")
+        if not check_origin(origin, websocket.headers.get("host"), allowed_origins):
+            log.warning("refused the inspector's WebSocket from origin %r", origin)
+            await websocket.close(code=POLICY_VIOLATION)
+            return
+        await websocket.accept()
+        subscription = bus.subscribe()
+        tasks = {
+            asyncio.create_task(_send_events(websocket, bus, subscription)),
+            asyncio.create_task(_read_commands(websocket, bus)),
+        }
+        try:
+            # Whichever ends first (the page went away, or a send failed) ends both.
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.debug("inspector WebSocket ended: %r", task.exception())
+        finally:
+            bus.unsubscribe(subscription)
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    return router
