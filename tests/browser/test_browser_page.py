@@ -160,9 +160,6 @@ def test_open_external_refuses_other_schemes(client_page: ClientPage) -> None:
 
 def test_unimplemented_daemon_methods_reject_with_method_not_found(client_page: ClientPage) -> None:
     cases = [
-        ("desktopUI.navigate.viewContainers", (), "desktop.navigate"),
-        ("desktopUI.navigate.viewImage", ("sha256:abc", "latest"), "desktop.navigate"),
-        ("navigateToContainer", ("abc",), "desktop.navigate"),
         ("desktopUI.dialog.showOpenDialog", ({"properties": ["openFile"]},), "desktop.openDialog"),
     ]
     for path, args, method in cases:

@@ -39,9 +39,10 @@
     return element;
   }
 
-  /** @param {...string} parts path segments under BASE, each encoded */
+  /** @param {...string} parts path segments under BASE, each encoded (but for the colon of
+   * "sha256:…", spelt as the daemon's navigation URLs spell it) */
   function pageUrl(...parts) {
-    return [BASE, ...parts.map(encodeURIComponent)].join("/");
+    return [BASE, ...parts.map((part) => encodeURIComponent(part).replace(/%3A/g, ":"))].join("/");
   }
 
   const containerUrl = (/** @type {string} */ id, tab = "") => pageUrl("containers", id, ...(tab ? [tab] : []));
