@@ -11,6 +11,7 @@ import pytest
 
 from bridge.testing import BridgeClient, RpcFailure
 from tests.integration.docker.conftest import StartBridge
+from tests.integration.test_inspector import inspector, kind_is
 from tests.support.dockerd import EngineUnderTest
 
 pytestmark = pytest.mark.integration
@@ -185,9 +186,19 @@ async def test_without_an_engine_every_target_is_unavailable(bridge: StartBridge
             assert failure.value.data == {"host": host}
 
 
-async def test_the_daemon_logs_each_intent(docker_bridge: StartBridge, engine: EngineUnderTest) -> None:
+async def test_each_intent_goes_to_the_inspector_and_the_log(
+    docker_bridge: StartBridge, engine: EngineUnderTest
+) -> None:
     running = docker_bridge()
-    async with BridgeClient.connect(running.ws_url) as client:
+    async with inspector(running) as watching, BridgeClient.connect(running.ws_url) as client:
         url = await navigate(client, target="containerLogs", id=engine.vm)
+        event = await watching.until(kind_is("navigate"))
+        with pytest.raises(RpcFailure):
+            await navigate(client, target="volume", id="no-such-volume-ddb")
+        failed = await watching.until(lambda seen: seen["kind"] == "result" and "error" in seen)
+    assert event == {**event, "target": "containerLogs", "id": engine.vm, "url": url}
+    assert "conn" in event and "tag" not in event
+    assert failed["error"]["code"] == -32008, "a rejected intent shows as its call's error"
+    assert [e for e in watching.received if e["kind"] == "navigate"] == [event]
     assert f"navigate containerLogs id='{engine.vm}'" in running.log()
     assert url in running.log()
