@@ -24,6 +24,14 @@ ASSETS = "/_ddbridge/docker-pages"
 _VIEWS = re.compile(r"containers(/[^/]+(/(logs|inspect|stats|terminal))?)?|(images|volumes)(/[^/]+)?")
 _ASSET_TYPES = {"app.js": "text/javascript", "style.css": "text/css"}
 _NO_CACHE = {"Cache-Control": "no-cache"}
+# The pages show what containers print: should something slip through as markup, it still may not
+# run a script nor load anything from elsewhere. ('self' covers the same-origin WebSocket.)
+_PAGE_HEADERS = {
+    **_NO_CACHE,
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
 
 
 def _read(name: str) -> bytes:
@@ -40,7 +48,7 @@ def pages_router() -> APIRouter:
     async def page(view: str) -> Response:
         if not _VIEWS.fullmatch(view):
             return PlainTextResponse(f"not found: {PAGES}/{view}", status_code=404)
-        return Response(shell, media_type="text/html", headers=_NO_CACHE)
+        return Response(shell, media_type="text/html", headers=_PAGE_HEADERS)
 
     @router.get(ASSETS + "/{name}")
     async def asset(name: str) -> Response:

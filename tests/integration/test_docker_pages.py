@@ -39,6 +39,7 @@ def test_every_view_is_the_shell_with_the_shim(base: str, view: str) -> None:
     head = response.text.split("<head>", 1)[1]
     assert head.startswith('<script src="/ddclient.js"></script>'), "the shim runs before the page's script"
     assert '<script src="/_ddbridge/docker-pages/app.js" defer></script>' in head
+    assert "default-src 'self'" in response.headers["content-security-policy"]
 
 
 @pytest.mark.parametrize(
