@@ -567,6 +567,7 @@
     const tags = info.RepoTags || [];
     const named = tags.find((/** @type {string} */ ref) => tag && tagOf(ref) === tag) || tags[0];
     const config = info.Config || {};
+    // "Used by" is a side note: the image is shown even if the engine refuses the filter.
     const containers = await dd.docker.listContainers({ all: true, filters: { ancestor: [info.Id] } })
       .catch(() => []);
     main.replaceChildren(
