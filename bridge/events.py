@@ -15,7 +15,7 @@ inspector reads slowly, so:
   output goes into that entry, which keeps only the stream's last ``OUTPUT_TAIL`` characters.
 
 Wire shape of an event (one JSON object per WebSocket frame): ``{"seq", "kind", "time", ...}``
-with ``time`` in seconds since the epoch; the kinds and their fields are in ``KINDS``.
+with ``time`` in seconds since the epoch; docs/protocol.md lists the kinds and their fields.
 """
 
 from __future__ import annotations
@@ -29,18 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.rpc import Request, RpcError
-
-KINDS = {
-    "connection.open": "conn, peer, page: a page opened the RPC WebSocket",
-    "connection.close": "conn: it went away (its pending calls end with it)",
-    "call": "conn, page, id, method, params, notification?: a request arrived",
-    "result": "conn, call (the call event's seq), durationMs, result | error",
-    "stream.output": "conn, stream, output [[stdout|stderr, text]...], truncated (characters cut)",
-    "stream.exit": "conn, stream, code, signal",
-    "stream.error": "conn, stream, message",
-    "toast": "conn, level, message",
-    "navigate": "conn?, whatever the navigation helper tells (target, id, url...)",
-}
 
 HISTORY = 2000
 HISTORY_BYTES = 32 * 1024 * 1024

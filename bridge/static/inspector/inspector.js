@@ -8,6 +8,8 @@
 
 (() => {
   const MAX_ROWS = 5000;
+  const DROP_ROWS = 500; // rows dropped at once past MAX_ROWS
+  const FLUSH_MS = 30;
   const OUTPUT_TAIL = 64 * 1024;
   const RECONNECT_MIN_MS = 250;
   const RECONNECT_MAX_MS = 5000;
@@ -16,7 +18,7 @@
     ["stream", "Streams"],
     ["toast", "Toasts"],
     ["navigate", "Navigation"],
-    ["connection", "Connections"],
+    ["connection", "Pages"],
   ];
   // Calls that are themselves a toast or a navigation intent: one row, of that kind, shows both
   // the call and the event its handler publishes.
@@ -72,6 +74,8 @@
   const shownKinds = Object.fromEntries(KINDS.map(([kind]) => [kind, true]));
   /** @type {Record<string, HTMLElement>} */
   const kindCounts = {};
+  /** @type {Record<string, number>} */
+  const counts = Object.fromEntries(KINDS.map(([kind]) => [kind, 0]));
   let filterWords = /** @type {string[]} */ ([]);
   let follow = true;
   let historyLimit = 0;
@@ -261,20 +265,21 @@
     rows.push(row);
     render(row);
     tbody.append(el);
-    if (rows.length > MAX_ROWS) drop(rows.length - MAX_ROWS);
-    countKinds();
+    count(kind, 1);
+    if (rows.length > MAX_ROWS) drop(DROP_ROWS);
     return row;
   }
 
-  /** Removes the oldest rows (the view keeps at most MAX_ROWS). */
-  function drop(count) {
-    for (const row of rows.slice(0, count)) {
+  /** Removes the ``howMany`` oldest rows (the view keeps at most MAX_ROWS). */
+  function drop(howMany) {
+    for (const row of rows.slice(0, howMany)) {
       row.el.remove();
       row.detail?.remove();
+      count(row.kind, -1);
       if (row.event && calls.get(row.event.seq) === row) calls.delete(row.event.seq);
       if (row.stream && streams.get(row.stream.key) === row) streams.delete(row.stream.key);
     }
-    rows = rows.slice(count);
+    rows = rows.slice(howMany);
   }
 
   /** Redraws a row's cells (and its details when open), and applies the filter to it. */
@@ -307,16 +312,27 @@
 
   /** @type {Set<Row>} */
   const dirty = new Set();
+  let flushTimer = 0;
 
-  /** Redraws ``row`` at the next frame: a chatty stream costs one redraw per frame, not per event. */
+  /**
+   * Redraws ``row`` soon: a chatty stream costs one redraw per FLUSH_MS, not one per event. A
+   * timer, not requestAnimationFrame, which never fires in a tab that is not shown.
+   */
   function touch(row) {
-    if (!dirty.size) {
-      requestAnimationFrame(() => {
-        for (const each of dirty) if (each.el.isConnected) render(each);
-        dirty.clear();
-      });
-    }
     dirty.add(row);
+    schedule();
+  }
+
+  function schedule() {
+    if (!flushTimer) flushTimer = window.setTimeout(flush, FLUSH_MS);
+  }
+
+  function flush() {
+    flushTimer = 0;
+    const rowsToDraw = [...dirty];
+    dirty.clear();
+    for (const each of rowsToDraw) if (each.el.isConnected) render(each);
+    if (follow) scroller.scrollTop = scroller.scrollHeight;
   }
 
   /** @param {Row} row */
@@ -343,7 +359,7 @@
     const detail = /** @type {HTMLTableRowElement} */ (row.detail);
     const previous = detail.querySelector("pre.output");
     const keepBottom = !previous || previous.scrollTop + previous.clientHeight >= previous.scrollHeight - 4;
-    const cell = element("td", "");
+    const cell = /** @type {HTMLTableCellElement} */ (element("td", ""));
     cell.colSpan = 6;
     const meta = element("div", "meta");
     const fact = (name, value) => {
@@ -392,10 +408,11 @@
       if (row.stream.truncated) notes.push(`${row.stream.truncated} earlier characters not kept`);
       if (row.stream.error) notes.push(`failed: ${row.stream.error}`);
       if (notes.length) box.append(element("div", "note", notes.join(" · ")));
-      if (keepBottom) requestAnimationFrame(() => (output.scrollTop = output.scrollHeight));
     }
     cell.append(panes);
     detail.replaceChildren(cell);
+    const shown = detail.querySelector("pre.output");
+    if (shown && keepBottom) shown.scrollTop = shown.scrollHeight;
   }
 
   /** An event's own fields, without the envelope. */
@@ -435,10 +452,11 @@
     updateEmpty();
   }
 
-  function countKinds() {
-    const counts = Object.fromEntries(KINDS.map(([kind]) => [kind, 0]));
-    for (const row of rows) if (row.kind in counts) counts[row.kind] += 1;
-    for (const [kind] of KINDS) kindCounts[kind].textContent = String(counts[kind]);
+  /** @param {string} kind @param {number} change */
+  function count(kind, change) {
+    if (!(kind in counts)) return;
+    counts[kind] += change;
+    kindCounts[kind].textContent = String(counts[kind]);
   }
 
   function updateEmpty() {
@@ -455,7 +473,7 @@
   }
 
   for (const [kind, label] of KINDS) {
-    const button = element("button", "", label);
+    const button = /** @type {HTMLButtonElement} */ (element("button", "", label));
     button.type = "button";
     button.dataset.kind = kind;
     button.setAttribute("aria-pressed", "true");
@@ -476,7 +494,6 @@
 
   // ---- auto-scroll ---------------------------------------------------------------------
 
-  let scrollQueued = false;
   let newerWaiting = false;
 
   function setFollow(on) {
@@ -492,17 +509,12 @@
   /** After rows were added: keep the newest in view, or offer to jump there. */
   function rowsAdded() {
     updateEmpty();
-    if (!follow) {
+    if (follow) {
+      schedule();
+    } else {
       newerWaiting = true;
       newerButton.hidden = false;
-      return;
     }
-    if (scrollQueued) return;
-    scrollQueued = true;
-    requestAnimationFrame(() => {
-      scrollQueued = false;
-      if (follow) scroller.scrollTop = scroller.scrollHeight;
-    });
   }
 
   let lastScrollTop = 0;
@@ -527,7 +539,7 @@
     calls.clear();
     streams.clear();
     eventCalls.clear();
-    countKinds();
+    for (const [kind] of KINDS) count(kind, -counts[kind]);
     updateEmpty();
   }
 
