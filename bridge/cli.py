@@ -45,6 +45,7 @@ from bridge.extension.image import (
 from bridge.extension.metadata import ExtensionError, MetadataError
 from bridge.extension.model import Extension
 from bridge.extension.session import BackendFactory, Runtime, running_extension
+from bridge.mock import check_mock_settings
 from bridge.progress import Progress
 from bridge.state import ExtensionInfo
 
@@ -83,6 +84,11 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "--allow-origin", action="append", metavar="ORIGIN", help="extra origin allowed on the WebSocket"
     )
     parser.add_argument("--allow-host", action="append", metavar="NAME", help="extra Host name accepted")
+    mock = parser.add_mutually_exclusive_group()
+    mock.add_argument(
+        "--mock", type=Path, metavar="FILE", help="answer service calls, execs, lists and dialogs from FILE"
+    )
+    mock.add_argument("--record", type=Path, metavar="FILE", help="record what the session answered to FILE")
     parser.add_argument("--open", action="store_true", help="open the UI in the browser once ready")
     parser.add_argument("--verbose", "-v", action="store_true", help="log debug details")
 
@@ -153,6 +159,8 @@ def _flag_layer(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         ("host_binaries", "dir"): args.host_binaries,
         ("docker", "host"): args.docker_host,
         ("docker", "vm_container"): args.vm_container,
+        ("mock", "file"): args.mock,
+        ("mock", "record"): args.record,
     }
     layer: dict[str, dict[str, Any]] = {}
     for (section, key), value in mapping.items():
@@ -226,6 +234,7 @@ class _Daemon:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.settings = load_settings(args.config, _flag_layer(args))
+        check_mock_settings(self.settings)
         self.sock = _bind(self.settings.server.host, self.settings.server.port)
         logging.basicConfig(
             level=logging.DEBUG if args.verbose else logging.INFO,
@@ -307,13 +316,17 @@ def dev(args: argparse.Namespace) -> int:
     daemon = _Daemon(args)
     progress = Progress()
     extension = Extension.from_folder(args.folder)
-    in_docker = extension.metadata.manifest.vm is not None and args.backend_cmd is None
+    # A mock session answers from its file: no backend is started (nor Docker needed for it).
+    mocked = daemon.settings.mock.file is not None
+    in_docker = extension.metadata.manifest.vm is not None and args.backend_cmd is None and not mocked
 
     async def main() -> None:
         async with _engine(daemon.settings) as engine:
             image = await _dev_image(args, extension, engine, progress) if in_docker else ""
 
             def backend_for(runtime: Runtime) -> Backend | None:
+                if mocked:
+                    return None
                 if args.backend_cmd is not None:
                     return HostCommandBackend(
                         args.backend_cmd,

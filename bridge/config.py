@@ -97,6 +97,14 @@ class InspectorSettings(_Section):
     history: int = Field(2000, ge=0)
 
 
+class MockSettings(_Section):
+    """Mock mode answers the scripted calls from ``file``; record mode writes what the real
+    session answered to ``record`` in the same format (docs/mock.md)."""
+
+    file: Path | None = None
+    record: Path | None = None
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     ui: UISettings = UISettings()
@@ -105,6 +113,7 @@ class Settings(_Section):
     exec: ExecSettings = ExecSettings()
     docker: DockerSettings = DockerSettings()
     inspector: InspectorSettings = InspectorSettings()
+    mock: MockSettings = MockSettings()
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

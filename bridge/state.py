@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
-from bridge.api import desktop, docker, exec, host, navigate, service
+from bridge.api import desktop, dialog, docker, exec, host, navigate, service
+from bridge.api.dialog import Dialogs
 from bridge.api.host import host_info
 from bridge.api.service import ServiceProxy
 from bridge.config import Settings
@@ -22,7 +23,15 @@ from bridge.rpc import Registry, encode
 if TYPE_CHECKING:
     from bridge.connection import Session
 
-ROUTERS = (service.router, exec.router, docker.router, desktop.router, navigate.router, host.router)
+ROUTERS = (
+    service.router,
+    exec.router,
+    docker.router,
+    desktop.router,
+    navigate.router,
+    dialog.router,
+    host.router,
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,11 @@ class Bridge:
     def events(self) -> EventBus:
         """What the pages did, for the inspector (``session.events.publish`` adds the page)."""
         return EventBus(self.settings.inspector.history)
+
+    @cached_property
+    def dialogs(self) -> Dialogs:
+        """The open dialog's roots and scripted answers (the script is read once, here)."""
+        return Dialogs(self.settings.dialog)
 
     @cached_property
     def docker(self) -> DockerEngine:
