@@ -18,6 +18,7 @@ from bridge.docker_pages import pages_router
 from bridge.extension.devserver import DevServerProxy, origin_of
 from bridge.extension.ui import ui_response
 from bridge.inspector import inspector_router
+from bridge.mock import registry_for
 from bridge.security import check_host, check_origin
 from bridge.state import Bridge, ExtensionInfo
 
@@ -53,6 +54,7 @@ class HostCheck:
 
 def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> FastAPI:
     bridge = Bridge(settings, extension or ExtensionInfo())
+    bridge.registry = registry_for(settings, bridge.registry)  # --mock / --record replace some methods
     ui_source = settings.ui.source
     # A page served by the dev server itself may load /ddclient.js from the bridge and call it
     # (issue #6); through the proxy the page has the bridge's own origin anyway.

@@ -11,6 +11,7 @@ Class tree::
     ├── UnknownStream           -32006 no such stream on this connection
     ├── NotConfigured           -32007 the call needs a setting that was not given
     ├── NotFound                -32008 the Docker object a call names does not exist
+    ├── NoMockAnswer            -32009 mock mode: the mock file scripts no answer for the call
     └── InvalidParams           -32602 params that passed validation were refused further on
 
 Errors from httpx, aiodocker and the OS are translated into these where they enter
@@ -145,6 +146,23 @@ class NotFound(BridgeError):
     @property
     def data(self) -> dict[str, Any]:
         return {"kind": self.kind, "id": self.id}
+
+
+class NoMockAnswer(BridgeError):
+    """Mock mode (``--mock FILE``): no scripted entry matches the call. The message names the
+    call and the closest scripted entries, so a typo in the page or the file shows at once."""
+
+    code = -32009
+
+    def __init__(self, call: str, closest: list[str], what: str) -> None:
+        hint = f"closest: {', '.join(closest)}" if closest else f"the mock file scripts no {what}"
+        super().__init__(f"no mock answer for {call}; {hint}")
+        self.call = call
+        self.closest = closest
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"call": self.call, "closest": self.closest}
 
 
 class InvalidParams(BridgeError):
