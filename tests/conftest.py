@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import RunningBridge, free_port, start_backend, start_bridge
+from bridge.testing import RunningBridge, free_port, start_bridge
+from tests.support.processes import REPO, start_backend
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -77,7 +78,7 @@ def _bridge_launcher(folder: Path) -> Iterator[Callable[..., RunningBridge]]:
         *args: str | Path, env: dict[str, str] | None = None, command: str = "serve", timeout: float = 20
     ) -> RunningBridge:
         log_path = folder / f"bridge-{len(started)}.log"
-        running = start_bridge([str(arg) for arg in args], log_path, env, timeout, command)
+        running = start_bridge(args, log_path, env, timeout, command, cwd=REPO)
         started.append(running)
         return running
 

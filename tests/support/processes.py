@@ -1,65 +1,20 @@
-"""Starting the real daemon and the real test backend as subprocesses, and stopping them."""
+"""Starting the real daemon (through the package's launcher, ``bridge.testing``) and the real
+test backend as subprocesses, and stopping them."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from bridge.testing.launcher import RunningBridge, free_port
+from bridge.testing.launcher import start_bridge as _start_bridge
+
+__all__ = ["REPO", "RunningBridge", "free_port", "start_backend", "start_bridge"]
+
 REPO = Path(__file__).resolve().parents[2]
-READY_PREFIX = "ddbridge listening on "
-
-
-@dataclass
-class RunningBridge:
-    url: str
-    process: subprocess.Popen[str]
-    log_path: Path
-
-    @property
-    def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://", 1) + "rpc"
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rstrip("/").rsplit(":", 1)[1])
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, timeout: float = 15) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return self.process.returncode
-
-
-def _read_ready_line(process: subprocess.Popen[str], timeout: float) -> str | None:
-    found: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith(READY_PREFIX):
-                found.append(line[len(READY_PREFIX) :].strip())
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return found[0] if found else None
 
 
 def start_bridge(
@@ -69,23 +24,8 @@ def start_bridge(
     timeout: float = 20,
     command: str = "serve",
 ) -> RunningBridge:
-    """``ddbridge COMMAND --port 0 ARGS`` (serve, dev, run), waiting for its ready line."""
-    log_file = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", command, "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=log_file,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )
-    log_file.close()
-    url = _read_ready_line(process, timeout)
-    if url is None:
-        process.kill()
-        process.communicate()
-        raise RuntimeError(f"ddbridge did not become ready; its log:\n{log_path.read_text()}")
-    return RunningBridge(url, process, log_path)
+    """The package's launcher (``bridge.testing.start_bridge``), run from the repository root."""
+    return _start_bridge(args, log_path, env, timeout, command, cwd=REPO)
 
 
 def _wait_connectable(
@@ -114,9 +54,3 @@ def start_backend(*, uds: Path | None = None, port: int | None = None) -> subpro
     )
     _wait_connectable(str(uds) if uds is not None else ("127.0.0.1", port or 0), process, 20)
     return process
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
