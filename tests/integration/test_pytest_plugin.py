@@ -3,6 +3,7 @@ own, run by pytest in a subprocess, so the plugin is loaded through its ``pytest
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -66,6 +67,25 @@ def test_fixtures_against_the_sample_extension(pytester: pytest.Pytester, sample
         f"--ddbridge-extension={SAMPLE}", BACKEND_ARG, "-p", "no:cacheprovider", timeout=90
     )
     result.assert_outcomes(passed=3)
+
+
+def test_a_mock_file_from_the_ini_file(pytester: pytest.Pytester) -> None:
+    """``dev DIR --mock FILE``: the sample extension answered from a mock file, with no backend."""
+    pytester.makeini(f"[pytest]\nddbridge_extension = {SAMPLE}\nddbridge_mock = mocks/session.json\n")
+    mocks = pytester.mkdir("mocks")
+    body = {"message": "Hello from the mock"}
+    (mocks / "session.json").write_text(
+        json.dumps({"service": [{"method": "GET", "url": "/hello", "body": body}]})
+    )
+    pytester.makepyfile(
+        f"""
+        def test_hello(ddbridge_rpc, ddbridge_calls):
+            assert ddbridge_rpc.call("service.request", {{"method": "GET", "url": "/hello"}}) == {body!r}
+            assert ddbridge_calls.wait_for("service.request").result == {body!r}
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(passed=1)
 
 
 def test_without_an_extension_the_fixtures_skip_and_say_why(pytester: pytest.Pytester) -> None:
