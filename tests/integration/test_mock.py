@@ -201,3 +201,15 @@ async def test_recording_replays_identically(bridge: Callable[..., RunningBridge
     for key in ("hello", "echo", "missing", "cli", "count"):
         assert replayed[key] == recorded[key], key
     assert replayed["count_seconds"] > 0.3
+
+
+async def test_dev_with_a_mock_starts_no_backend(
+    bridge: Callable[..., RunningBridge], mock_file: Path
+) -> None:
+    before = set(Path("/tmp").glob("ddbridge-*"))
+    running = bridge(SAMPLE, "--mock", mock_file, "--docker-host", NO_ENGINE, command="dev")
+    async with BridgeClient.connect(running.ws_url) as client:
+        assert await client.call("service.request", {"method": "GET", "url": "/hello"}) == {"message": "hi"}
+    assert running.stop() == 0
+    assert "Starting the backend" not in running.log()
+    assert set(Path("/tmp").glob("ddbridge-*")) == before
