@@ -8,8 +8,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
+from bridge.testing import RpcFailure, SyncBridgeClient, running_bridge
 from bridge.testing.plugin import bridge_command
 from tests.support.processes import REPO
 
@@ -128,3 +130,16 @@ def test_settings_from_the_ini_file_and_the_command_line(pytester: pytest.Pytest
     ]
     assert bridge_command(pytester.parseconfig("--ddbridge-image=org/ext:1")) == ["run", "org/ext:1"]
     assert bridge_command(pytester.parseconfig()) is None
+
+
+def test_running_bridge_outside_pytest_fixtures(tmp_path: Path) -> None:
+    """The launcher and the blocking client on their own, as a script would use them."""
+    (tmp_path / "index.html").write_text("<html><head></head><body>ui</body></html>")
+    with running_bridge("serve", "--ui", tmp_path) as bridge:
+        assert httpx.get(bridge.url + "healthz").json()["status"] == "ok"
+        with SyncBridgeClient.connect(bridge.ws_url) as rpc, pytest.raises(RpcFailure) as failure:
+            rpc.call("no-such.method")
+        assert "no-such.method" in failure.value.message
+        (call,) = bridge.calls()
+        assert call.method == "no-such.method" and call.answered and call.error is not None
+    assert bridge.process.returncode == 0
