@@ -47,7 +47,10 @@ python_env() {
 node_env() {
     if [ ! -d "$REPO/node_modules" ] || [ "$REPO/package-lock.json" -nt "$REPO/node_modules/.package-lock.json" ]; then
         say "installing npm packages (package-lock.json)"
-        (cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error)
+        # Not `npm ci`: the lock npm writes here leaves out other platforms' optional packages
+        # (rollup's native builds), which `npm ci` then refuses. `install --no-save` still takes
+        # the locked versions and leaves the lock as it is.
+        (cd "$REPO" && npm install --no-save --no-audit --no-fund --loglevel=error)
     fi
     say "building the UI bundles"
     (cd "$REPO" && node scripts/build-ui.mjs)
