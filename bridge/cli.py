@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 import uvicorn
 
 from bridge import __version__
+from bridge.api.dialog import load_script
 from bridge.config import Settings, load_settings
 from bridge.docker_engine import DockerEngine, EngineAddress
 from bridge.errors import ConfigError
@@ -84,6 +85,16 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "--allow-origin", action="append", metavar="ORIGIN", help="extra origin allowed on the WebSocket"
     )
     parser.add_argument("--allow-host", action="append", metavar="NAME", help="extra Host name accepted")
+    parser.add_argument(
+        "--dialog-root",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a folder the open dialog may browse (repeatable; default: your home)",
+    )
+    parser.add_argument(
+        "--dialog-script", type=Path, metavar="FILE", help="scripted open dialog answers (JSON list)"
+    )
     mock = parser.add_mutually_exclusive_group()
     mock.add_argument(
         "--mock", type=Path, metavar="FILE", help="answer service calls, execs, lists and dialogs from FILE"
@@ -159,6 +170,8 @@ def _flag_layer(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         ("host_binaries", "dir"): args.host_binaries,
         ("docker", "host"): args.docker_host,
         ("docker", "vm_container"): args.vm_container,
+        ("dialog", "roots"): args.dialog_root,
+        ("dialog", "script"): args.dialog_script,
         ("mock", "file"): args.mock,
         ("mock", "record"): args.record,
     }
@@ -176,6 +189,8 @@ def _check_folders(settings: Settings) -> None:
     ):
         if folder is not None and not folder.is_dir():
             raise ConfigError(f"{what} {folder} does not exist or is not a folder")
+    if settings.dialog.script is not None:
+        load_script(settings.dialog.script)
     if settings.backend.socket is not None and settings.backend.url is not None:
         raise ConfigError("give the extension backend as a socket or as a URL, not both")
 

@@ -105,6 +105,19 @@ class MockSettings(_Section):
     record: Path | None = None
 
 
+class DialogSettings(_Section):
+    """``showOpenDialog``: the folders the shim's dialog may browse (symlinks leading out of them
+    are refused), and an optional file of scripted answers for tests."""
+
+    roots: tuple[Path, ...] = Field(default_factory=lambda: (Path.home(),), min_length=1)
+    script: Path | None = None
+
+    @field_validator("roots")
+    @classmethod
+    def _absolute_roots(cls, roots: tuple[Path, ...]) -> tuple[Path, ...]:
+        return tuple(root.expanduser().absolute() for root in roots)
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     ui: UISettings = UISettings()
@@ -113,6 +126,7 @@ class Settings(_Section):
     exec: ExecSettings = ExecSettings()
     docker: DockerSettings = DockerSettings()
     inspector: InspectorSettings = InspectorSettings()
+    dialog: DialogSettings = Field(default_factory=DialogSettings)
     mock: MockSettings = MockSettings()
 
 
