@@ -224,15 +224,12 @@ def _entry(dialogs: Dialogs, folder: Path, entry: os.DirEntry[str]) -> dict[str,
 
 def _crumbs(folder: Path, root: Path) -> list[dict[str, str]]:
     """The path bar: the folder's ancestors from the one that is the root down to the folder,
-    named as the user reached them (through symlinks too); the first is named by its full path."""
+    named as the user reached them (through symlinks too); the shim shows each full path on hover."""
     chain = [folder]
     while _real(chain[-1]) != root and chain[-1].parent != chain[-1]:
         chain.append(chain[-1].parent)
     chain.reverse()
-    return [
-        {"name": str(path) if index == 0 else path.name, "path": str(path)}
-        for index, path in enumerate(chain)
-    ]
+    return [{"name": path.name or str(path), "path": str(path)} for path in chain]
 
 
 def list_directory(dialogs: Dialogs, raw: str, show_hidden: bool) -> dict[str, Any]:

@@ -578,6 +578,533 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Open dialog
+
+  /**
+   * What desktop.listDirectory lists (protocol.md).
+   * @typedef {object} DialogEntry
+   * @property {string} name
+   * @property {string} path
+   * @property {"file" | "dir" | "link"} kind "link": a symlink leading out of the roots
+   * @property {number | null} size
+   * @property {number} mtime seconds since the epoch
+   * @property {boolean} [link]
+   *
+   * @typedef {object} DialogListing
+   * @property {string} path
+   * @property {string | null} parent null at a root
+   * @property {{name: string, path: string}[]} crumbs the path bar, from the root down
+   * @property {DialogEntry[]} entries folders first
+   * @property {boolean} truncated
+   *
+   * @typedef {{name: string, extensions: string[]}} FileFilter
+   * @typedef {{canceled: boolean, filePaths: string[]}} OpenDialogAnswer
+   *
+   * The props the dialog honours, read from Electron's OpenDialogOptions.
+   * @typedef {object} DialogOptions
+   * @property {string} title
+   * @property {string} buttonLabel
+   * @property {string} message
+   * @property {boolean} files whether files can be chosen
+   * @property {boolean} directories whether folders can be chosen
+   * @property {boolean} multiple
+   * @property {boolean} showHidden
+   * @property {FileFilter[]} filters
+   *
+   * @typedef {object} DialogCalls the daemon calls the dialog makes
+   * @property {(path: string, showHidden: boolean) => Promise<DialogListing>} list
+   * @property {(filePaths: string[]) => Promise<OpenDialogAnswer>} resolve
+   */
+
+  /**
+   * @param {any} props showOpenDialog's argument (the daemon validated it)
+   * @returns {DialogOptions}
+   */
+  function dialogOptions(props) {
+    const properties = Array.isArray(props.properties) ? props.properties : [];
+    const directories = properties.includes("openDirectory");
+    return {
+      title: text(props.title),
+      buttonLabel: text(props.buttonLabel),
+      message: text(props.message),
+      files: properties.includes("openFile") || !directories,
+      directories,
+      multiple: properties.includes("multiSelections"),
+      showHidden: properties.includes("showHiddenFiles"),
+      filters: Array.isArray(props.filters) ? props.filters : [],
+    };
+  }
+
+  /**
+   * Whether a file passes a filter: its extension (after the last dot, any case) is one of the
+   * filter's, or the filter has "*". No filter lets everything through.
+   * @param {string} name
+   * @param {FileFilter | undefined} filter
+   */
+  function passesFilter(name, filter) {
+    if (!filter) return true;
+    const dot = name.lastIndexOf(".");
+    const extension = dot > 0 ? name.slice(dot + 1).toLowerCase() : "";
+    return filter.extensions.some((wanted) => {
+      const bare = wanted.replace(/^\./, "").toLowerCase();
+      return bare === "*" || (bare !== "" && bare === extension);
+    });
+  }
+
+  /**
+   * @param {DialogEntry} entry
+   * @param {DialogOptions} options
+   * @returns {boolean} whether the entry can be chosen
+   */
+  function choosable(entry, options) {
+    return entry.kind === "dir" ? options.directories : entry.kind === "file" && options.files;
+  }
+
+  /** @param {number | null} size */
+  function formatSize(size) {
+    if (size === null) return "";
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let value = size;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit += 1;
+    }
+    return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  }
+
+  const DIALOG_CSS = `
+:host { all: initial; }
+.backdrop { position: fixed; inset: 0; z-index: 2147483646; display: flex; align-items: center;
+  justify-content: center; background: rgba(23, 25, 30, .45);
+  font: 14px/1.43 Roboto, system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif;
+  --bg: #ffffff; --fg: #17191e; --muted: #505968; --line: #e1e2e6; --hover: #f4f4f6;
+  --accent: #1d63ed; --accent-fg: #ffffff; --selected: #e5eeff; --error: #c62828; --folder: #4b8bf5; }
+@media (prefers-color-scheme: dark) {
+  .backdrop { background: rgba(0, 0, 0, .6); --bg: #2e3035; --fg: #e8eaed; --muted: #c4c8d1;
+    --line: #3b404a; --hover: #3b404a; --accent: #4b8bf5; --accent-fg: #ffffff;
+    --selected: #0f3e9c; --error: #ea6262; --folder: #8fb2fb; }
+}
+.dialog { box-sizing: border-box; width: min(720px, calc(100vw - 32px)); height: min(560px, calc(100vh - 32px));
+  display: flex; flex-direction: column; background: var(--bg); color: var(--fg); border-radius: 8px;
+  box-shadow: 0 12px 40px rgba(0, 0, 0, .35); overflow: hidden; }
+.head { padding: 16px 20px 8px; }
+h2 { margin: 0; font-size: 18px; font-weight: 500; }
+.message { margin: 4px 0 0; color: var(--muted); }
+.bar { display: flex; align-items: center; gap: 8px; padding: 8px 20px; border-bottom: 1px solid var(--line); }
+.crumbs { display: flex; flex-wrap: wrap; align-items: center; gap: 2px; min-width: 0; flex: 1;
+  list-style: none; margin: 0; padding: 0; }
+.crumbs li + li::before { content: "/"; color: var(--muted); padding: 0 2px; }
+button, select { font: inherit; color: inherit; }
+.crumb { border: 0; background: none; padding: 2px 6px; border-radius: 4px; cursor: pointer; color: var(--accent);
+  overflow-wrap: anywhere; text-align: left; }
+.crumb[aria-current="location"] { color: var(--fg); font-weight: 500; cursor: default; }
+.crumb:hover:not([aria-current]) { background: var(--hover); }
+.icon-button { border: 1px solid var(--line); background: none; border-radius: 4px; width: 30px; height: 30px;
+  cursor: pointer; }
+.icon-button:disabled { opacity: .4; cursor: default; }
+select { background: var(--bg); border: 1px solid var(--line); border-radius: 4px; padding: 4px 6px; }
+.list { flex: 1; overflow: auto; padding: 4px 8px; outline: none; }
+.entry { display: grid; grid-template-columns: 22px minmax(0, 1fr) 88px 150px; align-items: center; gap: 8px;
+  padding: 5px 12px; border-radius: 4px; cursor: default; user-select: none; }
+.entry:hover { background: var(--hover); }
+.entry[aria-selected="true"] { background: var(--selected); }
+.entry[aria-disabled="true"] { opacity: .45; }
+.entry:focus-visible, button:focus-visible, select:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
+.name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.size, .date { color: var(--muted); font-size: 12px; text-align: right; white-space: nowrap; }
+.icon { width: 16px; height: 12px; position: relative; justify-self: center; }
+.icon.dir { background: var(--folder); border-radius: 1px 3px 3px 3px; margin-top: 3px; }
+.icon.dir::before { content: ""; position: absolute; left: 0; top: -3px; width: 7px; height: 3px;
+  background: var(--folder); border-radius: 2px 2px 0 0; }
+.icon.file { width: 12px; height: 15px; border: 1.5px solid var(--muted); border-radius: 2px; box-sizing: border-box; }
+.icon.link { border: 1.5px dashed var(--muted); border-radius: 3px; box-sizing: border-box; }
+.empty { color: var(--muted); padding: 24px; text-align: center; }
+.status { min-height: 20px; padding: 0 20px; color: var(--error); font-size: 13px; overflow-wrap: anywhere; }
+.foot { display: flex; align-items: center; gap: 8px; padding: 12px 20px 16px; border-top: 1px solid var(--line); }
+.foot .spacer { flex: 1; color: var(--muted); font-size: 13px; }
+.button { border-radius: 4px; padding: 6px 16px; font-weight: 500; cursor: pointer; border: 1px solid var(--accent); }
+.cancel { background: none; color: var(--accent); }
+.ok { background: var(--accent); color: var(--accent-fg); }
+.ok:disabled { opacity: .45; cursor: default; }
+`;
+
+  /**
+   * The dialog standing in for Electron's: a modal in the page, in a shadow root so that the
+   * page's CSS and the dialog's do not mix, browsing the host through the daemon. Only what the
+   * daemon listed can be chosen, and the daemon checks the choice again (desktop.resolveDialog).
+   */
+  class OpenDialogView {
+    /**
+     * @param {Document} doc
+     * @param {DialogOptions} options
+     * @param {string[]} roots
+     * @param {DialogCalls} calls
+     */
+    constructor(doc, options, roots, calls) {
+      this.doc = doc;
+      this.options = options;
+      this.roots = roots;
+      this.calls = calls;
+      /** @type {DialogListing | null} */
+      this.listing = null;
+      /** @type {Set<string>} paths of the chosen entries */
+      this.chosen = new Set();
+      /** @type {FileFilter | undefined} */
+      this.filter = options.filters[0];
+      /** @type {(answer: OpenDialogAnswer) => void} */
+      this.finish = () => undefined;
+      this.host = doc.createElement("div");
+      this.host.setAttribute("data-ddbridge-dialog-host", "");
+      this.root = this.host.attachShadow({ mode: "open" });
+      this.returnFocus = doc.activeElement;
+      this.generation = 0;
+      this.build();
+    }
+
+    /**
+     * @template {keyof HTMLElementTagNameMap} K
+     * @param {K} tag
+     * @param {string} className
+     * @param {HTMLElement} parent
+     * @param {string} [content] text, never HTML
+     * @returns {HTMLElementTagNameMap[K]}
+     */
+    add(tag, className, parent, content) {
+      const element = this.doc.createElement(tag);
+      if (className) element.className = className;
+      if (content !== undefined) element.textContent = content;
+      parent.appendChild(element);
+      return element;
+    }
+
+    build() {
+      const style = this.doc.createElement("style");
+      style.textContent = DIALOG_CSS;
+      this.root.appendChild(style);
+      const backdrop = this.doc.createElement("div");
+      backdrop.className = "backdrop";
+      this.root.appendChild(backdrop);
+      const dialog = this.add("div", "dialog", backdrop);
+      this.dialog = dialog;
+      dialog.setAttribute("role", "dialog");
+      dialog.setAttribute("aria-modal", "true");
+      dialog.setAttribute("aria-labelledby", "ddbridge-dialog-title");
+      dialog.setAttribute("data-ddbridge-dialog", "");
+      const options = this.options;
+      const head = this.add("div", "head", dialog);
+      const fallbackTitle = options.files ? (options.multiple ? "Open files" : "Open file") : "Choose a folder";
+      this.add("h2", "", head, options.title || fallbackTitle).id = "ddbridge-dialog-title";
+      if (options.message) this.add("p", "message", head, options.message);
+
+      const bar = this.add("div", "bar", dialog);
+      this.up = this.add("button", "icon-button", bar, "↑");
+      this.up.type = "button";
+      this.up.title = "Parent folder";
+      this.up.setAttribute("aria-label", "Parent folder");
+      this.up.setAttribute("data-ddbridge-dialog-up", "");
+      this.up.addEventListener("click", () => this.goUp());
+      if (this.roots.length > 1) {
+        const rootSelect = this.add("select", "", bar);
+        rootSelect.setAttribute("aria-label", "Place");
+        rootSelect.setAttribute("data-ddbridge-dialog-root", "");
+        for (const root of this.roots) this.add("option", "", rootSelect, root).value = root;
+        rootSelect.addEventListener("change", () => this.go(rootSelect.value));
+        this.rootSelect = rootSelect;
+      }
+      const crumbs = this.add("ol", "crumbs", this.add("nav", "", bar));
+      crumbs.parentElement?.setAttribute("aria-label", "Path");
+      this.crumbs = crumbs;
+
+      const list = this.add("div", "list", dialog);
+      list.setAttribute("role", "listbox");
+      list.setAttribute("aria-label", "Contents");
+      list.setAttribute("data-ddbridge-dialog-list", "");
+      if (options.multiple) list.setAttribute("aria-multiselectable", "true");
+      list.addEventListener("keydown", (event) => this.listKey(event));
+      this.list = list;
+
+      this.status = this.add("div", "status", dialog);
+      this.status.setAttribute("role", "alert");
+      this.status.setAttribute("data-ddbridge-dialog-status", "");
+
+      const foot = this.add("div", "foot", dialog);
+      if (options.filters.length > 0) {
+        const filterSelect = this.add("select", "", foot);
+        filterSelect.setAttribute("aria-label", "File type");
+        filterSelect.setAttribute("data-ddbridge-dialog-filter", "");
+        options.filters.forEach((filter, index) => {
+          const label = `${filter.name} (${filter.extensions.map((e) => (e === "*" ? "*" : `*.${e}`)).join(", ")})`;
+          this.add("option", "", filterSelect, label).value = String(index);
+        });
+        filterSelect.addEventListener("change", () => {
+          this.filter = options.filters[Number(filterSelect.value)];
+          this.render();
+        });
+      }
+      this.summary = this.add("span", "spacer", foot);
+      this.summary.setAttribute("aria-live", "polite");
+      const cancel = this.add("button", "button cancel", foot, "Cancel");
+      cancel.type = "button";
+      cancel.setAttribute("data-ddbridge-dialog-cancel", "");
+      cancel.addEventListener("click", () => this.cancel());
+      this.ok = this.add("button", "button ok", foot, options.buttonLabel || (options.files ? "Open" : "Select"));
+      this.ok.type = "button";
+      this.ok.setAttribute("data-ddbridge-dialog-ok", "");
+      this.ok.addEventListener("click", () => this.confirm());
+      dialog.addEventListener("keydown", (event) => this.dialogKey(event));
+    }
+
+    /**
+     * Shows the dialog at `start` and settles when the user confirms or cancels.
+     * @param {string} start
+     * @returns {Promise<OpenDialogAnswer>}
+     */
+    open(start) {
+      /** @type {HTMLElement} */ (this.doc.body).appendChild(this.host);
+      const answer = new Promise((resolve) => {
+        this.finish = (/** @type {OpenDialogAnswer} */ result) => {
+          this.host.remove();
+          if (this.returnFocus instanceof HTMLElement) this.returnFocus.focus();
+          resolve(result);
+        };
+      });
+      this.go(start);
+      return answer;
+    }
+
+    /**
+     * Lists a folder and shows it; a refusal shows in the status line and keeps what was shown.
+     * Focus lost with the old entries and path bar goes to the first entry (Esc keeps working).
+     * @param {string} path
+     */
+    async go(path) {
+      const generation = ++this.generation;
+      try {
+        const listing = await this.calls.list(path, this.options.showHidden);
+        if (generation !== this.generation) return;
+        this.listing = listing;
+        this.chosen.clear();
+        this.showError("");
+        this.render();
+        const active = this.root.activeElement;
+        if (!active || !active.isConnected) this.focusFirst();
+      } catch (error) {
+        if (generation === this.generation) this.showError(errorMessage(error));
+      }
+    }
+
+    goUp() {
+      if (this.listing && this.listing.parent !== null) this.go(this.listing.parent);
+    }
+
+    /** @param {string} message "" clears it */
+    showError(message) {
+      /** @type {HTMLElement} */ (this.status).textContent = message;
+    }
+
+    /** @returns {DialogEntry[]} the entries shown: files through the active filter */
+    visibleEntries() {
+      const entries = this.listing ? this.listing.entries : [];
+      return entries.filter((entry) => entry.kind !== "file" || passesFilter(entry.name, this.filter));
+    }
+
+    render() {
+      const listing = this.listing;
+      if (!listing) return;
+      const crumbs = /** @type {HTMLElement} */ (this.crumbs);
+      crumbs.replaceChildren();
+      listing.crumbs.forEach((crumb, index) => {
+        const button = this.add("button", "crumb", this.add("li", "", crumbs), crumb.name);
+        button.type = "button";
+        button.setAttribute("data-ddbridge-crumb", crumb.path);
+        button.title = crumb.path;
+        if (index === listing.crumbs.length - 1) button.setAttribute("aria-current", "location");
+        else button.addEventListener("click", () => this.go(crumb.path));
+      });
+      /** @type {HTMLButtonElement} */ (this.up).disabled = listing.parent === null;
+      if (this.rootSelect) this.rootSelect.value = listing.crumbs[0] ? listing.crumbs[0].path : "";
+      const list = /** @type {HTMLElement} */ (this.list);
+      list.replaceChildren();
+      const entries = this.visibleEntries();
+      if (entries.length === 0) this.add("div", "empty", list, "This folder is empty");
+      for (const entry of entries) list.appendChild(this.renderEntry(entry));
+      if (listing.truncated) this.add("div", "empty", list, "Only the first entries are shown");
+      const first = list.querySelector("[role=option]");
+      if (first) first.setAttribute("tabindex", "0");
+      this.updateSelection();
+    }
+
+    /**
+     * @param {DialogEntry} entry
+     * @returns {HTMLElement}
+     */
+    renderEntry(entry) {
+      const row = this.doc.createElement("div");
+      row.className = "entry";
+      row.setAttribute("role", "option");
+      row.setAttribute("tabindex", "-1");
+      row.setAttribute("data-ddbridge-entry", entry.name);
+      row.setAttribute("data-kind", entry.kind);
+      const canChoose = choosable(entry, this.options);
+      if (!canChoose && entry.kind !== "dir") row.setAttribute("aria-disabled", "true");
+      row.title = entry.kind === "link" ? `${entry.path} leads outside the folders shown here` : entry.path;
+      this.add("span", `icon ${entry.kind}`, row).setAttribute("aria-hidden", "true");
+      this.add("span", "name", row, entry.name + (entry.link ? " ↗" : ""));
+      this.add("span", "size", row, entry.kind === "file" ? formatSize(entry.size) : "");
+      this.add("span", "date", row, new Date(entry.mtime * 1000).toLocaleString(undefined,
+        { dateStyle: "medium", timeStyle: "short" }));
+      row.addEventListener("click", (event) => {
+        this.focusEntry(row);
+        if (canChoose) this.choose(entry, event.ctrlKey || event.metaKey);
+      });
+      row.addEventListener("dblclick", () => {
+        if (entry.kind === "dir") this.go(entry.path);
+        else if (canChoose) this.confirm();
+      });
+      return row;
+    }
+
+    /**
+     * @param {DialogEntry} entry
+     * @param {boolean} toggle add or remove it from the selection (multiSelections), else only it
+     */
+    choose(entry, toggle) {
+      if (toggle && this.options.multiple) {
+        if (this.chosen.has(entry.path)) this.chosen.delete(entry.path);
+        else this.chosen.add(entry.path);
+      } else {
+        this.chosen.clear();
+        this.chosen.add(entry.path);
+      }
+      this.updateSelection();
+    }
+
+    /** @returns {string[]} what OK returns: the chosen entries, else (folders) the folder shown */
+    selection() {
+      const shown = new Set(this.visibleEntries().map((entry) => entry.path));
+      const chosen = [...this.chosen].filter((path) => shown.has(path));
+      if (chosen.length === 0 && this.options.directories && this.listing) return [this.listing.path];
+      return chosen;
+    }
+
+    updateSelection() {
+      const list = /** @type {HTMLElement} */ (this.list);
+      for (const row of list.querySelectorAll("[role=option]")) {
+        const path = this.entryPath(row);
+        row.setAttribute("aria-selected", String(path !== null && this.chosen.has(path)));
+      }
+      const selection = this.selection();
+      /** @type {HTMLButtonElement} */ (this.ok).disabled = selection.length === 0;
+      const count = this.chosen.size;
+      /** @type {HTMLElement} */ (this.summary).textContent = count > 1 ? `${count} selected` : "";
+    }
+
+    /**
+     * @param {Element} row
+     * @returns {string | null}
+     */
+    entryPath(row) {
+      const name = row.getAttribute("data-ddbridge-entry");
+      const entry = this.listing && this.listing.entries.find((candidate) => candidate.name === name);
+      return entry ? entry.path : null;
+    }
+
+    /** @param {Element} row */
+    focusEntry(row) {
+      const list = /** @type {HTMLElement} */ (this.list);
+      for (const other of list.querySelectorAll("[role=option]")) other.setAttribute("tabindex", "-1");
+      row.setAttribute("tabindex", "0");
+      if (row instanceof HTMLElement) row.focus();
+    }
+
+    focusFirst() {
+      const list = /** @type {HTMLElement} */ (this.list);
+      const first = list.querySelector("[role=option]");
+      if (first) this.focusEntry(first);
+      else /** @type {HTMLElement} */ (this.dialog).querySelector("button")?.focus();
+    }
+
+    /**
+     * Arrows move, Space chooses, Enter opens the focused folder (when files are wanted),
+     * Backspace goes up.
+     * @param {KeyboardEvent} event
+     */
+    listKey(event) {
+      const rows = [.../** @type {HTMLElement} */ (this.list).querySelectorAll("[role=option]")];
+      const current = rows.indexOf(/** @type {Element} */ (this.root.activeElement));
+      const entry = current >= 0 ? this.visibleEntries()[current] : undefined;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        const next = rows[Math.max(0, Math.min(rows.length - 1, current + (event.key === "ArrowDown" ? 1 : -1)))];
+        if (next) this.focusEntry(next);
+      } else if (event.key === " " && entry && choosable(entry, this.options)) {
+        this.choose(entry, this.options.multiple);
+      } else if (event.key === "Enter" && entry && entry.kind === "dir" && !this.options.directories) {
+        this.go(entry.path);
+      } else if (event.key === "Backspace") {
+        this.goUp();
+      } else {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+    }
+
+    /**
+     * Esc cancels, Enter confirms, Tab stays inside the dialog.
+     * @param {KeyboardEvent} event
+     */
+    dialogKey(event) {
+      const active = this.root.activeElement;
+      if (event.key === "Escape") {
+        this.cancel();
+      } else if (event.key === "Enter" && !(active instanceof HTMLButtonElement || active instanceof HTMLSelectElement)) {
+        this.confirm();
+      } else if (event.key === "Tab") {
+        const focusable = [.../** @type {HTMLElement} */ (this.dialog).querySelectorAll(
+          "button:not([disabled]), select, [tabindex='0']")];
+        const first = /** @type {HTMLElement | undefined} */ (focusable[0]);
+        const last = /** @type {HTMLElement | undefined} */ (focusable[focusable.length - 1]);
+        if (!first || !last) return;
+        if (event.shiftKey && (active === first || !focusable.includes(/** @type {Element} */ (active)))) {
+          last.focus();
+        } else if (!event.shiftKey && (active === last || !focusable.includes(/** @type {Element} */ (active)))) {
+          first.focus();
+        } else {
+          return;
+        }
+      } else {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+    }
+
+    cancel() {
+      this.finish({ canceled: true, filePaths: [] });
+    }
+
+    /** Asks the daemon to check the selection; closes on its answer, else shows why not. */
+    async confirm() {
+      const selection = this.selection();
+      if (selection.length === 0) return;
+      try {
+        this.finish(await this.calls.resolve(selection));
+      } catch (error) {
+        this.showError(errorMessage(error));
+      }
+    }
+  }
+
+  /**
+   * @param {unknown} error
+   * @returns {string}
+   */
+  function errorMessage(error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+
+  // ---------------------------------------------------------------------------------------
   // The client
 
   /**
@@ -758,6 +1285,31 @@
       window.open(parsed.href, "_blank", "noopener");
     }
 
+    /** Dialogs are shown one at a time, in the order they were asked for. */
+    let dialogTurn = Promise.resolve();
+
+    /**
+     * The daemon answers from its script, or tells the shim to draw the dialog (in which
+     * roots, starting where); the dialog then lists folders and checks the choice through it.
+     * @param {any} props Electron's OpenDialogOptions
+     * @returns {Promise<OpenDialogAnswer>}
+     */
+    function showOpenDialog(props) {
+      const given = props && typeof props === "object" ? props : {};
+      return rpc.call("desktop.openDialog", { props: given }).then((answer) => {
+        if (!answer || answer.interactive !== true) return answer;
+        /** @type {DialogCalls} */
+        const calls = {
+          list: (path, showHidden) => rpc.call("desktop.listDirectory", { path, showHidden }),
+          resolve: (filePaths) => rpc.call("desktop.resolveDialog", { props: given, filePaths }),
+        };
+        const shown = dialogTurn.then(() =>
+          new OpenDialogView(document, dialogOptions(given), answer.roots, calls).open(answer.start));
+        dialogTurn = shown.then(() => undefined, () => undefined);
+        return shown;
+      });
+    }
+
     /** @param {any} [options] Engine API query options */
     const listContainers = (options) =>
       rpc.call("docker.listContainers", { options: options || {} });
@@ -782,7 +1334,7 @@
           error: (message) => toast("error", message),
         },
         dialog: {
-          showOpenDialog: (props) => rpc.call("desktop.openDialog", { props }),
+          showOpenDialog,
         },
         navigate: {
           viewContainers: () => navigate("containers"),

@@ -156,14 +156,3 @@ def test_open_external_refuses_other_schemes(client_page: ClientPage) -> None:
             assert "http" in error["message"]
     client_page.page.wait_for_timeout(200)
     assert opened == []
-
-
-def test_unimplemented_daemon_methods_reject_with_method_not_found(client_page: ClientPage) -> None:
-    cases = [
-        ("desktopUI.dialog.showOpenDialog", ({"properties": ["openFile"]},), "desktop.openDialog"),
-    ]
-    for path, args, method in cases:
-        error = client_page.error(path, *args)
-        assert error["isError"], error
-        assert error["message"] == f"method not found: {method}", error
-        assert error["code"] == -32601, error

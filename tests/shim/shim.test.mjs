@@ -637,6 +637,17 @@ describe("desktop", () => {
     assert.deepEqual(plain(await promise), { canceled: false, filePaths: ["/a"] });
   });
 
+  test("showOpenDialog without props sends {}; only an interactive answer draws a dialog", async () => {
+    const shim = connectedShim();
+    shim.document.finishParsing();
+    const [promise, request] = shim.call((c) => c.desktopUI.dialog.showOpenDialog());
+    assert.deepEqual([request.method, plain(request.params)], ["desktop.openDialog", { props: {} }]);
+    shim.server.last.reply(request, { canceled: true, filePaths: [] });
+    assert.deepEqual(plain(await promise), { canceled: true, filePaths: [] });
+    assert.deepEqual(shim.document.body.children, []);
+    assert.deepEqual(shim.server.last.take(), []);
+  });
+
   test("openExternal opens http(s) URLs and tells the daemon", () => {
     for (const open of [(c, url) => c.openExternal(url), (c, url) => c.host.openExternal(url)]) {
       const shim = connectedShim();
