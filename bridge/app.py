@@ -19,12 +19,10 @@ from bridge.extension.devserver import DevServerProxy, origin_of
 from bridge.extension.ui import ui_response
 from bridge.inspector import inspector_router
 from bridge.mock import registry_for
-from bridge.security import check_host, check_origin
+from bridge.security import POLICY_VIOLATION, admit_websocket, check_host
 from bridge.state import Bridge, ExtensionInfo
 
 log = logging.getLogger("ddbridge")
-
-POLICY_VIOLATION = 1008
 
 
 class HostCheck:
@@ -85,15 +83,17 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
 
     @app.websocket("/rpc")
     async def rpc(websocket: WebSocket) -> None:
-        origin = websocket.headers.get("origin")
-        if not check_origin(origin, websocket.headers.get("host"), allowed_origins):
-            log.warning("refused WebSocket from origin %r (add it with --allow-origin)", origin)
-            await websocket.close(code=POLICY_VIOLATION)
+        if not await admit_websocket(websocket, allowed_origins, "the RPC WebSocket"):
             return
         await websocket.accept()
         client = websocket.client
         peer = f"{client.host}:{client.port}" if client else "?"
-        session = Session(bridge, websocket.send_text, peer, websocket.headers.get("referer") or origin)
+        session = Session(
+            bridge,
+            websocket.send_text,
+            peer,
+            websocket.headers.get("referer") or websocket.headers.get("origin"),
+        )
         bridge.sessions.add(session)
         try:
             while True:

@@ -25,11 +25,10 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from bridge import __version__
 from bridge.events import EventBus, Subscription
 from bridge.rpc import encode
-from bridge.security import check_origin, check_same_origin_get
+from bridge.security import admit_websocket, check_same_origin_get
 
 log = logging.getLogger("ddbridge.inspector")
 
-POLICY_VIOLATION = 1008
 # Seconds between two batches sent to an inspector. Meanwhile a stream's output coalesces into
 # one entry (its last 64 KiB), so a fast stream costs the daemon and the page little, and the
 # page still gets events well within a second.
@@ -129,10 +128,7 @@ def inspector_router(bus: EventBus, allowed_origins: frozenset[str]) -> APIRoute
 
     @router.websocket("/_ddbridge/events")
     async def events(websocket: WebSocket) -> None:
-        origin = websocket.headers.get("origin")
-        if not check_origin(origin, websocket.headers.get("host"), allowed_origins):
-            log.warning("refused the inspector's WebSocket from origin %r", origin)
-            await websocket.close(code=POLICY_VIOLATION)
+        if not await admit_websocket(websocket, allowed_origins, "the inspector's WebSocket"):
             return
         await websocket.accept()
         subscription = bus.subscribe()

@@ -9,7 +9,14 @@ Both compare whole values, never prefixes.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Collection
+
+from starlette.websockets import WebSocket
+
+log = logging.getLogger("ddbridge.security")
+
+POLICY_VIOLATION = 1008
 
 LOOPBACK_NAMES = frozenset({"localhost"})
 
@@ -70,3 +77,15 @@ def check_same_origin_get(
     if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
         return False
     return check_origin(origin, host_header, allowed)
+
+
+async def admit_websocket(websocket: WebSocket, allowed: Collection[str], what: str) -> bool:
+    """The Origin gate of every WebSocket the daemon serves (``/rpc``, the inspector's events, the
+    dev server's sockets): a foreign origin is refused before the handshake completes (the browser
+    sees HTTP 403) and logged; True when the socket may be accepted."""
+    origin = websocket.headers.get("origin")
+    if check_origin(origin, websocket.headers.get("host"), allowed):
+        return True
+    log.warning("refused %s from origin %r (add it with --allow-origin)", what, origin)
+    await websocket.close(code=POLICY_VIOLATION)
+    return False

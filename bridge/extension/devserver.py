@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.frames import EXTERNAL_CLOSE_CODES, CloseCode
 from websockets.typing import Origin, Subprotocol
 
-from bridge.security import check_origin
+from bridge.security import admit_websocket
 
 log = logging.getLogger("ddbridge.ui")
 
@@ -282,9 +282,7 @@ class DevServerProxy:
         if is_bridge_path(path):
             await browser.close(CloseCode.POLICY_VIOLATION)  # before accepting: an HTTP 403
             return
-        if not check_origin(origin, browser.headers.get("host"), self.allowed_origins):
-            log.warning("refused WebSocket %s from origin %r (add it with --allow-origin)", path, origin)
-            await browser.close(CloseCode.POLICY_VIOLATION)
+        if not await admit_websocket(browser, self.allowed_origins, f"the dev server WebSocket {path}"):
             return
         target = "ws" + self._target(scope).removeprefix("http")  # http→ws, https→wss
         headers = _end_to_end(scope["headers"], also_drop=WEBSOCKET_HANDSHAKE)

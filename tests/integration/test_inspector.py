@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from bridge.testing import BridgeClient, RpcFailure
-from tests.integration.test_server import upgrade_status
+from tests.support.handshake import upgrade_status
 from tests.support.processes import RunningBridge
 
 pytestmark = pytest.mark.integration

@@ -16,6 +16,7 @@ import websockets
 
 from bridge import __version__
 from bridge.testing import BridgeClient
+from tests.support.handshake import upgrade_status
 from tests.support.processes import REPO, RunningBridge
 
 pytestmark = pytest.mark.integration
@@ -137,22 +138,6 @@ def test_rebinding_host_is_refused_over_http(bridge: Callable[..., RunningBridge
 def test_allowed_host_passes(bridge: Callable[..., RunningBridge]) -> None:
     running = bridge("--allow-host", "devbox.lan")
     assert httpx.get(running.url + "healthz", headers={"Host": "devbox.lan:7700"}).status_code == 200
-
-
-def upgrade_status(running: RunningBridge, headers: dict[str, str], path: str = "/rpc") -> int:
-    """Status of a raw WebSocket handshake to ``path`` with exactly these extra headers."""
-    lines = [
-        f"GET {path} HTTP/1.1",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-        "Sec-WebSocket-Version: 13",
-        *(f"{name}: {value}" for name, value in headers.items()),
-    ]
-    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw:
-        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        status_line = raw.recv(4096).decode().split("\r\n")[0]
-    return int(status_line.split()[1])
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:7700", "localhost.evil.example"])

@@ -23,6 +23,7 @@ from websockets.typing import Origin, Subprotocol
 
 from bridge import __version__
 from tests.support import devserver_app
+from tests.support.handshake import upgrade_status
 from tests.support.processes import REPO, RunningBridge, free_port
 
 pytestmark = pytest.mark.integration
@@ -219,7 +220,7 @@ def test_an_unreachable_dev_server_is_a_readable_502(bridge: Callable[..., Runni
     assert f"the UI dev server at {source} is not reachable" in page.text
     assert "Start the dev server" in page.text
     assert page.headers["content-type"].startswith("text/plain")
-    assert handshake(running, "/ws", {"Origin": running.url.rstrip("/")}) == 403
+    assert upgrade_status(running, {"Origin": running.url.rstrip("/")}, "/ws") == 403
     log = running.log()
     assert f"UI dev server {source} did not answer GET /index.html: Connection refused" in log
     assert f"UI dev server at {source} is not reachable for the WebSocket /ws (Connection refused)" in log
@@ -227,22 +228,6 @@ def test_an_unreachable_dev_server_is_a_readable_502(bridge: Callable[..., Runni
 
 # --------------------------------------------------------------------------------------------
 # WebSocket
-
-
-def handshake(running: RunningBridge, path: str, headers: dict[str, str]) -> int:
-    """Status of a raw WebSocket handshake to ``path`` (Host: the bridge's, unless given)."""
-    lines = [
-        f"GET {path} HTTP/1.1",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-        "Sec-WebSocket-Version: 13",
-        *(f"{name}: {value}" for name, value in {"Host": f"127.0.0.1:{running.port}", **headers}.items()),
-    ]
-    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw:
-        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        status_line = raw.recv(4096).split(b"\r\n", 1)[0]
-    return int(status_line.split()[1])
 
 
 def ws_url(running: RunningBridge, path: str) -> str:
@@ -319,16 +304,16 @@ def test_foreign_origins_cannot_reach_the_dev_server_through_the_bridge(
 ) -> None:
     own = proxy.url.rstrip("/")
     for origin in ("http://evil.example", "null", f"{own}.evil.example", "http://localhost:1"):
-        assert handshake(proxy, "/ws", {"Origin": origin}) == 403, origin
-    assert "refused WebSocket /ws from origin 'http://evil.example'" in proxy.log()
+        assert upgrade_status(proxy, {"Origin": origin}, "/ws") == 403, origin
+    assert "refused the dev server WebSocket /ws from origin 'http://evil.example'" in proxy.log()
     for origin in (own, dev_server):
-        assert handshake(proxy, "/ws", {"Origin": origin}) == 101, origin
+        assert upgrade_status(proxy, {"Origin": origin}, "/ws") == 101, origin
     # The Host check covers proxied sockets too (DNS rebinding).
-    assert handshake(proxy, "/ws", {"Host": "evil.example", "Origin": "http://evil.example"}) == 403
+    assert upgrade_status(proxy, {"Host": "evil.example", "Origin": "http://evil.example"}, "/ws") == 403
 
 
 def test_a_websocket_the_dev_server_refuses_is_refused(proxy: RunningBridge, dev_server: str) -> None:
-    assert handshake(proxy, "/app.js", {"Origin": proxy.url.rstrip("/")}) == 403
+    assert upgrade_status(proxy, {"Origin": proxy.url.rstrip("/")}, "/app.js") == 403
     assert f"the UI dev server {dev_server} refused the WebSocket /app.js: HTTP 403" in proxy.log()
 
 
@@ -337,4 +322,4 @@ def test_the_dev_server_origin_may_use_rpc(proxy: RunningBridge, dev_server: str
     with connect(proxy.ws_url, origin=Origin(dev_server)) as rpc:
         rpc.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "host.info"}))
         assert json.loads(rpc.recv(timeout=10))["result"]["version"] == __version__
-    assert handshake(proxy, "/rpc", {"Origin": "http://evil.example"}) == 403
+    assert upgrade_status(proxy, {"Origin": "http://evil.example"}, "/rpc") == 403

@@ -1,0 +1,26 @@
+"""Raw WebSocket handshakes, for the Host and Origin checks: a client library would add or fix
+headers (a second Host, its own Origin) that these tests must control exactly."""
+
+from __future__ import annotations
+
+import socket
+
+from tests.support.processes import RunningBridge
+
+
+def upgrade_status(running: RunningBridge, headers: dict[str, str], path: str = "/rpc") -> int:
+    """The HTTP status of a WebSocket handshake to ``path`` with these headers (Host: the
+    bridge's own unless given): 101 when accepted, 403 when refused."""
+    fields = {"Host": f"127.0.0.1:{running.port}", **headers}
+    lines = [
+        f"GET {path} HTTP/1.1",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        *(f"{name}: {value}" for name, value in fields.items()),
+    ]
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw:
+        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status_line = raw.recv(4096).split(b"\r\n", 1)[0]
+    return int(status_line.split()[1])
