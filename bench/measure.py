@@ -1,0 +1,65 @@
+"""Small measuring helpers shared by the parts: medians, percentiles, a process's RSS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile: no interpolation, so p99 is a latency that really happened."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS of ``pid`` from /proc (the daemon alone: its children are separate processes)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+class RssSampler:
+    """The peak RSS of a process, sampled every ``interval`` seconds while the block runs.
+
+    Sampling from the event loop is coarse (a busy loop samples late), but peaks that last
+    long enough to matter — buffers growing with a stream — last far longer than the interval.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.start = rss_bytes(pid)
+        self.peak = self.start
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self.interval)
+
+    def sample(self) -> int:
+        current = rss_bytes(self.pid)
+        self.peak = max(self.peak, current)
+        return current
+
+    async def __aenter__(self) -> RssSampler:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self.sample()

@@ -1,0 +1,117 @@
+"""A private nginx on a unix socket serving a small JSON body: the fast backend of the service
+benchmark, fast enough that what is measured is the bridge (or the direct client), not it.
+
+Everything lives in a temporary folder (config, socket, pid, logs, temp paths), it runs in the
+foreground (``daemon off``) as our child, and nothing under /etc or /var is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+BODY = '{"status":"ok","items":[1,2,3],"message":"hello from nginx"}'
+
+_CONFIG = """\
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    server {{
+        listen unix:{socket};
+        location / {{
+            default_type application/json;
+            return 200 '{body}';
+        }}
+    }}
+}}
+"""
+
+
+class NginxMissing(Exception):
+    """nginx is not installed and could not be installed here: the message says what to do."""
+
+
+def nginx_binary() -> str:
+    """nginx's path, installing Debian's ``nginx-light`` first when it is missing and we are root."""
+    found = shutil.which("nginx") or (os.path.exists("/usr/sbin/nginx") and "/usr/sbin/nginx")
+    if found:
+        return found
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise NginxMissing("nginx is not installed: apt-get install nginx-light (needs root)")
+    print("installing nginx-light (apt-get) for the service benchmark…", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    # Debian's package starts a system nginx on port 80; policy-rc.d is not ours to change, so
+    # the system service is simply stopped again right after.
+    subprocess.run(["apt-get", "install", "-y", "-q", "nginx-light"], env=env, check=False)
+    subprocess.run(["service", "nginx", "stop"], capture_output=True, check=False)
+    found = shutil.which("nginx") or (os.path.exists("/usr/sbin/nginx") and "/usr/sbin/nginx")
+    if not found:
+        raise NginxMissing("apt-get install nginx-light failed: install nginx by hand")
+    return found
+
+
+class PrivateNginx:
+    """nginx serving ``BODY`` on ``root/nginx.sock``; ``start`` waits until it answers."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.socket = root / "nginx.sock"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10) -> None:
+        binary = nginx_binary()
+        for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.root / folder).mkdir(exist_ok=True)
+        config = self.root / "nginx.conf"
+        config.write_text(_CONFIG.format(root=self.root, socket=self.socket, body=BODY))
+        # -e: the error log before the config is read (else nginx opens /var/log/nginx/error.log).
+        self._process = subprocess.Popen(
+            [binary, "-p", str(self.root), "-c", str(config), "-e", str(self.root / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                log = (self.root / "error.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"nginx did not come up within {timeout} s; its log:\n{log}")
+            time.sleep(0.02)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(1)
+                probe.connect(str(self.socket))
+                probe.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                return probe.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGQUIT)  # graceful: the master stops its worker too
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,0 +1,219 @@
+"""``python -m bench``: start what the parts need (nginx, the daemon, a Docker engine when one
+can be had), run the parts, print the table and write the JSON.
+
+Full run: about 5-8 minutes on a 2-core machine. ``--quick``: tiny sizes and one or two
+repetitions, a few seconds per part, to check that the suite still runs (not to judge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import report, scale, service, streams
+from bench.measure import median
+from bench.nginx import NginxMissing, PrivateNginx
+from bench.report import Row
+from bench.scale import ScaleSettings, SlowSettings
+from bench.service import ServiceSettings
+from bench.streams import StreamSettings
+from bridge.testing.launcher import RunningBridge, start_bridge
+
+PARTS = ("service", "host-stream", "container-stream", "scale", "slow-consumer", "startup")
+DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: ServiceSettings
+    stream: StreamSettings
+    container_stream: StreamSettings
+    scale: ScaleSettings
+    slow: SlowSettings
+    startups: int
+
+
+FULL = Settings(
+    ServiceSettings(reps=3, latency_calls=1000, duration=2.0, warmup_calls=300),
+    StreamSettings(reps=3, size=1 << 30),
+    StreamSettings(reps=2, size=1 << 30),
+    ScaleSettings(connections=1000, streams=100, stream_size=4 << 20),
+    SlowSettings(size=1 << 30, hold=15.0),
+    startups=5,
+)
+QUICK = Settings(
+    ServiceSettings(reps=1, latency_calls=100, duration=0.3, warmup_calls=20),
+    StreamSettings(reps=1, size=4 << 20),
+    StreamSettings(reps=1, size=4 << 20),
+    ScaleSettings(connections=50, streams=10, stream_size=256 << 10),
+    SlowSettings(size=64 << 20, hold=1.0),
+    startups=2,
+)
+
+
+def machine() -> str:
+    """What ran the figures: CPU model and count, memory, kernel."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} x {model}, {memory:.0f} GiB, Linux {platform.release()}"
+
+
+@contextlib.contextmanager
+def bridge(folder: Path, name: str, args: list[str]) -> Iterator[RunningBridge]:
+    running = start_bridge(args, folder / f"{name}.log")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@contextlib.contextmanager
+def engine_or_none(wanted: bool, skipped: dict[str, str]) -> Iterator[Any]:
+    """The tests' engine (``DOCKER_HOST``'s, else a private dockerd; busybox image, a running
+    container), or None with the reason in ``skipped``."""
+    if not wanted:
+        yield None
+        return
+    try:
+        from tests.support.dockerd import EngineMissing, provide_engine
+    except ImportError as exc:  # run from outside the repository
+        skipped["container-stream"] = f"tests.support.dockerd not importable ({exc}): run from the repo root"
+        yield None
+        return
+    try:
+        provided = provide_engine()
+        engine = provided.__enter__()
+    except (EngineMissing, RuntimeError, subprocess.SubprocessError) as exc:
+        skipped["container-stream"] = f"no Docker engine: {exc}".splitlines()[0]
+        yield None
+        return
+    try:
+        yield engine
+    finally:
+        provided.__exit__(None, None, None)
+
+
+def measure_startup(folder: Path, nginx_socket: Path, count: int) -> Row:
+    """Process start to the ready line of ``ddbridge serve``, median of ``count`` starts."""
+    seconds = []
+    for index in range(count):
+        started = time.perf_counter()
+        running = start_bridge(["--backend-socket", str(nginx_socket)], folder / f"startup-{index}.log")
+        seconds.append(time.perf_counter() - started)
+        running.stop()
+    note = f"median of {count}, max {max(seconds):.2f} s"
+    return Row("start-up", "process start → ready line", "s", median(seconds), max_value=1.0, note=note)
+
+
+async def run_parts(parts: set[str], settings: Settings, folder: Path, skipped: dict[str, str]) -> list[Row]:
+    rows: list[Row] = []
+    nginx = PrivateNginx(folder)
+    binaries = folder / "bin"
+    binaries.mkdir()
+    streams.write_generator(binaries)
+    scale.raise_fd_limit(4 * settings.scale.connections + 1024)
+    try:
+        nginx.start()
+    except NginxMissing as exc:
+        skipped["service"] = str(exc)
+        parts.discard("service")
+    common = ["--backend-socket", str(nginx.socket), "--host-binaries", str(binaries)]
+
+    def progress(part: str) -> None:
+        print(f"· {part}…", file=sys.stderr, flush=True)
+
+    try:
+        if parts & {"service", "host-stream"}:
+            with bridge(folder, "main", common) as running:
+                if "service" in parts:
+                    progress("service calls")
+                    rows += await service.run_service(running.ws_url, str(nginx.socket), settings.service)
+                if "host-stream" in parts:
+                    progress("host stream")
+                    rows.append(await streams.run_host_stream(running.ws_url, binaries, settings.stream))
+        with engine_or_none("container-stream" in parts, skipped) as engine:
+            if engine is not None:
+                progress("container stream")
+                with bridge(folder, "docker", [*common, "--docker-host", engine.host]) as running:
+                    rows.append(
+                        await streams.run_container_stream(
+                            running.ws_url, engine.host, engine.vm, settings.container_stream
+                        )
+                    )
+        if "scale" in parts:
+            progress("scale")
+            with bridge(folder, "scale", common) as running:
+                rows += await scale.run_scale(running.ws_url, running.process.pid, settings.scale)
+        if "slow-consumer" in parts:
+            progress("slow consumer")
+            with bridge(folder, "slow", common) as running:
+                rows.append(await scale.run_slow_consumer(running.ws_url, running.process.pid, settings.slow))
+        if "startup" in parts:
+            progress("start-up")
+            rows.append(measure_startup(folder, nginx.socket, settings.startups))
+    finally:
+        nginx.stop()
+    return rows
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds: checks the suite runs")
+    parser.add_argument("--only", help=f"comma-separated parts, from: {', '.join(PARTS)}")
+    parser.add_argument(
+        "--no-docker", action="store_true", help="skip the container stream (needs an engine)"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=DEFAULT_JSON, help=f"where to write (default {DEFAULT_JSON})"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    parts = set(PARTS if args.only is None else args.only.split(","))
+    unknown = parts - set(PARTS)
+    if unknown:
+        print(f"unknown parts: {', '.join(sorted(unknown))} (known: {', '.join(PARTS)})", file=sys.stderr)
+        return 2
+    skipped: dict[str, str] = {}
+    if args.no_docker and "container-stream" in parts:
+        parts.discard("container-stream")
+        skipped["container-stream"] = "--no-docker"
+    settings = QUICK if args.quick else FULL
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ddb-bench-", dir="/tmp") as folder:
+        rows = asyncio.run(run_parts(parts, settings, Path(folder), skipped))
+    meta = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "python": platform.python_version(),
+        "command": shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])]),
+        "mode": "quick" if args.quick else "full",
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    print(f"\n{meta['date']} · {meta['machine']} · {meta['command']} · {meta['seconds']} s\n")
+    print(report.table(rows))
+    for part, reason in skipped.items():
+        print(f"\nskipped {part}: {reason}")
+    report.write_json(args.json, meta, rows, skipped)
+    print(f"\nwritten: {args.json}")
+    return 0

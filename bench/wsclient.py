@@ -1,0 +1,50 @@
+"""A lean RPC client for the benchmarks: raw ``websockets`` frames, pre-encoded requests, and
+answers recognised by a byte search instead of a full JSON decode, so that the client spends as
+little of the machine's two cores as possible and the figures measure the bridge.
+
+``bridge.testing.client.BridgeClient`` is the complete client; this one knows just enough.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+SERVICE_CALL = b'{"jsonrpc":"2.0","id":%d,"method":"service.request","params":{"method":"GET","url":"/data"}}'
+EXIT_MARK = b'"exec.exit"'
+ERROR_MARK = b'"exec.error"'
+
+
+async def connect(url: str, **kwargs: Any) -> ClientConnection:
+    """A WebSocket to ``/rpc`` without compression (the payloads are tiny or synthetic) and no
+    frame size limit; ``kwargs`` go to ``websockets.connect``."""
+    options: dict[str, Any] = {"max_size": None, "compression": None, "ping_interval": None}
+    return await websockets.connect(url, **{**options, **kwargs})
+
+
+def spawn_frame(request_id: int, params: bytes) -> bytes:
+    """An ``exec.spawn`` request; ``params`` is the already encoded JSON object."""
+    return b'{"jsonrpc":"2.0","id":%d,"method":"exec.spawn","params":%s}' % (request_id, params)
+
+
+async def service_call(ws: ClientConnection, request_id: int) -> bytes:
+    """One ``service.request`` with nothing else in flight; the raw answer frame."""
+    await ws.send(SERVICE_CALL % request_id, text=True)
+    answer = await ws.recv(decode=False)
+    assert isinstance(answer, bytes)
+    return answer
+
+
+async def drain_stream(ws: ClientConnection) -> tuple[int, bytes]:
+    """Read frames until the stream's ``exec.exit`` (or ``exec.error``): the bytes of frames
+    received and the last frame. One stream per connection, so no stream id matching."""
+    received = 0
+    while True:
+        frame = await ws.recv(decode=False)
+        assert isinstance(frame, bytes)
+        received += len(frame)
+        # The exit and error notifications are small; a big output frame is never one of them.
+        if len(frame) < 512 and (EXIT_MARK in frame or ERROR_MARK in frame):
+            return received, frame
