@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bridge.testing import RunningBridge, free_port, start_bridge
+from tests.support.dockerd import EngineUnderTest, engine_or_skip
 from tests.support.processes import REPO, start_backend
 
 
@@ -54,10 +55,8 @@ def write_script(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-@pytest.fixture
-def host_binaries(tmp_path: Path) -> Path:
-    """A host-binaries folder with small shell tools the tests run through the bridge."""
-    folder = tmp_path / "binaries"
+def write_host_tools(folder: Path) -> Path:
+    """The small shell tools the tests run through the bridge as host binaries."""
     write_script(folder, "greet", 'echo "hello $*"; echo "to stderr" >&2\n')
     write_script(folder, "fail", 'echo "partial"; echo "it broke" >&2; exit 3\n')
     write_script(folder, "where", 'pwd; echo "DDB_VAR=$DDB_VAR"\n')
@@ -69,6 +68,19 @@ def host_binaries(tmp_path: Path) -> Path:
     write_script(folder, "forever", 'trap "" TERM; sleep 1000 & echo "child $!"; wait\n')
     write_script(folder, "chunks", "printf 'a\\nb'; sleep 0.2; printf 'c\\nd'; printf 'x\\ny' >&2\n")
     return folder
+
+
+@pytest.fixture
+def host_binaries(tmp_path: Path) -> Path:
+    """A host-binaries folder with the tools of ``write_host_tools``."""
+    return write_host_tools(tmp_path / "binaries")
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[EngineUnderTest]:
+    """The suite's one Docker engine (tests/support/dockerd.py): ``DOCKER_HOST``, or a private
+    dockerd with its busybox image and "vm" container. Skips without one; fails so under CI."""
+    yield from engine_or_skip("the Docker tests")
 
 
 def _bridge_launcher(folder: Path) -> Iterator[Callable[..., RunningBridge]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +21,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Route, sync_playwright
 
 from tests.browser.helpers import ClientPage
-from tests.support.dockerd import EngineUnderTest, engine_or_skip
+from tests.conftest import write_host_tools
+from tests.support.dockerd import EngineUnderTest
 from tests.support.processes import RunningBridge, start_bridge
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,26 +107,10 @@ def module_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         running.stop()
 
 
-def _write_tool(folder: Path, name: str, body: str) -> None:
-    path = folder / name
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-
-
 @pytest.fixture(scope="module")
 def module_binaries(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The suite's ``host_binaries`` tools (see tests/conftest.py), in a folder the module shares."""
-    folder = tmp_path_factory.mktemp("binaries")
-    _write_tool(folder, "greet", 'echo "hello $*"; echo "to stderr" >&2\n')
-    _write_tool(folder, "fail", 'echo "partial"; echo "it broke" >&2; exit 3\n')
-    _write_tool(folder, "where", 'pwd; echo "DDB_VAR=$DDB_VAR"\n')
-    _write_tool(
-        folder,
-        "ticker",
-        'i=0; while [ $i -lt "${1:-1000}" ]; do echo "tick $i"; i=$((i+1)); sleep 0.05; done\n',
-    )
-    _write_tool(folder, "chunks", "printf 'a\\nb'; sleep 0.2; printf 'c\\nd'; printf 'x\\ny' >&2\n")
-    return folder
+    """The suite's host tools (``write_host_tools`` in tests/conftest.py), in a folder the module shares."""
+    return write_host_tools(tmp_path_factory.mktemp("binaries"))
 
 
 @pytest.fixture(scope="module")
@@ -140,13 +124,6 @@ def page_bridge(
     return module_bridge(
         "--ui", test_page_build, "--backend-socket", backend_socket, "--host-binaries", module_binaries
     )
-
-
-@pytest.fixture(scope="session")
-def engine() -> Iterator[EngineUnderTest]:
-    """The private dockerd of tests/support/dockerd.py with its busybox image and "vm" container
-    (skips without dockerd or busybox-static, fails so under CI)."""
-    yield from engine_or_skip("the browser Docker tests")
 
 
 @pytest.fixture(scope="module")

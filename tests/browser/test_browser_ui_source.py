@@ -5,14 +5,13 @@ Vite's HMR WebSocket — through the bridge, without a reload."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext, WebSocket, expect
 
 from tests.browser.helpers import ClientPage, wait_for
-from tests.support.processes import REPO, RunningBridge, free_port
+from tests.support.processes import REPO, RunningBridge, free_port, wait_listening
 
 pytestmark = pytest.mark.browser
 
@@ -73,18 +72,12 @@ def vite(vite_project: Path, tmp_path: Path) -> Iterator[str]:
             start_new_session=True,  # its own process group: esbuild's helper goes with it
         )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"vite did not start listening on {port}:\n{log_path.read_text()}")
-                time.sleep(0.05)
+        wait_listening(("127.0.0.1", port), process, "vite", log_path=log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # The group may be gone already (wait_listening kills a vite that never listened).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from websockets.typing import Origin, Subprotocol
 from bridge import __version__
 from tests.support import devserver_app
 from tests.support.handshake import upgrade_status
-from tests.support.processes import REPO, RunningBridge, free_port
+from tests.support.processes import REPO, RunningBridge, free_port, wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -43,16 +42,7 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"the test dev server did not start:\n{log_path.read_text()}") from None
-            time.sleep(0.05)
+    wait_listening(("127.0.0.1", port), process, "the test dev server", log_path=log_path)
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     try:

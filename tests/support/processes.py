@@ -8,11 +8,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bridge.testing.launcher import RunningBridge, free_port
 from bridge.testing.launcher import start_bridge as _start_bridge
 
-__all__ = ["REPO", "RunningBridge", "free_port", "start_backend", "start_bridge"]
+__all__ = ["REPO", "RunningBridge", "free_port", "start_backend", "start_bridge", "wait_listening"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,21 +29,28 @@ def start_bridge(
     return _start_bridge(args, log_path, env, timeout, command, cwd=REPO)
 
 
-def _wait_connectable(
-    address: str | tuple[str, int], process: subprocess.Popen[bytes], timeout: float
+def wait_listening(
+    address: str | tuple[str, int],
+    process: subprocess.Popen[Any],
+    what: str,
+    timeout: float = 20,
+    log_path: Path | None = None,
 ) -> None:
+    """Wait until ``what`` (a server the tests started) accepts connections on ``address``
+    (a unix socket path or a TCP address); fail with its log if it exits or never listens."""
     deadline = time.monotonic() + timeout
     family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("test backend exited during start-up")
+    while process.poll() is None and time.monotonic() < deadline:
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             try:
                 probe.connect(address)
                 return
             except OSError:
                 time.sleep(0.05)
-    raise RuntimeError(f"test backend did not listen on {address} within {timeout} s")
+    process.kill()
+    process.wait()
+    log = f":\n{log_path.read_text(errors='replace')}" if log_path is not None else ""
+    raise RuntimeError(f"{what} did not listen on {address} within {timeout} s{log}")
 
 
 def start_backend(*, uds: Path | None = None, port: int | None = None) -> subprocess.Popen[bytes]:
@@ -52,5 +60,5 @@ def start_backend(*, uds: Path | None = None, port: int | None = None) -> subpro
         [sys.executable, "-m", "uvicorn", "tests.support.backend:app", "--log-level", "warning", *where],
         cwd=REPO,
     )
-    _wait_connectable(str(uds) if uds is not None else ("127.0.0.1", port or 0), process, 20)
+    wait_listening(str(uds) if uds is not None else ("127.0.0.1", port or 0), process, "the test backend")
     return process

@@ -6,7 +6,6 @@ instead, so a machine that lost its Docker packages cannot pass by skipping.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -14,22 +13,11 @@ import pytest
 
 from bridge.testing import BridgeClient
 from tests.browser.conftest import _build as build_ui
-from tests.support.dockerd import EngineMissing, EngineUnderTest, provide_engine
+from tests.support.dockerd import EngineUnderTest
 from tests.support.images import ExtensionImages, extension_images
 from tests.support.processes import RunningBridge
 
 StartBridge = Callable[..., RunningBridge]
-
-
-@pytest.fixture(scope="session")
-def engine() -> Iterator[EngineUnderTest]:
-    try:
-        with provide_engine() as provided:
-            yield provided
-    except EngineMissing as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the Docker integration tests need a Docker engine: {exc}", pytrace=False)
-        pytest.skip(f"no Docker engine for the integration tests: {exc}")
 
 
 @pytest.fixture
