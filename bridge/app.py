@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from bridge import __version__
+from bridge.access import AccessGate
+from bridge.auth import Credentials, default_secret_file, load_secret
 from bridge.config import Settings
 from bridge.connection import Session
 from bridge.docker_pages import pages_router
@@ -19,35 +20,10 @@ from bridge.extension.devserver import DevServerProxy, origin_of
 from bridge.extension.ui import ui_response
 from bridge.inspector import inspector_router
 from bridge.mock import registry_for
-from bridge.security import POLICY_VIOLATION, admit_websocket, check_host
+from bridge.security import admit_websocket
 from bridge.state import Bridge, ExtensionInfo
 
 log = logging.getLogger("ddbridge")
-
-
-class HostCheck:
-    """Refuse any HTTP request or WebSocket whose Host header is not loopback or allowed."""
-
-    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
-        self.app = app
-        self.allowed = allowed
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            hosts = [value.decode("latin-1") for key, value in scope["headers"] if key == b"host"]
-            host = hosts[0] if len(hosts) == 1 else None  # none, or ambiguous: refused
-            if not check_host(host, self.allowed):
-                log.warning("refused request with Host %s (not loopback or allowed)", hosts)
-                if scope["type"] == "websocket":
-                    await send({"type": "websocket.close", "code": POLICY_VIOLATION})
-                    return
-                message = (
-                    f"ddbridge: Host {', '.join(hosts) or '(none)'} is not allowed; use a loopback address "
-                    "or add the name with --allow-host"
-                )
-                await PlainTextResponse(message, status_code=403)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> FastAPI:
@@ -70,8 +46,13 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
 
     app = FastAPI(title="ddbridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.bridge = bridge
-    allowed_hosts = frozenset(h.lower() for h in (*settings.server.allow_hosts, settings.server.host))
-    app.add_middleware(HostCheck, allowed=allowed_hosts)
+    server = settings.server
+    credentials = Credentials(
+        token=server.token or None,
+        secret=load_secret(server.secret_file or default_secret_file()),
+    )
+    allowed_hosts = frozenset(h.lower() for h in (*server.allow_hosts, server.host))
+    app.add_middleware(AccessGate, hosts=allowed_hosts, origins=allowed_origins, credentials=credentials)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -79,7 +60,12 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
 
     @app.get("/ddclient.js")
     async def shim() -> Response:
-        return Response(bridge.shim, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+        # The shim carries a session credential for its WebSocket: the page may be on another
+        # allowed origin, where the cookie does not go. The gate only serves it to those allowed.
+        credential = credentials.issue_session() if credentials.required else None
+        return Response(
+            bridge.shim(credential), media_type="text/javascript", headers={"Cache-Control": "no-store"}
+        )
 
     @app.websocket("/rpc")
     async def rpc(websocket: WebSocket) -> None:

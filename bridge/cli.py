@@ -25,12 +25,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
+from urllib.parse import urlencode
 
 import uvicorn
 
 from bridge import __version__
 from bridge.api.dialog import load_script
-from bridge.config import Settings, load_settings
+from bridge.auth import TOKEN_QUERY, new_token
+from bridge.config import Settings, load_settings, with_overrides
 from bridge.docker_engine import DockerEngine, EngineAddress
 from bridge.errors import ConfigError
 from bridge.extension.backend import SOCKET_ENV, Backend, HostCommandBackend
@@ -48,6 +50,7 @@ from bridge.extension.model import Extension
 from bridge.extension.session import BackendFactory, Runtime, running_extension
 from bridge.mock import check_mock_settings
 from bridge.progress import Progress
+from bridge.security import is_loopback
 from bridge.state import ExtensionInfo
 
 USAGE_ERROR = 2
@@ -85,6 +88,11 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "--allow-origin", action="append", metavar="ORIGIN", help="extra origin allowed on the WebSocket"
     )
     parser.add_argument("--allow-host", action="append", metavar="NAME", help="extra Host name accepted")
+    parser.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help='access token (default: a new random one each start; "" for none, loopback only)',
+    )
     parser.add_argument(
         "--dialog-root",
         action="append",
@@ -163,6 +171,7 @@ def _flag_layer(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         ("server", "port"): args.port,
         ("server", "allow_origins"): args.allow_origin,
         ("server", "allow_hosts"): args.allow_host,
+        ("server", "token"): args.token,
         ("backend", "socket"): args.backend_socket,
         ("backend", "url"): args.backend_url,
         ("ui", "dir"): args.ui,
@@ -208,12 +217,29 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _with_token(settings: Settings) -> Settings:
+    """The settings with this start's token: the configured one, else a new random one. No
+    token (``""``) is only allowed on a loopback address."""
+    server = settings.server
+    if server.token is None:
+        return with_overrides(settings, {"server": {"token": new_token()}})
+    if server.token == "":
+        if not is_loopback(server.host):
+            raise ConfigError(
+                f"listening on {server.host}, which is not a loopback address, needs a token: "
+                'remove token = "" (or DDBRIDGE_SERVER_TOKEN="") to get a random one, or set one'
+            )
+        log.warning('no token: any program on this computer may use the daemon (token is "")')
+    return settings
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server, announcing the ready line once it accepts connections."""
 
-    def __init__(self, config: uvicorn.Config, sock: socket.socket, open_browser: bool) -> None:
+    def __init__(self, config: uvicorn.Config, sock: socket.socket, token: str, open_browser: bool) -> None:
         super().__init__(config)
         self.sock = sock
+        self.token = token
         self.open_browser = open_browser
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -228,10 +254,11 @@ class _Server(uvicorn.Server):
             host, port = self.sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
             url = f"http://{shown}:{port}/"
-            print(f"ddbridge listening on {url}", flush=True)
-            print(f"inspector: {url}_ddbridge/", file=sys.stderr, flush=True)
+            login = f"?{urlencode({TOKEN_QUERY: self.token})}" if self.token else ""
+            print(f"ddbridge listening on {url}{login}", flush=True)
+            print(f"inspector: {url}_ddbridge/{login}", file=sys.stderr, flush=True)
             if self.open_browser:
-                await asyncio.to_thread(webbrowser.open, url)
+                await asyncio.to_thread(webbrowser.open, url + login)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -248,13 +275,19 @@ class _Daemon:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.settings = load_settings(args.config, _flag_layer(args))
-        check_mock_settings(self.settings)
-        self.sock = _bind(self.settings.server.host, self.settings.server.port)
         logging.basicConfig(
             level=logging.DEBUG if args.verbose else logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        self.settings = _with_token(load_settings(args.config, _flag_layer(args)))
+        check_mock_settings(self.settings)
+        self.sock = _bind(self.settings.server.host, self.settings.server.port)
+        if not is_loopback(self.settings.server.host):
+            log.warning(
+                "listening on %s, not a loopback address: whoever reaches it with the token can run "
+                "commands on this computer",
+                self.settings.server.host,
+            )
         if not args.verbose:
             # httpx logs every request at INFO: one line per proxied asset or service call.
             logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -271,7 +304,8 @@ class _Daemon:
         )
 
     async def serve(self, settings: Settings, extension: ExtensionInfo | None = None) -> None:
-        server = _Server(self.config(settings, extension), self.sock, self.args.open)
+        token = settings.server.token or ""
+        server = _Server(self.config(settings, extension), self.sock, token, self.args.open)
         await server.serve(sockets=[self.sock])
 
     def run(self, main: Callable[[], Coroutine[Any, Any, None]]) -> None:

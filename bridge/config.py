@@ -23,10 +23,26 @@ class _Section(BaseModel):
 
 
 class ServerSettings(_Section):
+    """Where the daemon listens and who may talk to it.
+
+    ``token``: None (the default) makes a new random token at every start; ``""`` turns
+    authentication off, which only a loopback address allows. ``secret_file`` holds the key
+    browser sessions are signed with (default ``$XDG_DATA_HOME/ddbridge/session-secret``).
+    """
+
     host: str = "127.0.0.1"
     port: int = Field(7700, ge=0, le=65535)
     allow_origins: tuple[str, ...] = ()
     allow_hosts: tuple[str, ...] = ()
+    token: str | None = None
+    secret_file: Path | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_is_usable(cls, token: str | None) -> str | None:
+        if token and (len(token) < 16 or not token.isprintable() or any(c.isspace() for c in token)):
+            raise ValueError('a token needs at least 16 characters, no spaces (or "" for none)')
+        return token
 
     @field_validator("allow_origins")
     @classmethod

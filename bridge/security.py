@@ -2,8 +2,9 @@
 
 ``check_host`` defeats DNS rebinding: a hostile name that resolves to 127.0.0.1 still arrives
 with its own Host header. ``check_origin`` keeps other web pages' scripts off the WebSocket
-(browsers always send Origin on a WebSocket upgrade, and CORS does not apply to WebSockets).
-Both compare whole values, never prefixes.
+(browsers always send Origin on a WebSocket upgrade, and CORS does not apply to WebSockets);
+``check_request_origin`` does the same for plain HTTP requests. They compare whole values,
+never prefixes. The token (``bridge.auth``) is checked besides, by ``bridge.access``.
 """
 
 from __future__ import annotations
@@ -65,18 +66,40 @@ def check_origin(origin: str | None, host_header: str | None, allowed: Collectio
     )
 
 
-def check_same_origin_get(
-    fetch_site: str | None, origin: str | None, host_header: str | None, allowed: Collection[str]
-) -> bool:
-    """True for a request the bridge's own pages (or a non-browser client) made.
+def origin_of_referer(referer: str | None) -> str | None:
+    """``scheme://host:port`` of a Referer header (what a browser sends on ``<script src>``)."""
+    if not referer:
+        return None
+    scheme, sep, rest = referer.strip().partition("://")
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{netloc}".lower() if sep and netloc else None
 
-    For reads that CORS does not fully cover (a cross-site ``<a download>`` or ``no-cors`` fetch
-    still reaches the server): browsers send ``Sec-Fetch-Site``, which must say ``same-origin``
-    (or ``none``, the user typing the URL), and an Origin, when sent, must pass ``check_origin``.
+
+def check_request_origin(
+    method: str,
+    fetch_site: str | None,
+    fetch_mode: str | None,
+    origin: str | None,
+    referer: str | None,
+    host_header: str | None,
+    allowed: Collection[str],
+) -> bool:
+    """True for an HTTP request the bridge's own pages, an allowed origin or a non-browser made.
+
+    CORS keeps other pages from reading answers, but not from *using* some of them: a foreign
+    page may run ``<script src=/ddclient.js>`` (and read the session credential it carries) or
+    aim a ``no-cors`` request at the daemon. Browsers say where a request comes from in
+    ``Sec-Fetch-Site``: ``same-origin``, ``none`` (typed in the address bar) and no header (not a
+    browser) pass, as does a plain link followed to a page (a GET navigation, which only shows
+    it); anything else must name an allowed origin in Origin, or else in Referer.
     """
-    if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
-        return False
-    return check_origin(origin, host_header, allowed)
+    site = fetch_site.strip().lower() if fetch_site is not None else None
+    if site in (None, "same-origin", "none"):
+        return check_origin(origin, host_header, allowed)
+    if fetch_mode == "navigate" and method in ("GET", "HEAD"):
+        return True
+    source = origin if origin is not None else origin_of_referer(referer)
+    return source is not None and check_origin(source, host_header, allowed)
 
 
 async def admit_websocket(websocket: WebSocket, allowed: Collection[str], what: str) -> bool:

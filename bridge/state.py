@@ -76,8 +76,12 @@ class Bridge:
         return DockerEngine(EngineAddress.resolve(self.settings.docker))
 
     @cached_property
-    def shim(self) -> bytes:
-        """``/ddclient.js``: the bootstrap line (read synchronously by the shim), then the shim."""
+    def _shim_source(self) -> bytes:
+        return resources.files("bridge").joinpath("static/ddclient.js").read_bytes()
+
+    def shim(self, credential: str | None) -> bytes:
+        """``/ddclient.js``: the bootstrap line (read synchronously by the shim), then the shim.
+        ``credential`` is what its WebSocket authenticates with (``bridge.auth``)."""
         bootstrap = {
             "version": __version__,
             "rpcPath": "/rpc",
@@ -87,9 +91,9 @@ class Bridge:
                 "image": self.extension.image,
                 "title": self.extension.title,
             },
+            "credential": credential,
         }
-        source = resources.files("bridge").joinpath("static/ddclient.js").read_bytes()
-        return f"window.__ddbridge = {encode(bootstrap)};\n".encode() + source
+        return f"window.__ddbridge = {encode(bootstrap)};\n".encode() + self._shim_source
 
     def inject(self, html: bytes) -> bytes:
         """The shim (and the extension's title and icon) into an HTML page of the UI."""

@@ -43,6 +43,7 @@
    * @property {string} rpcPath path of the daemon's JSON-RPC WebSocket on this origin
    * @property {{platform: string, arch: string, hostname: string}} host
    * @property {{id: string, image: string}} extension
+   * @property {string} credential what the WebSocket authenticates with ("" when none is needed)
    */
 
   /**
@@ -68,6 +69,7 @@
    */
 
   const SERVICE_ERROR_CODE = -32001;
+  const UNAUTHENTICATED_CLOSE_CODE = 4401;
   const RECONNECT_FIRST_DELAY_MS = 250;
   const RECONNECT_MAX_DELAY_MS = 5000;
   const TOAST_DURATION_MS = 5000;
@@ -88,6 +90,7 @@
       rpcPath: typeof source.rpcPath === "string" && source.rpcPath ? source.rpcPath : "/rpc",
       host: { platform: text(host.platform), arch: text(host.arch), hostname: text(host.hostname) },
       extension: { id: text(extension.id), image: text(extension.image) },
+      credential: text(source.credential),
     };
   }
 
@@ -100,12 +103,19 @@
   }
 
   /**
+   * The daemon's WebSocket: on the origin this script came from (the page's own, or the bridge
+   * when an allowed page on another origin loads it), with the credential the daemon gave.
    * @param {string} path
-   * @returns {string} the WebSocket URL of `path` on the page's own origin
+   * @param {string} credential
+   * @param {string | undefined} scriptSrc the URL this script was loaded from
+   * @returns {string}
    */
-  function rpcUrl(path) {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${scheme}//${location.host}${path}`;
+  function rpcUrl(path, credential, scriptSrc) {
+    const base = new URL(scriptSrc || location.href);
+    const url = new URL(path, base);
+    url.protocol = base.protocol === "https:" ? "wss:" : "ws:";
+    if (credential) url.searchParams.set("token", credential);
+    return url.href;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -257,7 +267,7 @@
         this.flush();
       };
       socket.onmessage = (event) => this.receive(event.data);
-      socket.onclose = (event) => this.handleClose(socket, opened, event.code);
+      socket.onclose = (event) => this.handleClose(socket, opened, event.code, event.reason);
     }
 
     scheduleReconnect() {
@@ -273,16 +283,24 @@
      * @param {WebSocket} socket
      * @param {boolean} opened whether it had opened (else this was a failed attempt)
      * @param {number} code the close code
+     * @param {string} reason the close reason the daemon gave, if any
      */
-    handleClose(socket, opened, code) {
+    handleClose(socket, opened, code, reason) {
       if (this.socket !== socket) return;
       this.socket = null;
-      if (opened) console.warn(`ddbridge: connection to the daemon closed (code ${code})`);
+      const why = reason ? `: ${reason} (code ${code})` : "";
+      if (opened) console.warn(`ddbridge: connection to the daemon closed${why || ` (code ${code})`}`);
+      // Refused for its credential: waiting calls cannot succeed either; say why to each.
+      const refused = code === UNAUTHENTICATED_CLOSE_CODE;
+      if (refused) {
+        console.error(`ddbridge: the daemon refused this page${why}; reload it from the URL ddbridge printed`);
+        this.outbox.splice(0);
+      }
       for (const [id, call] of this.pending) {
-        if (!call.sent) continue;
+        if (!call.sent && !refused) continue;
         this.pending.delete(id);
         call.reject(new Error(
-          `ddbridge: connection to the daemon was lost before ${call.method} answered`));
+          `ddbridge: connection to the daemon was lost before ${call.method} answered${why}`));
       }
       this.hooks.onDisconnect();
       if (this.outbox.length > 0) this.scheduleReconnect();
@@ -1458,8 +1476,10 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
   // Installation
 
   const config = readConfig(window.__ddbridge);
+  const script = document.currentScript;
+  const scriptSrc = script && "src" in script && script.src ? String(script.src) : undefined;
   const streams = new StreamRegistry();
-  const rpc = new RpcConnection(rpcUrl(config.rpcPath), {
+  const rpc = new RpcConnection(rpcUrl(config.rpcPath, config.credential, scriptSrc), {
     onNotification: (method, params) => {
       if (method === "exec.output" || method === "exec.exit" || method === "exec.error") {
         streams.dispatch(method, params);

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -47,16 +48,42 @@ class Call:
 
 @dataclass
 class RunningBridge:
-    """A daemon started by ``start_bridge``: where it listens, its process and its log file."""
+    """A daemon started by ``start_bridge``: where it listens (``url``, without the token), its
+    token (empty when it runs without one), its process and its log file."""
 
     url: str
     process: subprocess.Popen[str]
     log_path: Path
+    token: str = ""
+
+    @classmethod
+    def from_ready_url(cls, ready_url: str, process: subprocess.Popen[str], log_path: Path) -> RunningBridge:
+        """From the URL of the ready line (``http://127.0.0.1:PORT/?token=TOKEN``)."""
+        parts = urlsplit(ready_url)
+        token = parse_qs(parts.query).get("token", [""])[0]
+        return cls(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), process, log_path, token)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What an HTTP client sends to be let in: ``Authorization: Bearer TOKEN``."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     @property
     def ws_url(self) -> str:
-        """The RPC WebSocket, for ``BridgeClient.connect``."""
-        return self.url.replace("http://", "ws://", 1) + "rpc"
+        """The RPC WebSocket with the token, for ``BridgeClient.connect``."""
+        return self.websocket_url("rpc")
+
+    def websocket_url(self, path: str) -> str:
+        """The ``ws://`` URL of ``path`` (relative to ``url``), with the token."""
+        return self.url.replace("http://", "ws://", 1) + path + self._query("&" if "?" in path else "?")
+
+    def login_url(self, path: str = "") -> str:
+        """``path`` (relative to ``url``) with the token: what a browser opens first (it gets a
+        session cookie and is sent on to ``path``)."""
+        return self.url + path + self._query("&" if "?" in path else "?")
+
+    def _query(self, separator: str = "?") -> str:
+        return f"{separator}{urlencode({'token': self.token})}" if self.token else ""
 
     @property
     def port(self) -> int:
@@ -67,7 +94,7 @@ class RunningBridge:
 
     def events(self) -> list[dict[str, Any]]:
         """The inspector's event history (``GET /_ddbridge/events.json``): calls, results, streams."""
-        answer = httpx.get(self.url + "_ddbridge/events.json", timeout=30)
+        answer = httpx.get(self.url + "_ddbridge/events.json", headers=self.headers, timeout=30)
         answer.raise_for_status()
         events: list[dict[str, Any]] = answer.json()["events"]
         return events
@@ -159,7 +186,7 @@ def start_bridge(
             f"ddbridge {command} did not become ready within {timeout} s "
             f"(exit code {process.returncode}); its log:\n{log_path.read_text(errors='replace')}"
         )
-    return RunningBridge(url, process, log_path)
+    return RunningBridge.from_ready_url(url, process, log_path)
 
 
 @contextmanager

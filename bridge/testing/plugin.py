@@ -195,6 +195,6 @@ def ddbridge_page(ddbridge_browser: Browser, ddbridge: RunningBridge) -> Iterato
     """A fresh Playwright page (own context: cookies, storage) opened on the bridge's UI."""
     context = ddbridge_browser.new_context()
     page = context.new_page()
-    page.goto(ddbridge.url)
+    page.goto(ddbridge.login_url())
     yield page
     context.close()

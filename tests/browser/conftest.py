@@ -239,7 +239,7 @@ def shared_page(
 @pytest.fixture
 def client_page(open_page: Callable[..., ClientPage], page_bridge: RunningBridge) -> ClientPage:
     """The test page, served by the module's ``page_bridge``."""
-    return open_page(page_bridge.url)
+    return open_page(page_bridge.login_url())
 
 
 @pytest.fixture(scope="session")

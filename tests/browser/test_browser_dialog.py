@@ -53,7 +53,7 @@ def dialog_bridge(
 @pytest.fixture
 def page(shared_page: Callable[..., ClientPage], dialog_bridge: RunningBridge) -> Iterator[ClientPage]:
     """The shared test page; a dialog a failed test left open is cancelled after it."""
-    client_page = shared_page(dialog_bridge.url)
+    client_page = shared_page(dialog_bridge.login_url())
     yield client_page
     while client_page.page.locator("[data-ddbridge-dialog]").count() > 0:
         client_page.page.locator("[data-ddbridge-dialog-cancel]").last.click()

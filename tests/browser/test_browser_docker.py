@@ -24,7 +24,7 @@ JSON_FORMAT = '"{{json .}}"'  # as extensions write it in JS: the blocking form 
 
 @pytest.fixture
 def page(shared_page: Callable[..., ClientPage], docker_page_bridge: RunningBridge) -> ClientPage:
-    return shared_page(docker_page_bridge.url)
+    return shared_page(docker_page_bridge.login_url())
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ EXEC = "extension.host.cli.exec"
 
 @pytest.fixture
 def page(shared_page: Callable[..., ClientPage], page_bridge: RunningBridge) -> ClientPage:
-    return shared_page(page_bridge.url)
+    return shared_page(page_bridge.login_url())
 
 
 def running(binary: Path) -> list[str]:
@@ -116,7 +116,7 @@ def test_closing_the_page_ends_its_processes(
     open_page: Callable[..., ClientPage], page_bridge: RunningBridge, module_binaries: Path
 ) -> None:
     ticker = module_binaries / "ticker"
-    page = open_page(page_bridge.url)
+    page = open_page(page_bridge.login_url())
     handle = page.stream(EXEC, "ticker", ["100000"])
     page.wait_until(handle, "s.events.length >= 1")
     assert running(ticker)

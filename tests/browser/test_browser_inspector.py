@@ -22,7 +22,7 @@ SECOND = 1000  # Playwright timeouts are in milliseconds
 def open_inspector(open_page: Callable[..., ClientPage], running: RunningBridge) -> ClientPage:
     """The inspector page, once it receives events. Its CSP forbids eval, which
     ``wait_for_function`` polls with: wait through a locator instead."""
-    inspector = open_page(running.url + "_ddbridge/", ready="true")
+    inspector = open_page(running.login_url("_ddbridge/"), ready="true")
     expect(inspector.page.locator("#status")).to_have_attribute("data-state", "live")
     return inspector
 
@@ -50,7 +50,7 @@ def test_a_pages_calls_streams_and_toasts_show_up_live(
 ) -> None:
     inspector = open_inspector(open_page, fresh_bridge).page
     expect(inspector.locator("#empty")).to_be_visible()
-    client = open_page(fresh_bridge.url)
+    client = open_page(fresh_bridge.login_url())
     inspector.bring_to_front()  # a page in the back gets no frames: clicks would wait for them
 
     # A call made in the page is in the inspector within a second, with its outcome.
@@ -109,7 +109,7 @@ def test_a_pages_calls_streams_and_toasts_show_up_live(
 
 
 def test_clear_and_export(open_page: Callable[..., ClientPage], fresh_bridge: RunningBridge) -> None:
-    client = open_page(fresh_bridge.url)
+    client = open_page(fresh_bridge.login_url())
     client.value("extension.host.cli.exec", "greet", ["export"])
     inspector = open_inspector(open_page, fresh_bridge).page
     expect(row(inspector, "host greet export")).to_be_visible()  # from the history

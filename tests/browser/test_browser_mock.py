@@ -58,7 +58,7 @@ def test_a_recording_replays_in_the_page(
 ) -> None:
     recording = tmp_path / "session.json"
     real = daemons(SAMPLE, "--backend-cmd", SAMPLE_BACKEND, "--record", recording, command="dev")
-    recorded = click_through(open_page(real.url, ready=READY).page)
+    recorded = click_through(open_page(real.login_url(), ready=READY).page)
     assert "Hello from the sample backend" in recorded["backend-result"]
     assert "Hello, Moby!" in recorded["binary-result"]
     assert recorded["binary-stream"].startswith("count 1/2\ncount 2/2\n")
@@ -68,4 +68,4 @@ def test_a_recording_replays_in_the_page(
     assert hello["body"]["time"] in recorded["backend-result"]
 
     replay = daemons("--ui", sample_ui_build, "--mock", recording, "--docker-host", NO_ENGINE)
-    assert click_through(open_page(replay.url, ready=READY).page) == recorded
+    assert click_through(open_page(replay.login_url(), ready=READY).page) == recorded

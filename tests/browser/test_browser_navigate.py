@@ -23,7 +23,7 @@ PAGES = "/_ddbridge/docker"
 
 @pytest.fixture
 def page(shared_page: Callable[..., ClientPage], docker_page_bridge: RunningBridge) -> ClientPage:
-    return shared_page(docker_page_bridge.url)
+    return shared_page(docker_page_bridge.login_url())
 
 
 @pytest.fixture(scope="module")

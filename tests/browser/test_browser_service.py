@@ -38,7 +38,7 @@ def api(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def page(shared_page: Callable[..., ClientPage], service_bridge: RunningBridge) -> ClientPage:
-    return shared_page(service_bridge.url)
+    return shared_page(service_bridge.login_url())
 
 
 def test_get_returns_the_json_body_parsed(page: ClientPage, api: str) -> None:
@@ -146,7 +146,7 @@ def test_unreachable_backend_rejects_with_502(
     short_tmp: Path,
 ) -> None:
     missing = short_tmp / "nobody-listens.sock"
-    page = open_page(bridge("--ui", test_page_build, "--backend-socket", missing).url)
+    page = open_page(bridge("--ui", test_page_build, "--backend-socket", missing).login_url())
     error = page.error(f"{api}.get", "/hello")
     assert error["isError"]
     assert error["statusCode"] == 502

@@ -130,7 +130,7 @@ def test_vite_ui_through_the_bridge_with_hot_module_replacement(
         ws.on("framereceived", lambda payload: frames.append((ws.url, payload)))
 
     page.on("websocket", watch)
-    page.goto(running.url)
+    page.goto(running.login_url())
     message = page.locator("#message")
     expect(message).to_have_text("first text")
 

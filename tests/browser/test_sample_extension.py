@@ -77,7 +77,7 @@ def sample_bridge(
 
 @pytest.fixture
 def sample_page(open_page: Callable[..., ClientPage], sample_bridge: RunningBridge) -> ClientPage:
-    return open_page(sample_bridge.url, ready=READY)
+    return open_page(sample_bridge.login_url(), ready=READY)
 
 
 def sample_cli_processes(args: str) -> list[str]:

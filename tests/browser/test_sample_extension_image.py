@@ -37,7 +37,7 @@ def test_sample_image_in_the_browser(
         images.sample, "--cache-dir", tmp_path, "--docker-host", engine.host, command="run", timeout=120
     )
     (backend,) = extension_containers(engine, NAME)
-    page = open_page(running.url, ready=READY).page
+    page = open_page(running.login_url(), ready=READY).page
     expect(page.get_by_test_id("app-title")).to_have_text("Sample extension")
 
     # ddClient.extension.vm.service → the backend's socket in /run/guest-services

@@ -54,11 +54,15 @@ def dev(bridge: Callable[..., RunningBridge], folder: Path, *args: str) -> Runni
 async def test_sample_extension_with_host_backend(bridge: Callable[..., RunningBridge]) -> None:
     before = runtime_folders()
     running = dev(bridge, SAMPLE, "--backend-cmd", SAMPLE_BACKEND)
-    page = httpx.get(running.url)
+    page = httpx.get(running.url, headers=running.headers)
     assert page.status_code == 200
     assert '<script src="/ddclient.js"></script><link rel="icon" href="/_ddbridge/icon">' in page.text
-    assert httpx.get(running.url + "_ddbridge/icon").headers["content-type"].startswith("image/svg")
-    bootstrap = httpx.get(running.url + "ddclient.js").text.splitlines()[0]
+    assert (
+        httpx.get(running.url + "_ddbridge/icon", headers=running.headers)
+        .headers["content-type"]
+        .startswith("image/svg")
+    )
+    bootstrap = httpx.get(running.url + "ddclient.js", headers=running.headers).text.splitlines()[0]
     assert '"title":"Sample extension"' in bootstrap and '"id":"sample-extension"' in bootstrap
     async with BridgeClient.connect(running.ws_url) as client:
         hello = await client.call("service.request", {"method": "GET", "url": "/hello"})
@@ -83,7 +87,7 @@ async def test_title_icon_and_binaries_of_a_folder(
     uvicorn = f"{sys.executable} -m uvicorn tests.support.backend:app"
     backend = f'cd {REPO} && exec {uvicorn} --uds "$DDBRIDGE_BACKEND_SOCKET"'
     running = dev(bridge, extension, "--backend-cmd", backend)
-    page = httpx.get(running.url).text
+    page = httpx.get(running.url, headers=running.headers).text
     assert "<title>My Ext</title>" in page and "my extension" in page
     async with BridgeClient.connect(running.ws_url) as client:
         echoed = await client.call("service.request", {"method": "POST", "url": "/echo", "data": {"a": 1}})

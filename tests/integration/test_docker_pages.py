@@ -3,7 +3,7 @@ view, its two assets, 404 for the rest, and the daemon's Host check in front of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -27,13 +27,15 @@ VIEWS = [
 
 
 @pytest.fixture(scope="module")
-def base(module_bridge: Callable[..., RunningBridge]) -> str:
-    return module_bridge().url
+def http(module_bridge: Callable[..., RunningBridge]) -> Iterator[httpx.Client]:
+    running = module_bridge()
+    with httpx.Client(base_url=running.url, headers=running.headers) as client:
+        yield client
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_every_view_is_the_shell_with_the_shim(base: str, view: str) -> None:
-    response = httpx.get(f"{base}_ddbridge/docker/{view}?tag=latest")
+def test_every_view_is_the_shell_with_the_shim(http: httpx.Client, view: str) -> None:
+    response = http.get(f"_ddbridge/docker/{view}?tag=latest")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     head = response.text.split("<head>", 1)[1]
@@ -53,17 +55,22 @@ def test_every_view_is_the_shell_with_the_shim(base: str, view: str) -> None:
         "docker-pages/x.js",
     ],
 )
-def test_anything_else_is_not_found(base: str, path: str) -> None:
-    assert httpx.get(f"{base}_ddbridge/{path}").status_code == 404
+def test_anything_else_is_not_found(http: httpx.Client, path: str) -> None:
+    assert http.get(f"_ddbridge/{path}").status_code == 404
 
 
 @pytest.mark.parametrize(("name", "media_type"), [("app.js", "text/javascript"), ("style.css", "text/css")])
-def test_assets(base: str, name: str, media_type: str) -> None:
-    response = httpx.get(f"{base}_ddbridge/docker-pages/{name}")
+def test_assets(http: httpx.Client, name: str, media_type: str) -> None:
+    response = http.get(f"_ddbridge/docker-pages/{name}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith(media_type)
 
 
-def test_the_host_check_applies(base: str) -> None:
-    response = httpx.get(f"{base}_ddbridge/docker/containers", headers={"Host": "evil.example"})
+def test_the_host_check_applies(http: httpx.Client) -> None:
+    response = http.get("_ddbridge/docker/containers", headers={"Host": "evil.example"})
     assert response.status_code == 403
+
+
+def test_the_pages_need_the_token(http: httpx.Client) -> None:
+    response = httpx.get(f"{http.base_url}_ddbridge/docker/containers")
+    assert response.status_code == 401

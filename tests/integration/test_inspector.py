@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def events_url(running: RunningBridge) -> str:
-    return running.url.replace("http://", "ws://", 1) + "_ddbridge/events"
+    return running.websocket_url("_ddbridge/events")
 
 
 class Inspector:
@@ -145,7 +145,7 @@ async def test_clear_empties_the_history_for_every_inspector(running: RunningBri
         await second.until(kind_is("cleared"))
         await first.ws.send("not json")  # ignored, the socket stays open
         assert await first.quiet() == []
-    assert httpx.get(running.url + "_ddbridge/events.json").json()["events"] == []
+    assert httpx.get(running.url + "_ddbridge/events.json", headers=running.headers).json()["events"] == []
     async with inspector(running) as fresh:
         await fresh.until(kind_is("hello"))
         assert await fresh.quiet() == []
@@ -153,7 +153,9 @@ async def test_clear_empties_the_history_for_every_inspector(running: RunningBri
 
 async def test_export_is_the_history_as_a_download(running: RunningBridge) -> None:
     await _one_call(running)
-    answer = httpx.get(running.url + "_ddbridge/events.json", headers={"Sec-Fetch-Site": "same-origin"})
+    answer = httpx.get(
+        running.url + "_ddbridge/events.json", headers={**running.headers, "Sec-Fetch-Site": "same-origin"}
+    )
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["content-disposition"].startswith('attachment; filename="ddbridge-events-')
@@ -184,14 +186,21 @@ async def _one_call(running: RunningBridge) -> None:
     ],
 )
 def test_export_refuses_other_sites(shared: RunningBridge, headers: dict[str, str]) -> None:
-    answer = httpx.get(shared.url + "_ddbridge/events.json", headers=headers)
+    answer = httpx.get(shared.url + "_ddbridge/events.json", headers={**shared.headers, **headers})
     assert answer.status_code == 403
+
+
+def test_export_needs_the_token(shared: RunningBridge) -> None:
+    answer = httpx.get(shared.url + "_ddbridge/events.json", headers={"Sec-Fetch-Site": "same-origin"})
+    assert answer.status_code == 401
+    assert "Authorization: Bearer" in answer.text
 
 
 def test_export_passes_for_the_bridges_own_page(shared: RunningBridge) -> None:
     own = f"http://127.0.0.1:{shared.port}"
     for headers in ({"Sec-Fetch-Site": "same-origin", "Origin": own}, {"Sec-Fetch-Site": "none"}, {}):
-        assert httpx.get(shared.url + "_ddbridge/events.json", headers=headers).status_code == 200
+        answer = httpx.get(shared.url + "_ddbridge/events.json", headers={**shared.headers, **headers})
+        assert answer.status_code == 200
 
 
 def test_events_socket_takes_the_rpc_origin_and_host_checks(bridge: Callable[..., RunningBridge]) -> None:
@@ -207,37 +216,39 @@ def test_events_socket_takes_the_rpc_origin_and_host_checks(bridge: Callable[...
 
 
 def test_page_is_served_without_the_shim(running: RunningBridge) -> None:
-    page = httpx.get(running.url + "_ddbridge/")
+    page = httpx.get(running.url + "_ddbridge/", headers=running.headers)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "ddclient.js" not in page.text and "/_ddbridge/inspector/inspector.js" in page.text
     policy = page.headers["content-security-policy"]
     assert "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
-    redirect = httpx.get(running.url + "_ddbridge")
+    redirect = httpx.get(running.url + "_ddbridge", headers=running.headers)
     assert redirect.status_code == 307 and redirect.headers["location"] == "/_ddbridge/"
-    script = httpx.get(running.url + "_ddbridge/inspector/inspector.js")
+    script = httpx.get(running.url + "_ddbridge/inspector/inspector.js", headers=running.headers)
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert "ddClient." not in script.text  # the page never uses the client API
     assert (
-        httpx.get(running.url + "_ddbridge/inspector/inspector.css")
+        httpx.get(running.url + "_ddbridge/inspector/inspector.css", headers=running.headers)
         .headers["content-type"]
         .startswith("text/css")
     )
-    assert httpx.get(running.url + "_ddbridge/inspector/index.html").status_code == 404
+    assert (
+        httpx.get(running.url + "_ddbridge/inspector/index.html", headers=running.headers).status_code == 404
+    )
     assert httpx.get(running.url + "_ddbridge/", headers={"Host": "evil.example"}).status_code == 403
-    assert f"inspector: {running.url}_ddbridge/" in running.log()
+    assert f"inspector: {running.login_url('_ddbridge/')}" in running.log()
 
 
 def test_page_wins_over_a_ui_dev_server(bridge: Callable[..., RunningBridge]) -> None:
     running = bridge("--ui-source", "http://127.0.0.1:9")  # nothing listens there
-    assert httpx.get(running.url + "_ddbridge/").status_code == 200
-    assert httpx.get(running.url + "_ddbridge/events.json").status_code == 200
-    assert httpx.get(running.url + "elsewhere").status_code == 502
+    assert httpx.get(running.url + "_ddbridge/", headers=running.headers).status_code == 200
+    assert httpx.get(running.url + "_ddbridge/events.json", headers=running.headers).status_code == 200
+    assert httpx.get(running.url + "elsewhere", headers=running.headers).status_code == 502
 
 
 async def test_history_zero_keeps_nothing_but_live_events_flow(bridge: Callable[..., RunningBridge]) -> None:
     running = bridge(env={"DDBRIDGE_INSPECTOR_HISTORY": "0"})
     await _one_call(running)
-    assert httpx.get(running.url + "_ddbridge/events.json").json()["events"] == []
+    assert httpx.get(running.url + "_ddbridge/events.json", headers=running.headers).json()["events"] == []
     async with inspector(running) as watching:
         assert (await watching.until(kind_is("hello")))["history"] == 0
         await _one_call(running)

@@ -84,7 +84,7 @@ def test_ready_line_health_and_shim(bridge: Callable[..., RunningBridge]) -> Non
     health = httpx.get(running.url + "healthz")
     assert health.status_code == 200
     assert health.json() == {"status": "ok", "version": __version__}
-    shim = httpx.get(running.url + "ddclient.js")
+    shim = httpx.get(running.url + "ddclient.js", headers=running.headers)
     assert shim.status_code == 200
     assert "javascript" in shim.headers["content-type"]
     first_line, _, rest = shim.text.partition("\n")
@@ -103,7 +103,7 @@ def test_config_file_and_flag_precedence(bridge: Callable[..., RunningBridge], t
     config = tmp_path / "ddbridge.toml"
     config.write_text(f'[ui]\ndir = "{ui}"\n[server]\nport = 1\n')
     running = bridge("--config", config)  # the fixture's --port 0 overrides the file's port
-    assert "from config" in httpx.get(running.url).text
+    assert "from config" in httpx.get(running.url, headers=running.headers).text
 
 
 def test_ui_is_served_with_the_shim_first(bridge: Callable[..., RunningBridge], tmp_path: Path) -> None:
@@ -116,14 +116,17 @@ def test_ui_is_served_with_the_shim_first(bridge: Callable[..., RunningBridge], 
     (ui / "assets" / "app.js").write_text("window.app = 1;")
     (ui / "page.html").write_text("<p>no head</p>")
     running = bridge("--ui", ui)
-    index = httpx.get(running.url)
+    index = httpx.get(running.url, headers=running.headers)
     assert index.headers["content-type"].startswith("text/html")
     assert '<head><script src="/ddclient.js"></script><meta charset="utf-8">' in index.text
-    assert '<script src="/ddclient.js"></script>' in httpx.get(running.url + "page.html").text
-    asset = httpx.get(running.url + "assets/app.js")
+    assert (
+        '<script src="/ddclient.js"></script>'
+        in httpx.get(running.url + "page.html", headers=running.headers).text
+    )
+    asset = httpx.get(running.url + "assets/app.js", headers=running.headers)
     assert asset.text == "window.app = 1;" and "javascript" in asset.headers["content-type"]
-    assert httpx.get(running.url + "missing.png").status_code == 404
-    assert httpx.get(running.url + "..%2F..%2Fetc%2Fpasswd").status_code == 404
+    assert httpx.get(running.url + "missing.png", headers=running.headers).status_code == 404
+    assert httpx.get(running.url + "..%2F..%2Fetc%2Fpasswd", headers=running.headers).status_code == 404
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:7700", "127.0.0.1.evil.example"])

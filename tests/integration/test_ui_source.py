@@ -71,7 +71,7 @@ def header_values(echoed: dict[str, Any], name: str) -> list[str]:
 
 
 def test_html_gets_the_shim_first_and_keeps_the_dev_servers_headers(proxy: RunningBridge) -> None:
-    page = httpx.get(proxy.url)
+    page = httpx.get(proxy.url, headers=proxy.headers)
     assert page.status_code == 200
     assert page.headers["x-dev-server"] == "yes"
     assert len(page.headers.get_list("date")) == 1 and len(page.headers.get_list("server")) == 1
@@ -82,14 +82,14 @@ def test_html_gets_the_shim_first_and_keeps_the_dev_servers_headers(proxy: Runni
 
 
 def test_a_compressed_page_is_decoded_before_the_shim_goes_in(proxy: RunningBridge) -> None:
-    with httpx.stream("GET", proxy.url + "gzipped.html") as page:
+    with httpx.stream("GET", proxy.url + "gzipped.html", headers=proxy.headers) as page:
         assert "content-encoding" not in page.headers
         raw = b"".join(page.iter_raw())
     assert raw == devserver_app.PAGE.replace(b"<head>", b"<head>" + SHIM_TAG.encode(), 1)
 
 
 def test_assets_are_byte_identical(proxy: RunningBridge) -> None:
-    script = httpx.get(proxy.url + "app.js")
+    script = httpx.get(proxy.url + "app.js", headers=proxy.headers)
     assert script.content == devserver_app.SCRIPT  # its "<head>" is not HTML: no shim
     assert "javascript" in script.headers["content-type"]
     expected = hashlib.sha256()
@@ -97,7 +97,7 @@ def test_assets_are_byte_identical(proxy: RunningBridge) -> None:
         expected.update(devserver_app.big_chunk(index))
     received = hashlib.sha256()
     size = 0
-    with httpx.stream("GET", proxy.url + "big.bin") as big:
+    with httpx.stream("GET", proxy.url + "big.bin", headers=proxy.headers) as big:
         assert big.status_code == 200
         for chunk in big.iter_raw():
             received.update(chunk)
@@ -108,31 +108,33 @@ def test_assets_are_byte_identical(proxy: RunningBridge) -> None:
 
 def test_answers_stream_without_waiting_for_the_end(proxy: RunningBridge) -> None:
     """An event stream's first event arrives while the dev server still holds the rest back."""
-    with httpx.stream("GET", proxy.url + "events", timeout=10) as events:
+    with httpx.stream("GET", proxy.url + "events", timeout=10, headers=proxy.headers) as events:
         chunks = events.iter_raw()
         assert next(chunks) == b"data: first\n\n"
-        assert httpx.post(proxy.url + "release").text == "released"
+        assert httpx.post(proxy.url + "release", headers=proxy.headers).text == "released"
         assert b"".join(chunks) == b"data: released\n\n"
 
 
 def test_a_stream_the_browser_leaves_is_closed_at_the_dev_server(proxy: RunningBridge) -> None:
     """A reader that goes away must not leave the dev server's answer running (hot-reload event
     streams never end by themselves)."""
-    with httpx.stream("GET", proxy.url + "events", timeout=10) as events:
+    with httpx.stream("GET", proxy.url + "events", timeout=10, headers=proxy.headers) as events:
         chunks = events.iter_raw()  # kept: a dropped iterator closes the response
         assert next(chunks) == b"data: first\n\n"
-        assert httpx.get(proxy.url + "event-streams").json() == 1
+        assert httpx.get(proxy.url + "event-streams", headers=proxy.headers).json() == 1
     deadline = time.monotonic() + 10
-    while httpx.get(proxy.url + "event-streams").json() != 0:
+    while httpx.get(proxy.url + "event-streams", headers=proxy.headers).json() != 0:
         assert time.monotonic() < deadline, "the dev server is still sending the abandoned stream"
         time.sleep(0.05)
 
 
 def test_method_path_query_body_and_headers_are_forwarded(proxy: RunningBridge, dev_server: str) -> None:
     answer = httpx.post(
-        proxy.url + "echo/a%2Fb/c?x=1&y=a%20b&y=2",
+        proxy.url + f"echo/a%2Fb/c?x=1&token={proxy.token}&y=a%20b&y=2",
         content=b'{"name": "value"}',
         headers={
+            **proxy.headers,
+            "Cookie": f"theirs=1; ddbridge-{proxy.port}=s1.1.x",
             "Content-Type": "application/json",
             "X-Custom": "kept",
             "Connection": "keep-alive, X-Hop",
@@ -151,43 +153,48 @@ def test_method_path_query_body_and_headers_are_forwarded(proxy: RunningBridge, 
     assert header_values(echoed, "content-type") == ["application/json"]
     assert header_values(echoed, "accept-encoding") == ["identity"]
     assert header_values(echoed, "x-hop") == []  # named by Connection: hop-by-hop
+    # The bridge's own credentials stay with the bridge; the dev server's cookies pass.
+    assert header_values(echoed, "authorization") == []
+    assert header_values(echoed, "cookie") == ["theirs=1"]
     assert answer.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS"])
 def test_other_methods_are_forwarded(proxy: RunningBridge, method: str) -> None:
-    echoed = httpx.request(method, proxy.url + "echo/m", content=b"data" if method != "OPTIONS" else None)
+    echoed = httpx.request(
+        method, proxy.url + "echo/m", content=b"data" if method != "OPTIONS" else None, headers=proxy.headers
+    )
     assert echoed.json()["method"] == method
 
 
 def test_head_answers_headers_only(proxy: RunningBridge) -> None:
-    head = httpx.head(proxy.url + "app.js")
+    head = httpx.head(proxy.url + "app.js", headers=proxy.headers)
     assert head.status_code == 200 and head.content == b""
     assert int(head.headers["content-length"]) == len(devserver_app.SCRIPT)
 
 
 @pytest.mark.parametrize("code", [201, 204, 404, 418, 500])
 def test_status_codes_pass_through(proxy: RunningBridge, code: int) -> None:
-    answer = httpx.get(proxy.url + f"status/{code}")
+    answer = httpx.get(proxy.url + f"status/{code}", headers=proxy.headers)
     assert answer.status_code == code
     assert answer.text == ("" if code == 204 else f"status {code} from the dev server")
 
 
 def test_redirects_go_to_the_browser_at_the_bridges_origin(proxy: RunningBridge) -> None:
-    relative = httpx.get(proxy.url + "redirect")
+    relative = httpx.get(proxy.url + "redirect", headers=proxy.headers)
     assert relative.status_code == 302 and relative.headers["location"] == "/target?from=redirect"
     # An absolute URL on the dev server itself would take the browser off the bridge.
-    absolute = httpx.get(proxy.url + "redirect-absolute")
+    absolute = httpx.get(proxy.url + "redirect-absolute", headers=proxy.headers)
     assert absolute.status_code == 301 and absolute.headers["location"] == "/target"
-    away = httpx.get(proxy.url + "redirect-away")
+    away = httpx.get(proxy.url + "redirect-away", headers=proxy.headers)
     assert away.headers["location"] == "https://docs.docker.com/extensions/"
 
 
 def test_the_bridges_own_paths_are_not_forwarded(proxy: RunningBridge) -> None:
     assert httpx.get(proxy.url + "healthz").json() == {"status": "ok", "version": __version__}
-    assert httpx.get(proxy.url + "ddclient.js").text.startswith("window.__ddbridge = ")
+    assert httpx.get(proxy.url + "ddclient.js", headers=proxy.headers).text.startswith("window.__ddbridge = ")
     for method, path in (("GET", "_ddbridge/anything"), ("POST", "healthz"), ("GET", "rpc")):
-        answer = httpx.request(method, proxy.url + path)
+        answer = httpx.request(method, proxy.url + path, headers=proxy.headers)
         assert answer.status_code == 404, (method, path)
         assert "belongs to ddbridge" in answer.text
 
@@ -196,16 +203,20 @@ def test_a_source_with_a_path_opens_there(
     module_bridge: Callable[..., RunningBridge], dev_server: str
 ) -> None:
     running = module_bridge("--ui-source", dev_server + "/echo/entry/")
-    entry = httpx.get(running.url)
+    entry = httpx.get(running.url, headers=running.headers)
     assert entry.status_code == 307 and entry.headers["location"] == "/echo/entry"
-    assert httpx.get(running.url, follow_redirects=True).json()["path"] == "/echo/entry"
-    assert httpx.get(running.url + "app.js").content == devserver_app.SCRIPT  # other paths: as they are
+    assert (
+        httpx.get(running.url, follow_redirects=True, headers=running.headers).json()["path"] == "/echo/entry"
+    )
+    assert (
+        httpx.get(running.url + "app.js", headers=running.headers).content == devserver_app.SCRIPT
+    )  # other paths: as they are
 
 
 def test_an_unreachable_dev_server_is_a_readable_502(bridge: Callable[..., RunningBridge]) -> None:
     source = f"http://127.0.0.1:{free_port()}"
     running = bridge("--ui-source", source)
-    page = httpx.get(running.url + "index.html")
+    page = httpx.get(running.url + "index.html", headers=running.headers)
     assert page.status_code == 502
     assert f"the UI dev server at {source} is not reachable" in page.text
     assert "Start the dev server" in page.text
@@ -221,7 +232,7 @@ def test_an_unreachable_dev_server_is_a_readable_502(bridge: Callable[..., Runni
 
 
 def ws_url(running: RunningBridge, path: str) -> str:
-    return running.url.replace("http://", "ws://", 1).rstrip("/") + path
+    return running.websocket_url(path.lstrip("/"))
 
 
 def test_websocket_relays_text_and_binary_with_the_subprotocol(proxy: RunningBridge, dev_server: str) -> None:
@@ -281,7 +292,9 @@ def test_the_browsers_close_reaches_the_dev_server(proxy: RunningBridge) -> None
         ws.close(4002, "page closed")
 
     def seen_by_the_dev_server() -> bool:
-        return {"path": "/ws", "code": 4002} in httpx.get(proxy.url + "ws-closes").json()
+        return {"path": "/ws", "code": 4002} in httpx.get(
+            proxy.url + "ws-closes", headers=proxy.headers
+        ).json()
 
     deadline = time.monotonic() + 10
     while not seen_by_the_dev_server():

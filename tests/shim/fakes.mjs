@@ -105,9 +105,9 @@ export class FakeServer {
         this.drop(1006);
       }
 
-      drop(code = 1006) {
+      drop(code = 1006, reason = "") {
         this.readyState = FakeWebSocket.CLOSED;
-        this.onclose?.({ code });
+        this.onclose?.({ code, reason });
       }
 
       push(message) {
@@ -251,19 +251,21 @@ export class RecordingConsole {
 
 /**
  * Runs the shim the way a page does: the daemon's bootstrap line, then the file.
- * @param {{bootstrap?: object | null, protocol?: string, predefined?: object}} [options]
- *   bootstrap null leaves window.__ddbridge undefined; predefined adds window properties first.
+ * @param {{bootstrap?: object | null, protocol?: string, predefined?: object, scriptSrc?: string}} [options]
+ *   bootstrap null leaves window.__ddbridge undefined; predefined adds window properties first;
+ *   scriptSrc is where the page loaded the shim from (document.currentScript.src).
  */
-export function loadShim({ bootstrap = DEFAULT_BOOTSTRAP, protocol = "http:", predefined = {} } = {}) {
+export function loadShim({ bootstrap = DEFAULT_BOOTSTRAP, protocol = "http:", predefined = {}, scriptSrc } = {}) {
   const server = new FakeServer();
   const clock = new FakeClock();
   const document = new FakeDocument();
+  document.currentScript = scriptSrc === undefined ? null : { src: scriptSrc };
   const console = new RecordingConsole();
   const opened = [];
   const window = {
     console,
     document,
-    location: { protocol, host: "127.0.0.1:8765" },
+    location: { protocol, host: "127.0.0.1:8765", href: `${protocol}//127.0.0.1:8765/page/` },
     WebSocket: server.WebSocket,
     URL,
     setTimeout: clock.setTimeout,

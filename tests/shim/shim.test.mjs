@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { connectedShim, loadShim, plain, settle } from "./fakes.mjs";
+import { DEFAULT_BOOTSTRAP, connectedShim, loadShim, plain, settle } from "./fakes.mjs";
 
 const SERVICE_ERROR = -32001;
 
@@ -126,6 +126,31 @@ describe("connection", () => {
     });
     client.listContainers();
     assert.equal(server.last.url, "wss://127.0.0.1:8765/_ddbridge/rpc");
+  });
+
+  test("the WebSocket carries the credential the daemon gave the shim", () => {
+    const { client, server } = loadShim({ bootstrap: { ...DEFAULT_BOOTSTRAP, credential: "s1.9.a+b" } });
+    client.listContainers();
+    assert.equal(server.last.url, "ws://127.0.0.1:8765/rpc?token=s1.9.a%2Bb");
+  });
+
+  test("a shim loaded from the bridge by a page on another origin connects to the bridge", () => {
+    const { client, server } = loadShim({ scriptSrc: "http://localhost:7700/ddclient.js" });
+    client.listContainers();
+    assert.equal(server.last.url, "ws://localhost:7700/rpc");
+  });
+
+  test("a connection refused for its credential rejects every waiting call with the reason", async () => {
+    const { client, server, console } = loadShim();
+    const sent = client.listContainers();
+    const waiting = client.docker.listImages();
+    server.last.accept();
+    server.last.take();
+    server.last.drop(4401, "ddbridge: missing or wrong token");
+    for (const call of [sent, waiting]) {
+      await assert.rejects(call, /missing or wrong token \(code 4401\)/);
+    }
+    assert.ok(console.messages("error").some((text) => /refused this page/.test(text)));
   });
 
   test("calls made before the socket opens are sent in order once it does", async () => {

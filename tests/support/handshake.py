@@ -8,10 +8,13 @@ import socket
 from tests.support.processes import RunningBridge
 
 
-def upgrade_status(running: RunningBridge, headers: dict[str, str], path: str = "/rpc") -> int:
+def upgrade_status(
+    running: RunningBridge, headers: dict[str, str], path: str = "/rpc", *, token: bool = True
+) -> int:
     """The HTTP status of a WebSocket handshake to ``path`` with these headers (Host: the
-    bridge's own unless given): 101 when accepted, 403 when refused."""
-    fields = {"Host": f"127.0.0.1:{running.port}", **headers}
+    bridge's own unless given; the token unless ``token`` is false): 101 when accepted, 403 when
+    refused."""
+    fields = {"Host": f"127.0.0.1:{running.port}", **(running.headers if token else {}), **headers}
     lines = [
         f"GET {path} HTTP/1.1",
         "Upgrade: websocket",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.security import check_host, check_origin, check_same_origin_get, split_host
+from bridge.security import check_host, check_origin, check_request_origin, origin_of_referer, split_host
 
 
 @pytest.mark.parametrize(
@@ -83,19 +83,43 @@ def test_allowed_origins_match_exactly_not_by_prefix() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fetch_site", "origin", "allowed"),
+    ("method", "site", "mode", "origin", "referer", "allowed"),
     [
-        ("same-origin", "http://127.0.0.1:7700", True),
-        ("same-origin", None, True),
-        ("none", None, True),  # typed in the address bar
-        (None, None, True),  # not a browser
-        ("Same-Origin", None, True),
-        ("same-site", None, False),  # another port of localhost
-        ("cross-site", None, False),
-        (None, "http://evil.com", False),
-        ("same-origin", "http://evil.com", False),
-        (None, "null", False),
+        ("GET", "same-origin", "cors", "http://127.0.0.1:7700", None, True),
+        ("GET", "same-origin", "no-cors", None, "http://127.0.0.1:7700/x", True),
+        ("GET", "none", "navigate", None, None, True),  # typed in the address bar
+        ("GET", None, None, None, None, True),  # not a browser
+        ("GET", "Same-Origin", None, None, None, True),
+        ("GET", "cross-site", "navigate", None, "https://evil.com/", True),  # a link: shows a page
+        ("POST", "cross-site", "navigate", "https://evil.com", None, False),  # a form post
+        ("GET", "cross-site", "no-cors", None, "https://evil.com/page", False),  # <script src>
+        ("GET", "cross-site", "no-cors", None, None, False),  # referrerpolicy=no-referrer
+        ("GET", "same-site", "no-cors", None, "http://localhost:3000/", True),  # the allowed origin
+        ("GET", "same-site", "no-cors", None, "http://localhost:4000/", False),  # another port
+        ("GET", "same-site", "cors", "http://localhost:3000", None, True),
+        ("GET", None, None, "http://evil.com", None, False),
+        ("GET", "same-origin", None, "http://evil.com", None, False),
+        ("GET", None, None, "null", None, False),
     ],
 )
-def test_same_origin_get(fetch_site: str | None, origin: str | None, allowed: bool) -> None:
-    assert check_same_origin_get(fetch_site, origin, "127.0.0.1:7700", ()) is allowed
+def test_request_origin(
+    method: str, site: str | None, mode: str | None, origin: str | None, referer: str | None, allowed: bool
+) -> None:
+    verdict = check_request_origin(
+        method, site, mode, origin, referer, "127.0.0.1:7700", ("http://localhost:3000",)
+    )
+    assert verdict is allowed
+
+
+@pytest.mark.parametrize(
+    ("referer", "origin"),
+    [
+        ("http://localhost:3000/a/b?c#d", "http://localhost:3000"),
+        ("HTTP://Localhost:3000", "http://localhost:3000"),
+        ("", None),
+        (None, None),
+        ("not a url", None),
+    ],
+)
+def test_origin_of_referer(referer: str | None, origin: str | None) -> None:
+    assert origin_of_referer(referer) == origin

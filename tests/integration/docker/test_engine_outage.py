@@ -32,7 +32,7 @@ async def assert_unavailable(client: BridgeClient, host: str) -> None:
 async def test_the_bridge_serves_without_an_engine(bridge: StartBridge, short_tmp: Path) -> None:
     host = f"unix://{short_tmp}/no-engine-here.sock"
     running: RunningBridge = bridge("--docker-host", host, "--vm-container", "backend")
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers=running.headers) as http:
         assert (await http.get(f"{running.url}healthz")).json()["status"] == "ok"
     async with BridgeClient.connect(running.ws_url) as client:
         await assert_unavailable(client, host)

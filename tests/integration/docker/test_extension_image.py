@@ -108,9 +108,9 @@ async def test_run_serves_the_image_and_removes_its_backend(
     assert f"✓ Extracting {sample_image}" in log
     assert "title 'Sample extension', vendor 'ddbridge', extension API '>= 0.3.4'" in log
     assert "Starting the backend (compose project ddbridge-sample-extension)" in log
-    page = httpx.get(running.url)
+    page = httpx.get(running.url, headers=running.headers)
     assert '<script src="/ddclient.js"></script><link rel="icon" href="/_ddbridge/icon">' in page.text
-    bootstrap = httpx.get(running.url + "ddclient.js").text.splitlines()[0]
+    bootstrap = httpx.get(running.url + "ddclient.js", headers=running.headers).text.splitlines()[0]
     assert f'"image":"{sample_image}"' in bootstrap and '"title":"Sample extension"' in bootstrap
     await check_backend(running.ws_url, engine, NAME)
 
@@ -168,7 +168,7 @@ async def test_dev_runs_the_folder_with_a_given_image(
     running = extension_bridge("dev", SAMPLE, "--image", sample_image)
     assert "Building" not in running.log()
     assert "Starting the backend (compose project ddbridge-sample-extension)" in running.log()
-    assert '<script src="/ddclient.js"></script>' in httpx.get(running.url).text
+    assert '<script src="/ddclient.js"></script>' in httpx.get(running.url, headers=running.headers).text
     await check_backend(running.ws_url, engine, NAME)
     assert running.stop() == 0
     assert extension_containers(engine, NAME) == []

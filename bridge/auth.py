@@ -1,0 +1,127 @@
+"""Who holds the key: the per-start token and the browser sessions it opens (see README, SECURITY).
+
+Jupyter's scheme. The daemon prints a URL with a token when it starts (a random one per start,
+or a fixed one from the settings, for CI). Non-browser clients send it as
+``Authorization: Bearer TOKEN`` (or ``?token=TOKEN``). A browser that opens the printed URL is
+given a session cookie and sent on to the same URL without the token; the shim carries a session
+credential of its own for its WebSocket. Session credentials are signed with a secret kept in a
+file only the user can read, so a page open in the browser keeps working when the daemon is
+restarted with a new token. Every comparison is constant-time.
+
+No I/O here but ``load_secret``: the ASGI side is ``bridge.access``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import stat
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.errors import ConfigError
+
+log = logging.getLogger("ddbridge.auth")
+
+TOKEN_QUERY = "token"
+SESSION_PREFIX = "s1."
+SESSION_LIFETIME = 7 * 24 * 3600
+SECRET_BYTES = 32
+
+
+def new_token() -> str:
+    """A token for one start of the daemon: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+def default_secret_file() -> Path:
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "ddbridge" / "session-secret"
+
+
+def load_secret(path: Path) -> bytes:
+    """The session signing secret from ``path`` (``~`` expanded), created (mode 0600) on first use.
+
+    A secret other users can read is refused: with it they could sign sessions. When the file
+    cannot be created (a read-only home), an in-memory secret is used and browser sessions end
+    with the daemon; that is said once, as a warning.
+    """
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return _create_secret(path)
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"session secret {path} is readable by other users; run: chmod 600 {path}")
+    secret = path.read_bytes()
+    if len(secret) < SECRET_BYTES:
+        raise ConfigError(f"session secret {path} is too short; delete it and a new one is made")
+    return secret
+
+
+def _create_secret(path: Path) -> bytes:
+    secret = secrets.token_bytes(SECRET_BYTES)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return load_secret(path)  # another daemon made it first
+    except OSError as exc:
+        log.warning(
+            "cannot create the session secret %s (%s): browser sessions end when the daemon stops",
+            path,
+            exc.strerror,
+        )
+        return secret
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(secret)
+    return secret
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The token of this start and the secret browser sessions are signed with.
+
+    ``token`` None means authentication is off (``token = ""`` in the settings, loopback only).
+    """
+
+    token: str | None
+    secret: bytes
+
+    @property
+    def required(self) -> bool:
+        return self.token is not None
+
+    def issue_session(self, now: float | None = None) -> str:
+        """A credential for a browser: ``s1.<expiry>.<signature>``, valid for a week."""
+        expiry = int((time.time() if now is None else now) + SESSION_LIFETIME)
+        return f"{SESSION_PREFIX}{expiry}.{self._sign(str(expiry))}"
+
+    def accepts(self, presented: str, now: float | None = None) -> bool:
+        """True for this start's token, or for an unexpired session credential signed here."""
+        if self.token is None:
+            return True
+        if not presented.startswith(SESSION_PREFIX):
+            return hmac.compare_digest(presented.encode(), self.token.encode())
+        expiry, _, signature = presented[len(SESSION_PREFIX) :].partition(".")
+        if not expiry.isdigit() or not hmac.compare_digest(signature.encode(), self._sign(expiry).encode()):
+            return False
+        return int(expiry) > (time.time() if now is None else now)
+
+    def accepts_any(self, presented: Iterable[str]) -> bool:
+        return any(self.accepts(candidate) for candidate in presented)
+
+    def _sign(self, value: str) -> str:
+        return hmac.new(self.secret, f"ddbridge-session:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` (or ``token TOKEN``, as Jupyter) header."""
+    if authorization is None:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    return value.strip() if scheme.lower() in ("bearer", "token") and value.strip() else None

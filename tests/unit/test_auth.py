@@ -1,0 +1,91 @@
+"""The token and the browser session credentials (bridge.auth), and the session secret file."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from bridge.auth import SESSION_LIFETIME, Credentials, bearer, load_secret, new_token
+from bridge.errors import ConfigError
+
+SECRET = b"s" * 32
+
+
+def test_tokens_are_long_and_new_each_time() -> None:
+    tokens = {new_token() for _ in range(100)}
+    assert len(tokens) == 100
+    assert all(len(token) >= 32 and token.isascii() for token in tokens)
+
+
+def test_the_token_is_accepted_and_nothing_like_it() -> None:
+    credentials = Credentials("abcdefghijklmnop", SECRET)
+    assert credentials.accepts("abcdefghijklmnop")
+    for wrong in ("", "abcdefghijklmno", "abcdefghijklmnopq", "ABCDEFGHIJKLMNOP", "s1.", "é"):
+        assert not credentials.accepts(wrong)
+
+
+def test_sessions_are_signed_and_expire() -> None:
+    credentials = Credentials("abcdefghijklmnop", SECRET)
+    session = credentials.issue_session(now=1000)
+    assert session.startswith("s1.")
+    assert credentials.accepts(session, now=1000 + SESSION_LIFETIME - 1)
+    assert not credentials.accepts(session, now=1000 + SESSION_LIFETIME)
+    expiry, _, signature = session[3:].partition(".")
+    forged = f"s1.{int(expiry) + 10**9}.{signature}"
+    assert not credentials.accepts(forged, now=1000)
+    assert not credentials.accepts(session[:-1] + ("0" if session[-1] != "0" else "1"), now=1000)
+    assert not credentials.accepts("s1.x.y", now=1000)
+
+
+def test_a_session_survives_a_new_token_but_not_a_new_secret() -> None:
+    session = Credentials("first-token-aaaaaaaa", SECRET).issue_session()
+    assert Credentials("second-token-bbbbbbb", SECRET).accepts(session)
+    assert not Credentials("second-token-bbbbbbb", b"t" * 32).accepts(session)
+
+
+def test_without_a_token_everything_is_accepted() -> None:
+    credentials = Credentials(None, SECRET)
+    assert not credentials.required
+    assert credentials.accepts("")
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer  abc ", "abc"),
+        ("token abc", "abc"),
+        ("Basic abc", None),
+        ("Bearer", None),
+        ("Bearer ", None),
+        (None, None),
+    ],
+)
+def test_bearer(header: str | None, token: str | None) -> None:
+    assert bearer(header) == token
+
+
+def test_the_secret_file_is_made_private_and_reused(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "ddbridge" / "session-secret"
+    first = load_secret(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_secret(path) == first and len(first) == 32
+
+
+def test_a_secret_others_can_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "session-secret"
+    load_secret(path)
+    path.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by other users; run: chmod 600"):
+        load_secret(path)
+
+
+def test_an_unwritable_place_gives_a_secret_for_this_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert len(load_secret(blocker / "sub" / "session-secret")) == 32
+    assert "browser sessions end when the daemon stops" in caplog.text
