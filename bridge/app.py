@@ -25,6 +25,8 @@ from bridge.state import Bridge, ExtensionInfo
 
 log = logging.getLogger("ddbridge")
 
+TRY_AGAIN_LATER = 1013
+
 
 def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> FastAPI:
     bridge = Bridge(settings, extension or ExtensionInfo())
@@ -72,6 +74,12 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
         if not await admit_websocket(websocket, allowed_origins, "the RPC WebSocket"):
             return
         await websocket.accept()
+        limit = settings.limits.connections
+        if len(bridge.sessions) >= limit:
+            log.warning("refused a connection: %d are open ([limits] connections)", limit)
+            reason = f"ddbridge: too many connections ({limit}, [limits] connections)"
+            await websocket.close(code=TRY_AGAIN_LATER, reason=reason)
+            return
         client = websocket.client
         peer = f"{client.host}:{client.port}" if client else "?"
         session = Session(

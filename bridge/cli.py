@@ -301,6 +301,7 @@ class _Daemon:
             log_level="debug" if self.args.verbose else "warning",
             access_log=False,
             timeout_graceful_shutdown=5,
+            ws_max_size=settings.limits.message_bytes,
         )
 
     async def serve(self, settings: Settings, extension: ExtensionInfo | None = None) -> None:

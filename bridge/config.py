@@ -107,6 +107,18 @@ class DockerSettings(_Section):
         return host
 
 
+class LimitsSettings(_Section):
+    """What the pages may hold at once, so that a runaway page cannot exhaust the daemon. Past a
+    limit the call is refused with LimitExceeded (-32005) naming it; a connection past
+    ``connections`` is closed with 1013, a message past ``message_bytes`` with 1009."""
+
+    message_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    connections: int = Field(2048, ge=1)
+    calls_per_connection: int = Field(512, ge=1)
+    streams_per_connection: int = Field(128, ge=1)
+    streams: int = Field(1024, ge=1)
+
+
 class InspectorSettings(_Section):
     """The live inspector at ``/_ddbridge/``: how many events it still shows when opened later."""
 
@@ -140,6 +152,7 @@ class Settings(_Section):
     backend: BackendSettings = BackendSettings()
     host_binaries: HostBinariesSettings = HostBinariesSettings()
     exec: ExecSettings = ExecSettings()
+    limits: LimitsSettings = LimitsSettings()
     docker: DockerSettings = DockerSettings()
     inspector: InspectorSettings = InspectorSettings()
     dialog: DialogSettings = Field(default_factory=DialogSettings)
