@@ -15,10 +15,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bridge.errors import UnknownStream
+from bridge.errors import LimitExceeded, UnknownStream
 from bridge.processes.base import RunningProcess
 from bridge.processes.output import Stream
 from bridge.rpc import dispatch, encode, notification, parse_frame
+from bridge.rpc.dispatch import refuse
 
 if TYPE_CHECKING:
     from bridge.state import Bridge
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ddbridge.connection")
 
 SendText = Callable[[str], Awaitable[None]]
+StartProcess = Callable[[], Awaitable[RunningProcess]]
 
 
 class Session:
@@ -38,6 +40,7 @@ class Session:
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._streams: dict[str, Stream] = {}
+        self._starting = 0  # streams whose process is being started
         self._stream_ids = itertools.count(1)
         self.closed = False
 
@@ -50,12 +53,24 @@ class Session:
         await self.send(encode(notification(method, params)))
 
     def receive(self, frame: str | bytes) -> None:
-        task = asyncio.create_task(self._handle(frame))
+        task = asyncio.create_task(self._handle(frame, len(self._tasks)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, frame: str | bytes) -> None:
-        reply = await dispatch(self.bridge.registry, parse_frame(frame), self, self.events)
+    async def _handle(self, frame: str | bytes, in_flight: int) -> None:
+        limit = self.bridge.settings.limits.calls_per_connection
+        if in_flight >= limit:
+            reply = refuse(
+                parse_frame(frame),
+                LimitExceeded(
+                    f"too many calls in flight on this connection ({limit}, [limits] calls_per_connection); "
+                    "wait for some to answer",
+                    limit="limits.calls_per_connection",
+                    value=limit,
+                ),
+            )
+        else:
+            reply = await dispatch(self.bridge.registry, parse_frame(frame), self, self.events)
         if reply.text is not None:
             try:
                 await self.send(reply.text)
@@ -65,16 +80,45 @@ class Session:
         for callback in reply.then:
             callback()
 
-    def add_stream(self, process: RunningProcess) -> Stream:
+    async def open_stream(self, start: StartProcess) -> Stream:
+        """A process ``start`` starts, as a stream of this connection, within the stream limits
+        (counted from before the start, so concurrent spawns cannot slip past them)."""
+        self._check_stream_room()
+        self._starting += 1
+        self.bridge.streams_running += 1
+        try:
+            process = await start()
+        except BaseException:
+            self.bridge.streams_running -= 1
+            raise
+        finally:
+            self._starting -= 1
         stream_id = str(next(self._stream_ids))
         stream = Stream(stream_id, process, self.notify, self.bridge.settings.exec.kill_grace)
         self._streams[stream_id] = stream
 
         def forget() -> None:
-            self._streams.pop(stream_id, None)
+            if self._streams.pop(stream_id, None) is not None:
+                self.bridge.streams_running -= 1
 
         stream.done_callbacks.append(forget)
         return stream
+
+    def _check_stream_room(self) -> None:
+        limits = self.bridge.settings.limits
+        if len(self._streams) + self._starting >= limits.streams_per_connection:
+            raise LimitExceeded(
+                f"too many streams on this connection ({limits.streams_per_connection} running, "
+                "[limits] streams_per_connection); kill some first",
+                limit="limits.streams_per_connection",
+                value=limits.streams_per_connection,
+            )
+        if self.bridge.streams_running >= limits.streams:
+            raise LimitExceeded(
+                f"too many streams on the daemon ({limits.streams} running for all pages, [limits] streams)",
+                limit="limits.streams",
+                value=limits.streams,
+            )
 
     def stream(self, stream_id: str) -> Stream:
         try:

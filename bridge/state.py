@@ -55,6 +55,7 @@ class Bridge:
     registry: Registry[Session] = field(default_factory=lambda: Registry(ROUTERS))
     host_info: dict[str, Any] = field(default_factory=host_info)
     sessions: set[Session] = field(default_factory=set)
+    streams_running: int = 0  # for all sessions: [limits] streams
 
     @cached_property
     def service(self) -> ServiceProxy:

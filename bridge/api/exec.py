@@ -132,7 +132,7 @@ async def run(params: ExecParams, session: Session) -> dict[str, Any]:
 @router.method("spawn")
 async def spawn(params: ExecParams, session: Session) -> AfterReply:
     """Start a process and answer its stream id; output follows once the answer is sent."""
-    stream = session.add_stream(await start_process(params, session))
+    stream = await session.open_stream(lambda: start_process(params, session))
     return AfterReply({"stream": stream.id}, stream.start)
 
 

@@ -197,11 +197,13 @@ def recording_methods(recorder: Recorder, real: Callable[[str], Method | None]) 
         return body
 
     async def spawn(params: ExecParams, session: Session) -> AfterReply:
-        process = RecordingProcess(
-            await start_process(params, session),
-            lambda chunks, status: recorder.exec_stream(params, chunks, status),
-        )
-        stream = session.add_stream(process)
+        async def start() -> RecordingProcess:
+            return RecordingProcess(
+                await start_process(params, session),
+                lambda chunks, status: recorder.exec_stream(params, chunks, status),
+            )
+
+        stream = await session.open_stream(start)
         return AfterReply({"stream": stream.id}, stream.start)
 
     methods.append(Method("service.request", ServiceRequest, service_request))

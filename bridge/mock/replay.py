@@ -119,7 +119,11 @@ def mock_routers(script: Script) -> list[MethodRouter]:
     @execs.method("spawn")
     async def spawn(params: ExecParams, session: Session) -> AfterReply:
         entry = find(params)
-        stream = session.add_stream(ScriptedProcess(entry.stream(), ExitStatus(entry.code, entry.signal)))
+
+        async def scripted() -> ScriptedProcess:
+            return ScriptedProcess(entry.stream(), ExitStatus(entry.code, entry.signal))
+
+        stream = await session.open_stream(scripted)
         return AfterReply({"stream": stream.id}, stream.start)
 
     def listed(name: str) -> list[Any]:

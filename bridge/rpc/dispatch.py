@@ -176,6 +176,20 @@ async def _answer(
     return result_response(item.id, result), then
 
 
+def refuse(frame: Frame, error: BridgeError) -> Reply:
+    """The reply to a frame the connection may not take on now: ``error`` for each request
+    (invalid items get their own error; notifications, which cannot be answered, nothing)."""
+    refusal = RpcError(error.code, error.message, error.data)
+    responses = [
+        error_response(item.id, item.error if isinstance(item, Invalid) else refusal)
+        for item in frame.items
+        if isinstance(item, Invalid) or not item.notification
+    ]
+    if not responses:
+        return Reply(None)
+    return Reply(encode(responses if frame.batch else responses[0]))
+
+
 async def dispatch(
     registry: Registry[Ctx], frame: Frame, ctx: Ctx, observer: CallObserver[Any] | None = None
 ) -> Reply:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from bridge.api.models import Params
-from bridge.errors import ServiceError
+from bridge.errors import LimitExceeded, ServiceError
 from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, parse_frame
+from bridge.rpc.dispatch import refuse
 from bridge.rpc.protocol import Invalid, Request
 
 router = MethodRouter("t")
@@ -273,3 +274,23 @@ def test_registry_refuses_duplicates_and_non_model_params() -> None:
         @other.method("m")
         async def handler(params: int, ctx: object) -> None:
             return None
+
+
+def test_a_refused_frame_answers_each_request_with_the_error_and_nothing_to_notifications() -> None:
+    error = LimitExceeded("too many calls", limit="limits.calls_per_connection", value=2)
+    wire = {
+        "code": -32005,
+        "message": "too many calls",
+        "data": {"limit": "limits.calls_per_connection", "value": 2},
+    }
+    single = refuse(parse_frame('{"jsonrpc": "2.0", "id": 7, "method": "host.info"}'), error)
+    assert single.text is not None and json.loads(single.text) == {"jsonrpc": "2.0", "id": 7, "error": wire}
+    assert refuse(parse_frame('{"jsonrpc": "2.0", "method": "host.info"}'), error).text is None
+    batch = refuse(
+        parse_frame('[{"jsonrpc": "2.0", "id": "a", "method": "x"}, {"jsonrpc": "2.0", "method": "y"}, 5]'),
+        error,
+    )
+    assert batch.text is not None
+    answers = json.loads(batch.text)
+    assert [answer["id"] for answer in answers] == ["a", None]
+    assert answers[0]["error"] == wire and answers[1]["error"]["code"] == -32600
