@@ -82,7 +82,14 @@ class BridgeClient:
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, url: str, **kwargs: Any) -> AsyncIterator[BridgeClient]:
+    async def connect(cls, url: str, token: str | None = None, **kwargs: Any) -> AsyncIterator[BridgeClient]:
+        """Open the RPC WebSocket ``url`` (``RunningBridge.ws_url`` carries its token; else give
+        ``token``, sent as ``Authorization: Bearer``). Other arguments go to ``websockets.connect``."""
+        if token:
+            kwargs["additional_headers"] = {
+                **kwargs.get("additional_headers", {}),
+                "Authorization": f"Bearer {token}",
+            }
         async with websockets.connect(url, max_size=None, **kwargs) as websocket:
             client = cls(websocket)
             try:

@@ -30,7 +30,7 @@ class SyncBridgeClient:
 
     @classmethod
     @contextmanager
-    def connect(cls, url: str, timeout: float = 30) -> Iterator[SyncBridgeClient]:
+    def connect(cls, url: str, timeout: float = 30, token: str | None = None) -> Iterator[SyncBridgeClient]:
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="ddbridge-rpc", daemon=True)
         thread.start()
@@ -40,7 +40,7 @@ class SyncBridgeClient:
             return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
 
         try:
-            client = run(stack.enter_async_context(BridgeClient.connect(url)))
+            client = run(stack.enter_async_context(BridgeClient.connect(url, token)))
             try:
                 yield cls(loop, client)
             finally:

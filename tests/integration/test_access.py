@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from bridge.testing import BridgeClient
+from bridge.testing import BridgeClient, SyncBridgeClient
 from tests.support.handshake import upgrade_status
 from tests.support.processes import REPO, RunningBridge
 
@@ -76,11 +76,16 @@ async def test_a_websocket_without_the_token_is_closed_with_the_reason(running: 
     assert upgrade_status(running, {}, "/_ddbridge/events", token=False) == 101  # then closed: 4401
     async with BridgeClient.connect(running.ws_url) as client:
         assert (await client.call("host.info"))["platform"]
-    headers = {"Authorization": f"Bearer {running.token}"}
-    async with BridgeClient.connect(
-        running.url.replace("http", "ws", 1) + "rpc", additional_headers=headers
-    ) as client:
+    plain = running.url.replace("http", "ws", 1) + "rpc"
+    async with BridgeClient.connect(plain, token=running.token) as client:
         assert (await client.call("host.info"))["platform"]
+
+
+def test_the_blocking_client_takes_the_token(running: RunningBridge) -> None:
+    with SyncBridgeClient.connect(
+        running.url.replace("http", "ws", 1) + "rpc", token=running.token
+    ) as client:
+        assert client.call("host.info")["platform"]
 
 
 def test_a_browser_opening_the_printed_url_gets_a_session_cookie(running: RunningBridge) -> None:
