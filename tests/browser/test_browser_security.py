@@ -53,6 +53,14 @@ def other_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     server.server_close()
 
 
+@pytest.fixture(scope="module")
+def start_ui(
+    module_bridge: Callable[..., RunningBridge], module_binaries: Path, test_page_build: Path
+) -> Callable[..., RunningBridge]:
+    """A daemon serving the test page with the suite's host tools, plus ``extra`` arguments."""
+    return lambda *extra: module_bridge("--ui", test_page_build, "--host-binaries", module_binaries, *extra)
+
+
 def probe_page(other_site: tuple[str, Path], running: RunningBridge, name: str) -> str:
     origin, folder = other_site
     (folder / name).write_text(PROBE.replace("BRIDGE", running.url))
@@ -60,13 +68,9 @@ def probe_page(other_site: tuple[str, Path], running: RunningBridge, name: str) 
 
 
 def test_a_page_on_another_port_cannot_connect_or_run_the_shim(
-    open_page: Callable[..., ClientPage],
-    module_bridge: Callable[..., RunningBridge],
-    module_binaries: Path,
-    test_page_build: Path,
-    other_site: tuple[str, Path],
+    open_page: Callable[..., ClientPage], start_ui: Callable[..., RunningBridge], other_site: tuple[str, Path]
 ) -> None:
-    running = module_bridge("--ui", test_page_build, "--host-binaries", module_binaries)
+    running = start_ui()
     open_page(running.login_url())  # the browser has a session: its cookie goes to the bridge
     probe = open_page(
         probe_page(other_site, running, "hostile.html"), ready="window.probe.call !== 'pending'"
@@ -83,15 +87,9 @@ def test_a_page_on_another_port_cannot_connect_or_run_the_shim(
 
 
 def test_an_allowed_origin_loads_the_shim_and_calls_through_it(
-    open_page: Callable[..., ClientPage],
-    module_bridge: Callable[..., RunningBridge],
-    module_binaries: Path,
-    test_page_build: Path,
-    other_site: tuple[str, Path],
+    open_page: Callable[..., ClientPage], start_ui: Callable[..., RunningBridge], other_site: tuple[str, Path]
 ) -> None:
-    running = module_bridge(
-        "--ui", test_page_build, "--host-binaries", module_binaries, "--allow-origin", other_site[0]
-    )
+    running = start_ui("--allow-origin", other_site[0])
     open_page(running.login_url())
     probe = open_page(
         probe_page(other_site, running, "allowed.html"), ready="window.probe.call !== 'pending'"
@@ -104,13 +102,9 @@ def test_an_allowed_origin_loads_the_shim_and_calls_through_it(
 
 
 def test_without_a_session_the_browser_is_asked_for_the_token(
-    browser_context: BrowserContext,
-    module_bridge: Callable[..., RunningBridge],
-    module_binaries: Path,
-    test_page_build: Path,
-    artifacts: Path,
+    browser_context: BrowserContext, start_ui: Callable[..., RunningBridge], artifacts: Path
 ) -> None:
-    running = module_bridge("--ui", test_page_build, "--host-binaries", module_binaries)
+    running = start_ui()
     page = browser_context.new_page()
     answer = page.goto(running.url)
     assert answer is not None and answer.status == 401
