@@ -29,6 +29,8 @@ from bridge.progress import Progress, Step
 log = logging.getLogger("ddbridge.backend")
 
 SOCKET_ENV = "DDBRIDGE_BACKEND_SOCKET"
+# How long a --backend-cmd backend's processes get to exit after SIGTERM, before SIGKILL.
+STOP_GRACE = 5.0
 
 
 class Backend(Protocol):
@@ -135,16 +137,72 @@ class HostCommandBackend:
         await wait_for_socket(self._socket, step=step, timeout=self._timeout, exited=self._exited)
 
     async def stop(self) -> None:
+        """SIGTERM the backend's whole process group, SIGKILL what is left after the grace.
+
+        The group, not only the command: a child the command started (a worker, a ``sleep`` in
+        a script) outlives it otherwise, and keeps the output pipe open, so that reading the
+        output to its end would never finish.
+        """
         process = self._process
-        if process is None or process.returncode is not None:
+        if process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 5)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        group = process.pid  # start_new_session: the command leads its own group
+        if process.returncode is None or _group_alive(group):
+            _signal_group(group, signal.SIGTERM)
+            if not await _group_ended(process, STOP_GRACE):
+                _signal_group(group, signal.SIGKILL)  # cannot be ignored: no need to watch the group
+                await process.wait()
         if self._reader is not None:
-            await self._reader
+            # Bounded all the same: a process that left the group may still hold the pipe.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reader, 1)
+
+
+def _group_alive(group: int) -> bool:
+    """True while a process of the process group ``group`` runs (zombies do not count).
+
+    Linux's /proc tells a zombie apart: an orphan that already exited waits there until init
+    reaps it, which can take a second or more; ``killpg(group, 0)`` counts it as alive, so it is
+    only the fallback where there is no /proc.
+    """
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        return True  # PermissionError too: a member that changed its user exists
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # Field 2, the command name, is in parentheses and may hold spaces: split after it.
+        state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split(maxsplit=3)[:3]
+        if int(pgrp) == group and state != "Z":
+            return True
+    return False
+
+
+def _signal_group(group: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)
+
+
+async def _group_ended(process: asyncio.subprocess.Process, timeout: float) -> bool:
+    """Wait up to ``timeout`` s for the command and every other process of its group to exit.
+
+    The command's own exit is awaited; the others are not our children (nobody tells us when
+    they end), so the group is polled.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), timeout)
+    while _group_alive(process.pid):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return process.returncode is not None

@@ -7,13 +7,25 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bridge.testing.launcher import RunningBridge, free_port
 from bridge.testing.launcher import start_bridge as _start_bridge
 
-__all__ = ["REPO", "RunningBridge", "free_port", "start_backend", "start_bridge", "wait_listening"]
+__all__ = [
+    "REPO",
+    "HostProcess",
+    "RunningBridge",
+    "descendants",
+    "free_port",
+    "host_processes",
+    "start_backend",
+    "start_bridge",
+    "still_running",
+    "wait_listening",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,3 +74,61 @@ def start_backend(*, uds: Path | None = None, port: int | None = None) -> subpro
     )
     wait_listening(str(uds) if uds is not None else ("127.0.0.1", port or 0), process, "the test backend")
     return process
+
+
+@dataclass(frozen=True)
+class HostProcess:
+    """A process seen in /proc: its pid and start time (together they name it even after the
+    pid is reused), its parent and its command line."""
+
+    pid: int
+    ppid: int
+    start: int
+    command: str
+
+
+def _read_process(pid: int) -> tuple[HostProcess, str] | None:
+    """The process and its state letter (``Z`` for a zombie), or None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after the last one.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return HostProcess(pid, int(fields[1]), int(fields[19]), command.strip()), fields[0]
+
+
+def host_processes() -> list[HostProcess]:
+    """Every living (not zombie) process of this machine, read from /proc (no psutil)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            read = _read_process(int(entry.name))
+            if read is not None and read[1] != "Z":
+                found.append(read[0])
+    return found
+
+
+def descendants(pid: int) -> list[HostProcess]:
+    """The living processes below ``pid``: its children, theirs, and so on."""
+    children: dict[int, list[HostProcess]] = {}
+    for process in host_processes():
+        children.setdefault(process.ppid, []).append(process)
+    found: list[HostProcess] = []
+    parents = [pid]
+    while parents:
+        below = children.get(parents.pop(), [])
+        found.extend(below)
+        parents.extend(process.pid for process in below)
+    return found
+
+
+def still_running(processes: list[HostProcess]) -> list[HostProcess]:
+    """Those of ``processes`` that still run (a pid reused by a newer process does not count)."""
+    alive = []
+    for process in processes:
+        read = _read_process(process.pid)
+        if read is not None and read[1] != "Z" and read[0].start == process.start:
+            alive.append(process)
+    return alive

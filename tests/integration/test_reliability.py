@@ -1,0 +1,221 @@
+"""Reliability (issue 6, item 4) without Docker: an extension backend that is down, slow, resets
+its connections or cuts its answers off gives ServiceErrors while the bridge stays healthy; and
+SIGTERM/SIGINT shut ``ddbridge dev --backend-cmd`` down gracefully with streams running.
+
+The engine's part is in tests/integration/docker/test_reliability_docker.py, the page's (the
+daemon restarting under an open page) in tests/browser/test_browser_reliability.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from bridge.testing import BridgeClient, RpcFailure
+from tests.support.faulty_backend import FaultyBackend
+from tests.support.processes import REPO, RunningBridge, descendants, still_running
+
+pytestmark = pytest.mark.integration
+
+SERVICE_ERROR = -32001
+# [backend] timeout for these tests (DDBRIDGE_BACKEND_TIMEOUT), and what the slow path takes.
+BACKEND_TIMEOUT = 1.0
+SLOW_SECONDS = 5
+
+
+# --------------------------------------------------------------------------------------------
+# The extension backend misbehaving
+
+
+@pytest.fixture(scope="module")
+def faulty_socket(short_tmp: Path) -> Path:
+    """Where the faulty backend listens (a short path: unix socket paths stay under 108 bytes)."""
+    return short_tmp / "faulty.sock"
+
+
+@pytest.fixture(scope="module")
+def faulty_bridge(module_bridge: Callable[..., RunningBridge], faulty_socket: Path) -> RunningBridge:
+    """One daemon for the module, proxying to the faulty backend with a 1 s backend timeout."""
+    return module_bridge(
+        "--backend-socket", faulty_socket, env={"DDBRIDGE_BACKEND_TIMEOUT": str(BACKEND_TIMEOUT)}
+    )
+
+
+@pytest.fixture
+async def faulty_backend(faulty_socket: Path) -> AsyncIterator[FaultyBackend]:
+    async with FaultyBackend(faulty_socket) as backend:
+        yield backend
+
+
+@pytest.fixture
+async def client(faulty_bridge: RunningBridge, faulty_backend: FaultyBackend) -> AsyncIterator[BridgeClient]:
+    async with BridgeClient.connect(faulty_bridge.ws_url) as connected:
+        yield connected
+
+
+async def get(client: BridgeClient, url: str, method: str = "GET") -> object:
+    return await client.call("service.request", {"method": method, "url": url}, timeout=30)
+
+
+async def service_error(client: BridgeClient, url: str, method: str = "GET") -> RpcFailure:
+    """The ServiceError a request for ``url`` rejects with."""
+    with pytest.raises(RpcFailure) as caught:
+        await get(client, url, method)
+    assert caught.value.code == SERVICE_ERROR, caught.value
+    return caught.value
+
+
+async def assert_healthy(running: RunningBridge, client: BridgeClient) -> None:
+    """``/healthz`` answers, and the same connection still proxies and runs other methods."""
+    async with httpx.AsyncClient(headers=running.headers, timeout=10) as http:
+        health = await http.get(f"{running.url}healthz")
+    assert (health.status_code, health.json()["status"]) == (200, "ok")
+    assert await get(client, "/ok") == {"ok": True}
+    assert (await client.call("host.info", {}, timeout=10))["platform"]
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [
+        ("/reset", "a connection reset before any answer"),
+        ("/half-head", "half a status line and headers, then a close"),
+        ("/half-body", "headers announcing 100 bytes, 10 of them, then a close"),
+    ],
+)
+async def test_broken_answers_are_502_and_the_bridge_stays_healthy(
+    faulty_bridge: RunningBridge, faulty_backend: FaultyBackend, client: BridgeClient, path: str, what: str
+) -> None:
+    for method in ("GET", "POST", "GET"):  # the first fault must not poison the pool for the next
+        assert await get(client, "/ok") == {"ok": True}  # a pooled keep-alive connection exists now
+        sent = len(faulty_backend.requests)
+        error = await service_error(client, path, method)
+        assert error.data["statusCode"] == 502, what
+        assert error.data["name"] == "Bad Gateway"
+        assert str(faulty_backend.path) in error.message
+        if method == "POST":  # may not be idempotent: never sent twice (a GET may be retried once)
+            assert faulty_backend.requests[sent:] == [path]
+    await assert_healthy(faulty_bridge, client)
+
+
+async def test_slow_backend_is_504_after_the_timeout_and_other_calls_go_on(
+    faulty_bridge: RunningBridge, client: BridgeClient
+) -> None:
+    started = time.monotonic()
+    slow = asyncio.create_task(get(client, f"/slow?seconds={SLOW_SECONDS}"))
+    # While the slow call waits on the backend, the connection, the proxy and the daemon serve.
+    await assert_healthy(faulty_bridge, client)
+    assert not slow.done()
+    with pytest.raises(RpcFailure) as caught:
+        await slow
+    elapsed = time.monotonic() - started
+    assert caught.value.code == SERVICE_ERROR
+    assert caught.value.data["statusCode"] == 504
+    assert caught.value.data["name"] == "Gateway Timeout"
+    assert f"within {BACKEND_TIMEOUT:g} s" in caught.value.message
+    assert BACKEND_TIMEOUT <= elapsed < BACKEND_TIMEOUT + 2, elapsed
+    await assert_healthy(faulty_bridge, client)
+
+
+async def test_backend_down_is_502_and_calls_work_again_once_it_is_back(
+    faulty_bridge: RunningBridge, faulty_backend: FaultyBackend, client: BridgeClient
+) -> None:
+    assert await get(client, "/ok") == {"ok": True}
+    await faulty_backend.stop()  # the pooled connection is dropped, the socket refuses
+    error = await service_error(client, "/ok")
+    assert error.data["statusCode"] == 502
+    assert str(faulty_backend.path) in error.message
+    faulty_backend.path.unlink()  # and with no socket file at all
+    error = await service_error(client, "/ok")
+    assert error.data["statusCode"] == 502
+    async with httpx.AsyncClient(headers=faulty_bridge.headers, timeout=10) as http:
+        assert (await http.get(f"{faulty_bridge.url}healthz")).status_code == 200
+    await faulty_backend.start()
+    await assert_healthy(faulty_bridge, client)
+
+
+# --------------------------------------------------------------------------------------------
+# Graceful shutdown of ``ddbridge dev --backend-cmd`` with streams running
+
+SAMPLE = REPO / "docker" / "sample-extension"
+# The sample backend, plus a child of the backend command that ignores SIGTERM: stopping the
+# backend must not leave it behind when the backend itself exits on SIGTERM.
+BACKEND_CMD = (
+    "sh -c 'trap \"\" TERM; exec sleep 1000' & "
+    'exec python3 backend/main.py --socket "$DDBRIDGE_BACKEND_SOCKET"'
+)
+# What a graceful shutdown may take: uvicorn's 5 s for connections, the kill grace of streams
+# (3 s by default, spent in parallel) and the backend's 5 s; a hang would go far past it.
+SHUTDOWN_BOUND = 15.0
+
+
+def runtime_folders() -> set[Path]:
+    return set(Path("/tmp").glob("ddbridge-sample-extension-*"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_signal_ends_streams_removes_the_backend_and_exits_0(
+    bridge: Callable[..., RunningBridge], host_binaries: Path, signum: signal.Signals
+) -> None:
+    before = runtime_folders()
+    running = bridge(
+        SAMPLE, "--backend-cmd", BACKEND_CMD, "--host-binaries", host_binaries, command="dev", timeout=30
+    )
+    (runtime,) = runtime_folders() - before
+    async with BridgeClient.connect(running.ws_url) as client:
+        assert (await get(client, "/hello"))["message"] == "Hello from the sample backend"  # type: ignore[index]
+        ticker = await client.spawn({"target": "host", "cmd": "ticker", "args": ["100000"]})
+        # "forever" ignores SIGTERM and leaves a child: only the kill grace's SIGKILL ends it.
+        stubborn = await client.spawn({"target": "host", "cmd": "forever"})
+        for stream in (ticker, stubborn):
+            await asyncio.wait_for(stream.output.get(), 10)
+        started = descendants(running.process.pid)
+        commands = " | ".join(process.command for process in started)
+        assert "backend/main.py" in commands and "sleep 1000" in commands and "ticker" in commands
+
+        signalled = time.monotonic()
+        running.process.send_signal(signum)
+        code = await asyncio.to_thread(running.process.wait, SHUTDOWN_BOUND)
+        took = time.monotonic() - signalled
+        print(f"{signum.name}: exit code {code} after {took:.2f} s")  # the figure for the report
+
+        # Each stream ended: an exec.error or exec.exit came, or the connection closed under it.
+        with pytest.raises(websockets.ConnectionClosed):
+            await client.call("host.info", {}, timeout=5)
+        for stream in (ticker, stubborn):
+            assert stream.result.code is None, "the stream must not look like a normal exit"
+    assert code == 0, running.log()
+    assert took < SHUTDOWN_BOUND
+    left = still_running(started)
+    assert left == [], f"processes the daemon started outlive it: {left}"
+    assert not runtime.exists()
+    log = running.log()
+    assert "Stopping the backend" in log and "Traceback" not in log, log
+
+
+def test_the_process_scan_sees_a_child_and_its_end() -> None:
+    """The /proc scan the shutdown tests rely on: it finds a grandchild, and sees it go."""
+    with subprocess.Popen(["sh", "-c", "sleep 30 & wait"]) as shell:
+        found: list[str] = []
+        deadline = time.monotonic() + 10
+        while not found and time.monotonic() < deadline:
+            found = [p.command for p in descendants(os.getpid()) if p.command.startswith("sleep 30")]
+            time.sleep(0.02)
+        below = descendants(os.getpid())
+        assert found, below
+        shell.kill()
+        sleep = [p for p in below if p.command.startswith("sleep 30")]
+        assert still_running(sleep) == sleep  # the orphan lives on after its parent's death
+        os.kill(sleep[0].pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while still_running(sleep) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert still_running(sleep) == []
