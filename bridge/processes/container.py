@@ -26,6 +26,10 @@ Limits:
 - output written after ``close()`` reaches a stream only while its reader is waiting for it;
   what arrives in between is drained and dropped, so the engine can finish the exec;
 - a process that clears its environment (``env -i ...``) escapes the sweep;
+- when the engine cannot be reached (stopped or restarting; with ``live-restore`` its containers
+  and their execs run on meanwhile), the sweep is retried in the background, with backoff, for
+  up to ``_LATER_FOR`` seconds: once the engine is back, SIGKILL ends what is left (the output
+  was lost with the engine, nobody reads it any more);
 - the command sees ``DDBRIDGE_EXEC_ID`` in its environment;
 - the engine reports a death by signal as exit code 128+N; the signal's name is given only when
   the bridge ended the process (otherwise a plain ``exit 143`` would look the same).
@@ -38,13 +42,14 @@ import contextlib
 import logging
 import secrets
 import signal
+from collections.abc import Coroutine
 from typing import Any
 
 import aiodocker
 import aiohttp
 
 from bridge.docker_engine import DockerEngine
-from bridge.errors import BridgeError, ExecError
+from bridge.errors import BridgeError, DockerUnavailable, ExecError
 from bridge.processes.base import Chunk, ExecSpec, ExitStatus
 
 log = logging.getLogger("ddbridge.exec")
@@ -62,8 +67,12 @@ _START_FAILED = b"OCI runtime exec failed"
 _SWEEP_TIMEOUT = 10.0
 # Queued output handed over in one read at most (one notification instead of many).
 _COALESCE = 256 * 1024
-# Holds the release tasks ``close`` starts, so they are not collected before they run.
-_releasing: set[asyncio.Task[None]] = set()
+# How long a sweep the engine could not take is retried in the background, and the retry delays.
+_LATER_FOR = 300.0
+_LATER_FIRST_DELAY = 0.5
+_LATER_MAX_DELAY = 5.0
+# Holds the release and later-sweep tasks, so they are not collected before they run.
+_background: set[asyncio.Task[None]] = set()
 
 
 class ContainerProcess:
@@ -93,6 +102,7 @@ class ContainerProcess:
         self._eof = False
         self._released = False
         self._killed = False
+        self._unreachable = False  # the last sweep failed for want of an engine
         # Held while a consumer waits for output: terminate drains only when nobody reads.
         self._read_lock = asyncio.Lock()
 
@@ -221,6 +231,7 @@ class ContainerProcess:
             code = await asyncio.wait_for(self._run_sweep(signame), _SWEEP_TIMEOUT)
         except (BridgeError, aiodocker.DockerError, TimeoutError) as exc:
             log.warning("cannot signal %r in %s: %s", self._spec.cmd, self._where, exc or "timed out")
+            self._unreachable = isinstance(exc, DockerUnavailable)
             return False
         if code != 0:
             log.warning(
@@ -265,8 +276,11 @@ class ContainerProcess:
             if await self._sweep("KILL"):
                 await self._wait_exit(grace)
             else:
-                # The process cannot be ended: stop listening to it at least (it runs on).
+                # The process cannot be ended now: stop listening to it at least (it runs on),
+                # and end it once the engine is back if that is what stood in the way.
                 await self._release()
+                if self._unreachable:
+                    _in_background(self._sweep_later())
         finally:
             if drain is not None:
                 with contextlib.suppress(TimeoutError):
@@ -274,6 +288,31 @@ class ContainerProcess:
                 if not drain.done():
                     await self._release()
                     await drain
+
+    async def _sweep_later(self) -> None:
+        """Retry the SIGKILL sweep until the engine answers (bounded by ``_LATER_FOR``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _LATER_FOR
+        delay = _LATER_FIRST_DELAY
+        while loop.time() + delay < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _LATER_MAX_DELAY)
+            try:
+                code = await asyncio.wait_for(self._run_sweep("KILL"), _SWEEP_TIMEOUT)
+            except DockerUnavailable:
+                continue
+            except (BridgeError, aiodocker.DockerError, TimeoutError) as exc:
+                log.warning("cannot end %r in %s: %s", self._spec.cmd, self._where, exc or "timed out")
+                return
+            if code == 0:
+                log.info("ended %r in %s now that the engine answers again", self._spec.cmd, self._where)
+            return
+        log.warning(
+            "gave up ending %r in %s: the engine did not answer within %g s",
+            self._spec.cmd,
+            self._where,
+            _LATER_FOR,
+        )
 
     async def _drain(self) -> None:
         with contextlib.suppress(BridgeError, aiohttp.ClientError):
@@ -288,9 +327,14 @@ class ContainerProcess:
     def close(self) -> None:
         """Release the attached connection (already done when the output ended or on terminate)."""
         if not self._released:
-            task = asyncio.get_running_loop().create_task(self._release())
-            _releasing.add(task)
-            task.add_done_callback(_releasing.discard)
+            _in_background(self._release())
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` in a task nobody awaits, holding a reference until it is done."""
+    task = asyncio.get_running_loop().create_task(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 def _exec_error(exc: aiodocker.DockerError, where: str, cmd: str, target: str, host: str) -> ExecError:
