@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import report, scale, service, streams
+from bench import report, scale, service, streams, wsclient
 from bench.measure import median
 from bench.nginx import NginxMissing, PrivateNginx
 from bench.report import Row
@@ -77,10 +77,11 @@ def machine() -> str:
 
 
 @contextlib.contextmanager
-def bridge(folder: Path, name: str, args: list[str]) -> Iterator[RunningBridge]:
+def bridge(folder: Path, name: str, args: list[str]) -> Iterator[tuple[RunningBridge, wsclient.Endpoint]]:
+    """A daemon for some parts, and its RPC endpoint (URL and handshake headers)."""
     running = start_bridge(args, folder / f"{name}.log")
     try:
-        yield running
+        yield running, wsclient.Endpoint.of(running)
     finally:
         running.stop()
 
@@ -142,30 +143,30 @@ async def run_parts(parts: set[str], settings: Settings, folder: Path, skipped: 
 
     try:
         if parts & {"service", "host-stream"}:
-            with bridge(folder, "main", common) as running:
+            with bridge(folder, "main", common) as (running, endpoint):
                 if "service" in parts:
                     progress("service calls")
-                    rows += await service.run_service(running.ws_url, str(nginx.socket), settings.service)
+                    rows += await service.run_service(endpoint, str(nginx.socket), settings.service)
                 if "host-stream" in parts:
                     progress("host stream")
-                    rows.append(await streams.run_host_stream(running.ws_url, binaries, settings.stream))
+                    rows.append(await streams.run_host_stream(endpoint, binaries, settings.stream))
         with engine_or_none("container-stream" in parts, skipped) as engine:
             if engine is not None:
                 progress("container stream")
-                with bridge(folder, "docker", [*common, "--docker-host", engine.host]) as running:
+                with bridge(folder, "docker", [*common, "--docker-host", engine.host]) as (running, endpoint):
                     rows.append(
                         await streams.run_container_stream(
-                            running.ws_url, engine.host, engine.vm, settings.container_stream
+                            endpoint, engine.host, engine.vm, settings.container_stream
                         )
                     )
         if "scale" in parts:
             progress("scale")
-            with bridge(folder, "scale", common) as running:
-                rows += await scale.run_scale(running.ws_url, running.process.pid, settings.scale)
+            with bridge(folder, "scale", common) as (running, endpoint):
+                rows += await scale.run_scale(endpoint, running.process.pid, settings.scale)
         if "slow-consumer" in parts:
             progress("slow consumer")
-            with bridge(folder, "slow", common) as running:
-                rows.append(await scale.run_slow_consumer(running.ws_url, running.process.pid, settings.slow))
+            with bridge(folder, "slow", common) as (running, endpoint):
+                rows.append(await scale.run_slow_consumer(endpoint, running.process.pid, settings.slow))
         if "startup" in parts:
             progress("start-up")
             rows.append(measure_startup(folder, nginx.socket, settings.startups))

@@ -39,7 +39,7 @@ def raise_fd_limit(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-async def _open(ws_url: str, count: int) -> tuple[list[ClientConnection], int]:
+async def _open(endpoint: wsclient.Endpoint, count: int) -> tuple[list[ClientConnection], int]:
     """``count`` connections, 50 handshakes at a time; failures are counted, not raised."""
     sockets: list[ClientConnection] = []
     errors = 0
@@ -49,7 +49,7 @@ async def _open(ws_url: str, count: int) -> tuple[list[ClientConnection], int]:
         nonlocal errors
         async with gate:
             try:
-                sockets.append(await wsclient.connect(ws_url, open_timeout=30))
+                sockets.append(await endpoint.connect(open_timeout=30))
             except (OSError, TimeoutError, Exception):
                 errors += 1
 
@@ -57,11 +57,11 @@ async def _open(ws_url: str, count: int) -> tuple[list[ClientConnection], int]:
     return sockets, errors
 
 
-async def run_scale(ws_url: str, pid: int, settings: ScaleSettings) -> list[Row]:
+async def run_scale(endpoint: wsclient.Endpoint, pid: int, settings: ScaleSettings) -> list[Row]:
     """``connections`` open WebSockets, ``streams`` of them running ``gen`` at once, all read."""
     idle = rss_bytes(pid)
     async with RssSampler(pid) as sampler:
-        sockets, errors = await _open(ws_url, settings.connections)
+        sockets, errors = await _open(endpoint, settings.connections)
         with_connections = sampler.sample()
         params = b'{"target":"host","cmd":"gen","args":["%d"]}' % settings.stream_size
 
@@ -88,11 +88,11 @@ async def run_scale(ws_url: str, pid: int, settings: ScaleSettings) -> list[Row]
     ]  # fmt: skip
 
 
-async def run_slow_consumer(ws_url: str, pid: int, settings: SlowSettings) -> Row:
+async def run_slow_consumer(endpoint: wsclient.Endpoint, pid: int, settings: SlowSettings) -> Row:
     """A client that sends ``exec.spawn`` for ``size`` bytes and then reads nothing for ``hold``
     seconds: the daemon must stop reading the pipe (the producer blocks), not buffer it."""
     # max_queue=1: websockets stops reading the socket after one frame, so TCP buffers fill.
-    ws = await wsclient.connect(ws_url, max_queue=1)
+    ws = await endpoint.connect(max_queue=1)
     try:
         async with RssSampler(pid, interval=0.1) as sampler:
             params = b'{"target":"host","cmd":"gen","args":["%d"]}' % settings.size

@@ -38,8 +38,8 @@ async def _direct_latencies(session: aiohttp.ClientSession, count: int) -> list[
     return latencies
 
 
-async def _bridge_latencies(ws_url: str, count: int) -> list[float]:
-    ws = await wsclient.connect(ws_url)
+async def _bridge_latencies(endpoint: wsclient.Endpoint, count: int) -> list[float]:
+    ws = await endpoint.connect()
     try:
         latencies = []
         for request_id in range(count):
@@ -70,10 +70,12 @@ async def _direct_rate(sessions: list[aiohttp.ClientSession], in_flight: int, du
     return done / (time.perf_counter() - started)
 
 
-async def _bridge_rate(ws_url: str, connections: int, in_flight: int, duration: float) -> float:
+async def _bridge_rate(
+    endpoint: wsclient.Endpoint, connections: int, in_flight: int, duration: float
+) -> float:
     """Calls/s with a window of ``in_flight`` requests on each of ``connections`` WebSockets:
     every answer sends the next request, until the deadline; then the window drains."""
-    sockets = [await wsclient.connect(ws_url) for _ in range(connections)]
+    sockets = [await endpoint.connect() for _ in range(connections)]
     done = 0
     deadline = time.perf_counter() + duration
 
@@ -104,7 +106,7 @@ async def _bridge_rate(ws_url: str, connections: int, in_flight: int, duration: 
         await asyncio.gather(*(ws.close() for ws in sockets))
 
 
-async def run_service(ws_url: str, nginx_socket: str, settings: ServiceSettings) -> list[Row]:
+async def run_service(endpoint: wsclient.Endpoint, nginx_socket: str, settings: ServiceSettings) -> list[Row]:
     def session() -> aiohttp.ClientSession:
         return aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=nginx_socket, limit=0))
 
@@ -112,14 +114,14 @@ async def run_service(ws_url: str, nginx_socket: str, settings: ServiceSettings)
     try:
         # Warm both paths (connection pools, imports, nginx's worker) before measuring.
         await _direct_latencies(sessions[0], settings.warmup_calls)
-        await _bridge_latencies(ws_url, settings.warmup_calls)
+        await _bridge_latencies(endpoint, settings.warmup_calls)
 
         p50: dict[str, list[float]] = {"bridge": [], "direct": []}
         p99: dict[str, list[float]] = {"bridge": [], "direct": []}
         for _ in range(settings.reps):
             for side, latencies in (
                 ("direct", await _direct_latencies(sessions[0], settings.latency_calls)),
-                ("bridge", await _bridge_latencies(ws_url, settings.latency_calls)),
+                ("bridge", await _bridge_latencies(endpoint, settings.latency_calls)),
             ):
                 p50[side].append(percentile(latencies, 0.50) * 1e6)
                 p99[side].append(percentile(latencies, 0.99) * 1e6)
@@ -133,13 +135,13 @@ async def run_service(ws_url: str, nginx_socket: str, settings: ServiceSettings)
         Measure = Callable[[], Awaitable[float]]
         cases: list[tuple[str, Measure, Measure, float | None]] = [
             ("calls/s, 1 in flight, 1 connection",
-             lambda: _bridge_rate(ws_url, 1, 1, settings.duration),
+             lambda: _bridge_rate(endpoint, 1, 1, settings.duration),
              lambda: _direct_rate(sessions[:1], 1, settings.duration), None),
             ("calls/s, 64 in flight, 1 connection",
-             lambda: _bridge_rate(ws_url, 1, 64, settings.duration),
+             lambda: _bridge_rate(endpoint, 1, 64, settings.duration),
              lambda: _direct_rate(sessions[:1], 64, settings.duration), 0.7),
             ("calls/s, 16 connections x 1 in flight",
-             lambda: _bridge_rate(ws_url, 16, 1, settings.duration),
+             lambda: _bridge_rate(endpoint, 16, 1, settings.duration),
              lambda: _direct_rate(sessions, 1, settings.duration), None),
         ]  # fmt: skip
         for name, bridge, direct, min_ratio in cases:

@@ -36,9 +36,9 @@ class StreamSettings:
     size: int  # bytes per run
 
 
-async def bridge_stream_seconds(ws_url: str, params: bytes, size: int) -> float:
+async def bridge_stream_seconds(endpoint: wsclient.Endpoint, params: bytes, size: int) -> float:
     """Seconds from ``exec.spawn`` to ``exec.exit`` for one stream of ``size`` bytes."""
-    ws = await wsclient.connect(ws_url)
+    ws = await endpoint.connect()
     try:
         started = time.perf_counter()
         await ws.send(wsclient.spawn_frame(1, params), text=True)
@@ -61,7 +61,7 @@ def pipe_seconds(command: list[str], env: dict[str, str] | None = None) -> float
 
 
 async def _compare(
-    ws_url: str,
+    endpoint: wsclient.Endpoint,
     name: str,
     baseline_name: str,
     settings: StreamSettings,
@@ -72,20 +72,20 @@ async def _compare(
     bridge_rates, baseline_rates = [], []
     for _ in range(settings.reps):
         baseline_rates.append(settings.size / MB / pipe_seconds(baseline, env))
-        seconds = await bridge_stream_seconds(ws_url, bridge_params, settings.size)
+        seconds = await bridge_stream_seconds(endpoint, bridge_params, settings.size)
         bridge_rates.append(settings.size / MB / seconds)
     return Row(
         "streams", name, "MB/s", median(bridge_rates), median(baseline_rates), baseline_name, min_ratio=0.8
     )
 
 
-async def run_host_stream(ws_url: str, binaries: Path, settings: StreamSettings) -> Row:
+async def run_host_stream(endpoint: wsclient.Endpoint, binaries: Path, settings: StreamSettings) -> Row:
     """The host binary through the bridge vs ``gen N | cat > /dev/null`` (its output in a pipe,
     as under the bridge, read by a process that discards it)."""
     params = b'{"target":"host","cmd":"gen","args":["%d"]}' % settings.size
     baseline = ["sh", "-c", f"{binaries / 'gen'} {settings.size} | cat > /dev/null"]
     return await _compare(
-        ws_url,
+        endpoint,
         f"host stream, {settings.size / MB:,.0f} MB",
         "gen piped to cat > /dev/null",
         settings,
@@ -95,7 +95,7 @@ async def run_host_stream(ws_url: str, binaries: Path, settings: StreamSettings)
 
 
 async def run_container_stream(
-    ws_url: str, docker_host: str, container: str, settings: StreamSettings
+    endpoint: wsclient.Endpoint, docker_host: str, container: str, settings: StreamSettings
 ) -> Row:
     """A container exec through the bridge vs ``docker exec … > /dev/null`` on the same engine."""
     command = f"head -c {settings.size} /dev/zero | tr '\\000' a"
@@ -106,4 +106,4 @@ async def run_container_stream(
     baseline = ["docker", "exec", container, "sh", "-c", command]
     name = f"container exec stream, {settings.size / MB:,.0f} MB"
     env = {"DOCKER_HOST": docker_host}
-    return await _compare(ws_url, name, "docker exec > /dev/null", settings, params, baseline, env)
+    return await _compare(endpoint, name, "docker exec > /dev/null", settings, params, baseline, env)

@@ -7,21 +7,44 @@ little of the machine's two cores as possible and the figures measure the bridge
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+if TYPE_CHECKING:
+    from bridge.testing.launcher import RunningBridge
+
 SERVICE_CALL = b'{"jsonrpc":"2.0","id":%d,"method":"service.request","params":{"method":"GET","url":"/data"}}'
 EXIT_MARK = b'"exec.exit"'
 ERROR_MARK = b'"exec.error"'
+# A failed request's answer (the spawn itself failed): no stream follows.
+FAILED_MARK = b'"error":{'
 
 
-async def connect(url: str, **kwargs: Any) -> ClientConnection:
-    """A WebSocket to ``/rpc`` without compression (the payloads are tiny or synthetic) and no
-    frame size limit; ``kwargs`` go to ``websockets.connect``."""
-    options: dict[str, Any] = {"max_size": None, "compression": None, "ping_interval": None}
-    return await websockets.connect(url, **{**options, **kwargs})
+@dataclass(frozen=True)
+class Endpoint:
+    """A daemon's ``/rpc`` and the headers its handshake needs (the token)."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, running: RunningBridge) -> Endpoint:
+        return cls(running.ws_url, running.headers)
+
+    async def connect(self, **kwargs: Any) -> ClientConnection:
+        """A WebSocket without compression (the payloads are tiny or synthetic) and no frame size
+        limit; ``kwargs`` go to ``websockets.connect``."""
+        options: dict[str, Any] = {
+            "max_size": None,
+            "compression": None,
+            "ping_interval": None,
+            "additional_headers": dict(self.headers),
+        }
+        return await websockets.connect(self.url, **{**options, **kwargs})
 
 
 def spawn_frame(request_id: int, params: bytes) -> bytes:
@@ -38,13 +61,14 @@ async def service_call(ws: ClientConnection, request_id: int) -> bytes:
 
 
 async def drain_stream(ws: ClientConnection) -> tuple[int, bytes]:
-    """Read frames until the stream's ``exec.exit`` (or ``exec.error``): the bytes of frames
-    received and the last frame. One stream per connection, so no stream id matching."""
+    """Read frames until the stream's ``exec.exit`` (or ``exec.error``, or an error answer to
+    the spawn): the bytes of frames received and the last frame. One stream per connection, so
+    no stream id matching."""
     received = 0
     while True:
         frame = await ws.recv(decode=False)
         assert isinstance(frame, bytes)
         received += len(frame)
-        # The exit and error notifications are small; a big output frame is never one of them.
-        if len(frame) < 512 and (EXIT_MARK in frame or ERROR_MARK in frame):
+        # The exit and error frames are small; a big output frame is never one of them.
+        if len(frame) < 4096 and any(mark in frame for mark in (EXIT_MARK, ERROR_MARK, FAILED_MARK)):
             return received, frame
