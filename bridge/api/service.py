@@ -3,13 +3,13 @@ over aiohttp (``AiohttpTransport``: httpcore's pool and parser cost three times 
 
 Serves v0 ``backend.get/post/put/patch/delete/head/request`` and v1
 ``extension.vm.service.*``. Semantics follow Docker Desktop: object data goes as JSON, string
-data as is; a 2xx body comes back parsed when it is JSON, else as text; anything else rejects
-with a ServiceError carrying the status, the reason phrase and the body.
+data as is; a 2xx body comes back parsed when it is JSON (UTF-8, as RFC 8259 has it), else as
+text; anything else rejects with a ServiceError carrying the status, the reason phrase and the
+body.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from bridge.api.aiohttp_transport import AiohttpTransport
 from bridge.api.models import Params
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, NotConfigured, ServiceError
-from bridge.rpc import MethodRouter
+from bridge.rpc import MethodRouter, loads
 
 if TYPE_CHECKING:
     from bridge.connection import Session
@@ -100,13 +100,12 @@ class ServiceProxy:
             raise ServiceError(
                 502, "Bad Gateway", f"cannot reach the extension backend at {self.where}: {exc}"
             ) from exc
-        text = response.text
         if not response.is_success:
-            raise ServiceError(response.status_code, response.reason_phrase, text)
+            raise ServiceError(response.status_code, response.reason_phrase, response.text)
         try:
-            return json.loads(text)
+            return loads(response.content)
         except ValueError:
-            return text
+            return response.text
 
 
 @router.method("request")
