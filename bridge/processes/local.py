@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import os
 import signal
 from collections import deque
@@ -20,6 +21,7 @@ from typing import Any, cast
 from bridge.processes.base import STDERR, STDOUT, Chunk, ExitStatus
 
 HIGH_WATER = 256 * 1024
+STDOUT_PIPE_SIZE = 1024 * 1024
 
 
 class _PipeProtocol(asyncio.SubprocessProtocol):
@@ -30,11 +32,21 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
         self.readable = asyncio.Event()
         self.exited: asyncio.Future[None] = loop.create_future()
         self.transport: asyncio.SubprocessTransport | None = None
+        self.pipes: dict[int, Any] = {}  # the read transports, paused and resumed together
         self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transport quacks like asyncio.SubprocessTransport without subclassing it.
         self.transport = cast(asyncio.SubprocessTransport, transport)
+        stderr = self.transport.get_pipe_transport(STDERR)
+        if stderr is not None:
+            self.pipes[STDERR] = stderr
+
+    def add_pipe(self, fd: int, pipe: asyncio.ReadTransport) -> None:
+        """A pipe read outside the subprocess transport (``_StdoutPipe``)."""
+        self.pipes[fd] = pipe
+        if self.paused:
+            pipe.pause_reading()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         self.chunks.append((fd, data))
@@ -52,10 +64,9 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
             self.exited.set_result(None)
 
     def _set_paused(self, paused: bool) -> None:
-        assert self.transport is not None
         self.paused = paused
         for fd in self.open_pipes:
-            pipe: Any = self.transport.get_pipe_transport(fd)
+            pipe = self.pipes.get(fd)
             if pipe is not None:
                 (pipe.pause_reading if paused else pipe.resume_reading)()
 
@@ -75,6 +86,34 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
         return [(fd, parts[0] if len(parts) == 1 else b"".join(parts)) for fd, parts in runs]
 
 
+class _StdoutPipe(asyncio.Protocol):
+    """Reads the stdout pipe that ``LocalProcess.start`` makes itself, on the process protocol's
+    behalf: the subprocess transport's own pipes are 64 KiB and their size cannot be changed
+    (uvloop does not show their file descriptors)."""
+
+    def __init__(self, owner: _PipeProtocol) -> None:
+        self.owner = owner
+
+    def data_received(self, data: bytes) -> None:
+        self.owner.pipe_data_received(STDOUT, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner.pipe_connection_lost(STDOUT, exc)
+
+
+def _stdout_pipe() -> tuple[int, int]:
+    """A pipe for a process's stdout, ``STDOUT_PIPE_SIZE`` bytes big where the system allows.
+
+    With 64 KiB the process blocks whenever the daemon is busy encoding and sending a batch,
+    and the two take turns instead of working at once. The pages are the kernel's and are
+    allocated only as the pipe fills; ``HIGH_WATER`` still bounds what the daemon holds.
+    """
+    read_end, write_end = os.pipe()
+    with contextlib.suppress(OSError):  # over /proc/sys/fs/pipe-max-size or the user's quota
+        fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, STDOUT_PIPE_SIZE)
+    return read_end, write_end
+
+
 def _require_directory(cwd: str) -> None:
     """Name the working directory when it is the problem (uvloop's spawn error does not)."""
     if not os.path.isdir(cwd):
@@ -84,9 +123,12 @@ def _require_directory(cwd: str) -> None:
 class LocalProcess:
     """A subprocess started from an argv, in a new session (its own process group)."""
 
-    def __init__(self, transport: asyncio.SubprocessTransport, protocol: _PipeProtocol) -> None:
+    def __init__(
+        self, transport: asyncio.SubprocessTransport, protocol: _PipeProtocol, stdout: asyncio.ReadTransport
+    ) -> None:
         self._transport = transport
         self._protocol = protocol
+        self._stdout = stdout
         self._killed = False
 
     @classmethod
@@ -96,17 +138,26 @@ class LocalProcess:
         if cwd is not None:
             _require_directory(cwd)
         loop = asyncio.get_running_loop()
-        transport, protocol = await loop.subprocess_exec(
-            lambda: _PipeProtocol(loop),
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            start_new_session=True,
-        )
-        return cls(transport, protocol)
+        read_end, write_end = _stdout_pipe()
+        try:
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _PipeProtocol(loop),
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        stdout, _ = await loop.connect_read_pipe(lambda: _StdoutPipe(protocol), os.fdopen(read_end, "rb", 0))
+        protocol.add_pipe(STDOUT, stdout)
+        return cls(transport, protocol, stdout)
 
     @property
     def pid(self) -> int:
@@ -146,5 +197,6 @@ class LocalProcess:
         await self._protocol.exited
 
     def close(self) -> None:
-        """Release the transport once the process is done with."""
+        """Release the transports once the process is done with."""
+        self._stdout.close()
         self._transport.close()
