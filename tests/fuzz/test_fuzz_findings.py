@@ -38,6 +38,12 @@ def answer(running: RunningBridge, frame: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bridge/rpc/protocol.py loads() parses with orjson, which reads integers past 64 bits as "
+    "floats (no error, so the stdlib fallback never runs); fix: fall back to json.loads when the "
+    "frame holds such a number, e.g. when a parsed id is a float but its text has no '.', 'e' or 'E'",
+)
 @pytest.mark.parametrize("request_id", [2**64, -(2**63) - 1, 123456789012345678901234567890])
 def test_ids_past_64_bits_are_echoed_exactly(running: RunningBridge, request_id: int) -> None:
     """Spec section 5: the response's id is the request's. A parser that reads integers past
