@@ -71,17 +71,24 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
                 (pipe.pause_reading if paused else pipe.resume_reading)()
 
     def take(self) -> list[Chunk]:
-        """Everything buffered, with neighbouring chunks of one stream joined (once: adding
-        them up pairwise would copy a 256 KiB batch of 64 KiB reads ten times over)."""
+        """Up to ``HIGH_WATER`` bytes of the output buffered, in order, with neighbouring chunks
+        of one stream joined (once: adding them up pairwise copied a batch over and over). A
+        chunk that does not fit is split and the rest waits for the next call, so a frame stays
+        that size when the 1 MiB pipe is read 256 KiB at a time."""
         runs: list[tuple[int, list[bytes]]] = []
-        for fd, data in self.chunks:
+        left = HIGH_WATER
+        while self.chunks and left > 0:
+            fd, data = self.chunks.popleft()
+            if len(data) > left:
+                self.chunks.appendleft((fd, data[left:]))
+                data = data[:left]
+            left -= len(data)
             if runs and runs[-1][0] == fd:
                 runs[-1][1].append(data)
             else:
                 runs.append((fd, [data]))
-        self.chunks.clear()
-        self.buffered = 0
-        if self.paused:
+        self.buffered -= HIGH_WATER - left
+        if self.paused and self.buffered < HIGH_WATER:
             self._set_paused(False)
         return [(fd, parts[0] if len(parts) == 1 else b"".join(parts)) for fd, parts in runs]
 
