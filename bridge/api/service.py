@@ -11,15 +11,16 @@ body.
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from bridge.api.aiohttp_transport import AiohttpTransport
 from bridge.api.models import Params
 from bridge.config import BackendSettings
-from bridge.errors import Forbidden, NotConfigured, ServiceError
+from bridge.errors import Forbidden, InvalidParams, NotConfigured, ServiceError
 from bridge.rpc import MethodRouter, loads
 
 if TYPE_CHECKING:
@@ -30,11 +31,34 @@ log = logging.getLogger("ddbridge.service")
 router = MethodRouter("service")
 
 
+# RFC 9110: a field name is a token; a value has no control characters but tab, and its
+# surrounding whitespace is not part of it.
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 class ServiceRequest(Params):
     method: str = Field(pattern=r"^[A-Za-z]+$")
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     data: Any = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_text(cls, url: str) -> str:
+        if CONTROL.search(url):
+            raise ValueError("the URL holds control characters")
+        return url
+
+    @field_validator("headers")
+    @classmethod
+    def _headers_are_http(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+            if CONTROL.search(value):
+                raise ValueError(f"the value of header {name!r} holds control characters")
+        return {name: value.strip(" \t") for name, value in headers.items()}
 
 
 class ServiceProxy:
@@ -63,7 +87,10 @@ class ServiceProxy:
             await self._client.aclose()
 
     def _target(self, url: str) -> str:
-        parsed = httpx.URL(url)
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise InvalidParams(f"service URL {url!r} is not a URL: {exc}", field="url") from exc
         if parsed.scheme or parsed.host:
             if not self._settings.allow_absolute_urls:
                 raise Forbidden(

@@ -90,10 +90,18 @@ def _parse_item(item: Any) -> Request | Invalid:
     return Request(method=method, params=params, id=request_id, notification=not has_id)
 
 
+def _not_json(word: str) -> Any:
+    raise ValueError(f"{word} is not JSON")
+
+
 def parse_frame(data: str | bytes) -> Frame:
-    """Parse one WebSocket text frame into requests and invalid items."""
+    """Parse one WebSocket text frame into requests and invalid items.
+
+    The stdlib parses frames, strictly (``NaN`` and ``Infinity`` are not JSON): a request's id
+    must come back exactly, and orjson reads integers past 64 bits as floats. Frames from pages
+    are small; the speed is needed for what the daemon sends (``encode``)."""
     try:
-        decoded = loads(data)
+        decoded = json.loads(data, parse_constant=_not_json)
     except (ValueError, RecursionError) as exc:
         return Frame([Invalid(RpcError(PARSE_ERROR, f"parse error: {exc}"))])
     if isinstance(decoded, list):
@@ -116,8 +124,9 @@ def notification(method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def loads(data: str | bytes) -> Any:
-    """JSON text to objects with orjson; what orjson refuses goes to the stdlib, which accepts a
-    little more (lone surrogates) and words its errors (``ValueError``) for people."""
+    """JSON text to objects with orjson (for bodies: large ones are common); what orjson refuses
+    goes to the stdlib, which accepts a little more (lone surrogates) and words its errors
+    (``ValueError``) for people."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:

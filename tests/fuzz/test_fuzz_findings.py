@@ -1,8 +1,7 @@
 """What the RPC fuzzing (test_rpc_fuzz.py) found, one minimal case each.
 
-The fuzz run leaves these inputs out while a case here is marked xfail; once the daemon is fixed
-the mark comes off (``strict``: the case fails loudly when it starts passing) and the fuzz
-strategies may draw them again.
+Each was a daemon bug, fixed since; the cases stay as regression tests, and the fuzz strategies
+draw these inputs again.
 """
 
 from __future__ import annotations
@@ -38,12 +37,6 @@ def answer(running: RunningBridge, frame: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bridge/rpc/protocol.py loads() parses with orjson, which reads integers past 64 bits as "
-    "floats (no error, so the stdlib fallback never runs); fix: fall back to json.loads when the "
-    "frame holds such a number, e.g. when a parsed id is a float but its text has no '.', 'e' or 'E'",
-)
 @pytest.mark.parametrize("request_id", [2**64, -(2**63) - 1, 123456789012345678901234567890])
 def test_ids_past_64_bits_are_echoed_exactly(running: RunningBridge, request_id: int) -> None:
     """Spec section 5: the response's id is the request's. A parser that reads integers past
@@ -52,11 +45,6 @@ def test_ids_past_64_bits_are_echoed_exactly(running: RunningBridge, request_id:
     assert type(reply["id"]) is int and reply["id"] == request_id, reply
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bridge/rpc/protocol.py parses with the stdlib's json.loads, which accepts NaN and "
-    "Infinity; fix: json.loads(data, parse_constant=<raise ValueError>) so they are parse errors",
-)
 @pytest.mark.parametrize(
     "frame",
     [
@@ -72,12 +60,6 @@ def test_nan_and_infinity_are_parse_errors(running: RunningBridge, frame: str) -
     assert reply["id"] is None and reply["error"]["code"] == -32700, reply
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bridge/api/service.py: httpx.URL() and the request raise httpx.InvalidURL (not an "
-    "httpx.HTTPError) for a URL with control characters, which ends as -32603 with a traceback; "
-    "fix: catch httpx.InvalidURL in ServiceProxy._target/request and raise InvalidParams naming 'url'",
-)
 @pytest.mark.parametrize("url", ["/echo/\x13", "/echo\n/x", "/\x7f"])
 def test_a_service_url_with_control_characters_is_invalid_params(running: RunningBridge, url: str) -> None:
     frame = json.dumps(
