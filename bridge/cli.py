@@ -302,6 +302,8 @@ class _Daemon:
             access_log=False,
             timeout_graceful_shutdown=5,
             ws_max_size=settings.limits.message_bytes,
+            # Compressing frames for a peer on loopback only costs CPU (browsers ask for it).
+            ws_per_message_deflate=False,
         )
 
     async def serve(self, settings: Settings, extension: ExtensionInfo | None = None) -> None:

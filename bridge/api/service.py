@@ -1,5 +1,5 @@
-"""``service.request``: ddClient's HTTP calls to the extension backend, proxied with httpx
-over aiohttp (``AiohttpTransport``: httpcore's pool and parser cost three times as much).
+"""``service.request``: ddClient's HTTP calls to the extension backend, as ``httpx.Request``s
+sent through a lean HTTP/1.1 transport (``bridge.api.http1``).
 
 Serves v0 ``backend.get/post/put/patch/delete/head/request`` and v1
 ``extension.vm.service.*``. Semantics follow Docker Desktop: object data goes as JSON, string
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import Field, field_validator
 
-from bridge.api.aiohttp_transport import AiohttpTransport
+from bridge.api.http1 import Http1Transport
 from bridge.api.models import Params
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, InvalidParams, NotConfigured, ServiceError
@@ -62,60 +62,69 @@ class ServiceRequest(Params):
 
 
 class ServiceProxy:
-    """A pooled httpx client bound to the extension backend (unix socket or base URL)."""
+    """Requests to the extension backend (unix socket or base URL), as ``httpx.Request``s sent
+    straight through a pooled transport.
+
+    Not through ``httpx.AsyncClient``: its layer (URL merging, cookie jar, auth and redirect
+    loops) cost more per call than the whole HTTP exchange, and a proxy wants none of it —
+    redirects and cookies are the page's business, as they are in Docker Desktop.
+    """
 
     def __init__(self, settings: BackendSettings) -> None:
         self._settings = settings
-        self._client: httpx.AsyncClient | None = None
-        timeout = httpx.Timeout(settings.timeout)
+        self._transport: httpx.AsyncBaseTransport | None = None
+        self._timeout = httpx.Timeout(settings.timeout).as_dict()
         if settings.socket is not None:
             self.where = f"unix socket {settings.socket}"
-            transport = AiohttpTransport(uds=str(settings.socket))
-            self._client = httpx.AsyncClient(
-                transport=transport, base_url="http://localhost", timeout=timeout
-            )
+            self._transport = Http1Transport(uds=str(settings.socket))
+            self._base = "http://localhost/"
         elif settings.url is not None:
             self.where = settings.url
-            self._client = httpx.AsyncClient(
-                transport=AiohttpTransport(), base_url=settings.url, timeout=timeout
-            )
+            self._transport = Http1Transport()
+            self._base = settings.url.rstrip("/") + "/"
         else:
             self.where = "(none)"
+            self._base = ""
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
 
-    def _target(self, url: str) -> str:
+    def _target(self, url: str) -> tuple[httpx.URL, str]:
+        """The URL a service call's ``url`` names (a path and query below the backend's base),
+        and how messages show it."""
         try:
             parsed = httpx.URL(url)
+            if parsed.scheme or parsed.host:
+                if not self._settings.allow_absolute_urls:
+                    raise Forbidden(
+                        f"service URL {url!r} is absolute; service calls go to the extension backend "
+                        "with a path like '/items' (set [backend] allow_absolute_urls to allow others)"
+                    )
+                return parsed, url
+            return httpx.URL(self._base + url.lstrip("/")), "/" + url.lstrip("/")
         except httpx.InvalidURL as exc:
             raise InvalidParams(f"service URL {url!r} is not a URL: {exc}", field="url") from exc
-        if parsed.scheme or parsed.host:
-            if not self._settings.allow_absolute_urls:
-                raise Forbidden(
-                    f"service URL {url!r} is absolute; service calls go to the extension backend "
-                    "with a path like '/items' (set [backend] allow_absolute_urls to allow others)"
-                )
-            return url
-        return url if url.startswith("/") else f"/{url}"
 
     async def request(self, params: ServiceRequest) -> Any:
-        if self._client is None:
+        if self._transport is None:
             raise NotConfigured(
                 "no extension backend is configured: start ddbridge with --backend-socket PATH "
                 "or --backend-url URL",
                 setting="backend",
             )
         method = params.method.upper()
-        target = self._target(params.url)
+        url, target = self._target(params.url)
         body: dict[str, Any] = {}
         if isinstance(params.data, str):
             body["content"] = params.data.encode()
         elif params.data is not None:
             body["json"] = params.data
+        request = httpx.Request(
+            method, url, headers=params.headers, extensions={"timeout": self._timeout}, **body
+        )
         try:
-            response = await self._client.request(method, target, headers=params.headers, **body)
+            response = await self._transport.handle_async_request(request)
         except httpx.TimeoutException as exc:
             raise ServiceError(
                 504,
