@@ -34,7 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import write_host_tools
 from tests.support.dockerd import EngineUnderTest
-from tests.support.processes import RunningBridge
+from tests.support.processes import RunningBridge, host_processes, marked_host_processes
 
 pytestmark = pytest.mark.integration
 
@@ -81,44 +81,16 @@ def daemon_status(pid: int) -> tuple[int, int]:
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def marked_host_processes(marker: bytes) -> list[str]:
-    """Host processes whose environment holds ``marker`` (``NAME=value``), as ``pid: cmdline``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        if marker in environ.split(b"\0"):
-            found.append(entry + ": " + cmdline.replace(b"\0", b" ").decode(errors="replace"))
-    return found
-
-
 def kill_marked_host_processes(marker: bytes) -> None:
     """A failed soak must not leave its processes behind: SIGKILL what carries the marker."""
-    for line in marked_host_processes(marker):
+    for process in marked_host_processes(marker):
         with contextlib.suppress(OSError):
-            os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
+            os.kill(process.pid, signal.SIGKILL)
 
 
 def children_of(pid: int) -> list[str]:
-    """Every process whose parent is ``pid`` (zombies included), as ``pid state name``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = dict(
-                line.split(":\t", 1) for line in Path(f"/proc/{entry}/status").read_text().splitlines()
-            )
-        except (OSError, ValueError):
-            continue
-        if status.get("PPid") == str(pid):
-            found.append(f"{entry} {status.get('State', '?')} {status.get('Name', '?')}")
-    return found
+    """Every process whose parent is ``pid`` (zombies included), as ``pid state command``."""
+    return [f"{p.pid} {p.state} {p.command}" for p in host_processes(zombies=True) if p.ppid == pid]
 
 
 def marked_container_processes(engine: EngineUnderTest, container: str, pattern: str) -> list[str]:
@@ -263,7 +235,7 @@ async def test_host_spawn_kill_and_drop(
     figures = Figures()
 
     def left() -> list[str]:
-        return marked_host_processes(marker.encode())
+        return [f"{p.pid}: {p.command}" for p in marked_host_processes(marker.encode())]
 
     started = time.monotonic()
     warm_up = min(300, HOST_CYCLES // 5)

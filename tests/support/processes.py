@@ -3,6 +3,7 @@ test backend as subprocesses, and stopping them."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -79,16 +80,17 @@ def start_backend(*, uds: Path | None = None, port: int | None = None) -> subpro
 @dataclass(frozen=True)
 class HostProcess:
     """A process seen in /proc: its pid and start time (together they name it even after the
-    pid is reused), its parent and its command line."""
+    pid is reused), its parent, its command line and its state letter (``Z`` for a zombie)."""
 
     pid: int
     ppid: int
     start: int
     command: str
+    state: str
 
 
-def _read_process(pid: int) -> tuple[HostProcess, str] | None:
-    """The process and its state letter (``Z`` for a zombie), or None once it is gone."""
+def _read_process(pid: int) -> HostProcess | None:
+    """The process, or None once it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -96,17 +98,28 @@ def _read_process(pid: int) -> tuple[HostProcess, str] | None:
         return None
     # The command name (field 2) is in parentheses and may hold spaces: split after the last one.
     fields = stat[stat.rindex(")") + 2 :].split()
-    return HostProcess(pid, int(fields[1]), int(fields[19]), command.strip()), fields[0]
+    return HostProcess(pid, int(fields[1]), int(fields[19]), command.strip(), fields[0])
 
 
-def host_processes() -> list[HostProcess]:
-    """Every living (not zombie) process of this machine, read from /proc (no psutil)."""
+def host_processes(*, zombies: bool = False) -> list[HostProcess]:
+    """Every living process of this machine (and the zombies, when asked), read from /proc (no
+    psutil)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             read = _read_process(int(entry.name))
-            if read is not None and read[1] != "Z":
-                found.append(read[0])
+            if read is not None and (zombies or read.state != "Z"):
+                found.append(read)
+    return found
+
+
+def marked_host_processes(marker: bytes) -> list[HostProcess]:
+    """The living processes whose environment holds ``marker`` (``NAME=value``)."""
+    found = []
+    for process in host_processes():
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to read
+            if marker in Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0"):
+                found.append(process)
     return found
 
 
@@ -129,6 +142,6 @@ def still_running(processes: list[HostProcess]) -> list[HostProcess]:
     alive = []
     for process in processes:
         read = _read_process(process.pid)
-        if read is not None and read[1] != "Z" and read[0].start == process.start:
+        if read is not None and read.state != "Z" and read.start == process.start:
             alive.append(process)
     return alive
