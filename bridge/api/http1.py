@@ -122,9 +122,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._head_only = head_only
         self._done = asyncio.get_running_loop().create_future()
-        self.transport.write(head + body if len(body) < 65536 else head)
-        if len(body) >= 65536:
-            self.transport.write(body)
+        self.transport.writelines((head, body))
         await self._done
         if not self._answer.keep_alive or head_only:
             self.close()
