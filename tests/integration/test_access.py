@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import websockets
 
 from bridge.testing import BridgeClient, SyncBridgeClient
 from tests.support.handshake import upgrade_status
-from tests.support.processes import REPO, RunningBridge
+from tests.support.processes import RunningBridge, run_ddbridge
 
 pytestmark = pytest.mark.integration
 
@@ -175,9 +174,7 @@ def test_no_token_on_loopback_is_allowed_with_a_warning(bridge: Callable[..., Ru
 
 
 def ddbridge(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args], capture_output=True, text=True, cwd=REPO, timeout=30, env=env
-    )
+    return run_ddbridge(*args, env=env, timeout=30)
 
 
 @pytest.mark.parametrize(

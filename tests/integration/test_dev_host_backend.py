@@ -14,7 +14,7 @@ import pytest
 
 from bridge.testing import BridgeClient
 from tests.conftest import write_script
-from tests.support.processes import REPO, RunningBridge
+from tests.support.processes import REPO, RunningBridge, run_ddbridge
 
 pytestmark = pytest.mark.integration
 
@@ -97,13 +97,7 @@ async def test_title_icon_and_binaries_of_a_folder(
 
 
 def ddbridge_dev(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", "dev", *map(str, args), "--port", "0"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    return run_ddbridge("dev", *args, "--port", "0")
 
 
 def test_backend_that_dies_shows_its_output(extension: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from bridge.testing import BridgeClient, RpcFailure
-from tests.support.processes import REPO, RunningBridge
+from tests.support.processes import REPO, RunningBridge, run_ddbridge
 
 pytestmark = pytest.mark.integration
 
@@ -122,13 +121,7 @@ async def test_mock_answers_from_the_file(bridge: Callable[..., RunningBridge], 
 
 
 def ddbridge(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *map(str, args), "--port", "0"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    return run_ddbridge(*args, "--port", "0")
 
 
 def test_bad_mock_file_is_a_usage_error(tmp_path: Path) -> None:

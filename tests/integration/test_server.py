@@ -17,15 +17,13 @@ import websockets
 from bridge import __version__
 from bridge.testing import BridgeClient
 from tests.support.handshake import upgrade_status
-from tests.support.processes import REPO, RunningBridge
+from tests.support.processes import RunningBridge, run_ddbridge
 
 pytestmark = pytest.mark.integration
 
 
 def ddbridge(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args], capture_output=True, text=True, cwd=REPO, timeout=30
-    )
+    return run_ddbridge(*args, timeout=30)
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ __all__ = [
     "descendants",
     "free_port",
     "host_processes",
+    "run_ddbridge",
     "start_backend",
     "start_bridge",
     "still_running",
@@ -29,6 +30,21 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def run_ddbridge(
+    *args: str | Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``ddbridge ARGS`` (this interpreter's package) run to its end, output captured; ``env``
+    replaces the environment when given."""
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def start_bridge(
