@@ -1,11 +1,15 @@
-"""A lean HTTP/1.1 transport for httpx: keep-alive connections over asyncio protocols, parsed by
+"""A lean HTTP/1.1 client transport: keep-alive connections over asyncio protocols, parsed by
 httptools (llhttp, the parser uvicorn uses).
 
 The service proxy sends small requests to one backend, one at a time per connection, and wants
 each whole answer. httpcore's pool checks every pooled socket on every request and parses in
-pure Python; aiohttp's client costs more per call than the whole exchange with nginx. This does
-only what the proxy needs: a pool of idle connections (LIFO), one request in flight on each,
-whole bodies, no redirects, no compression, no proxies, no TLS to a backend (http only).
+pure Python; aiohttp's client costs more per call than the whole exchange with nginx; and
+building ``httpx.URL``/``httpx.Request``/``httpx.Response`` for each call took a third of its
+time. So the proxy calls ``Http1Transport.send`` with the request line's parts and gets an
+``Answer``; ``handle_async_request`` makes the same transport an httpx transport
+(``httpx.AsyncClient(transport=Http1Transport(uds=...))``). It does only what the proxy needs:
+a pool of idle connections per address (LIFO), one request in flight on each, whole bodies, no
+redirects, no compression, no proxies, no TLS to a backend (http only).
 
 A connection found closed while idle is dropped; a request whose reused connection closes before
 any byte of an answer is sent again on a new one when its method is idempotent (the server may
@@ -15,15 +19,26 @@ have closed the idle connection just as the request went out, as keep-alive time
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import cast
 
 import httptools
 import httpx
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
-MAX_IDLE = 64
+MAX_IDLE = 64  # idle connections kept per backend address
+# Framing is the transport's: a caller's own Content-Length or Transfer-Encoding could
+# disagree with the body and desynchronise a pooled connection (request smuggling).
+FRAMING = frozenset({b"content-length", b"transfer-encoding"})
+# With a body, or a method that normally has one, the length goes out even when zero.
+LENGTH_ALWAYS = frozenset({"POST", "PUT", "PATCH"})
+
+Address = tuple[str, int]  # host and port (unused with a unix socket)
 
 
 class _ClosedBeforeAnswer(httpx.RemoteProtocolError):
@@ -31,14 +46,55 @@ class _ClosedBeforeAnswer(httpx.RemoteProtocolError):
     may have closed it as idle just as the request went out."""
 
 
-@dataclass
-class _Answer:
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float | None
+    read: float | None
+
+
+@dataclass(slots=True)
+class Answer:
+    """A backend's answer as it is parsed: status, reason phrase, raw headers, body parts."""
+
     status: int = 0
     reason: bytes = b""
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: list[bytes] = field(default_factory=list)
     started: bool = False
     keep_alive: bool = False
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def content(self) -> bytes:
+        return b"".join(self.body)
+
+    @property
+    def reason_phrase(self) -> str:
+        if self.reason:
+            return self.reason.decode("latin-1")
+        try:
+            return HTTPStatus(self.status).phrase
+        except ValueError:
+            return ""
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of header ``name`` (lower case)."""
+        return next((value for key, value in self.headers if key.lower() == name), None)
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the Content-Type's charset, else UTF-8 (as httpx does)."""
+        encoding = "utf-8"
+        content_type = self.header(b"content-type")
+        if content_type is not None:
+            charset = re.search(rb";\s*charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+            if charset is not None:
+                with contextlib.suppress(LookupError):
+                    encoding = codecs.lookup(charset[1].decode("ascii")).name
+        return self.content.decode(encoding, errors="replace")
 
 
 class _Connection(asyncio.Protocol):
@@ -47,7 +103,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self._answer = _Answer()
+        self._answer = Answer()
         self._parser = httptools.HttpResponseParser(self)
         self._done: asyncio.Future[None] | None = None
         self._head_only = False
@@ -116,13 +172,13 @@ class _Connection(asyncio.Protocol):
             self._done.set_exception(error)
         self.close()
 
-    async def exchange(self, head: bytes, body: bytes, head_only: bool) -> _Answer:
+    async def exchange(self, head: bytes, body: bytes, head_only: bool) -> Answer:
         assert self.transport is not None
-        self._answer = _Answer()
+        self._answer = Answer()
         self._parser = httptools.HttpResponseParser(self)
         self._head_only = head_only
         self._done = asyncio.get_running_loop().create_future()
-        self.transport.writelines((head, body))
+        self.transport.write(head + body)
         await self._done
         if not self._answer.keep_alive or head_only:
             self.close()
@@ -135,94 +191,127 @@ class _Connection(asyncio.Protocol):
 
 
 class Http1Transport(httpx.AsyncBaseTransport):
-    """Sends httpx requests over HTTP/1.1 keep-alive connections to one backend: a unix socket
-    when ``uds`` is set, else the request URL's host and port."""
+    """HTTP/1.1 keep-alive connections to a unix socket when ``uds`` is set, else to each
+    request's host and port (idle connections are pooled per address)."""
 
     def __init__(self, uds: str | None = None) -> None:
         self._uds = uds
-        self._idle: list[_Connection] = []
+        self._idle: dict[Address | None, list[_Connection]] = {}
 
-    async def _connect(self, url: httpx.URL, timeout: float | None) -> _Connection:
+    async def send(
+        self,
+        method: str,
+        target: bytes,
+        headers: Iterable[tuple[bytes, bytes]],
+        body: bytes,
+        *,
+        address: Address,
+        timeouts: Timeouts,
+    ) -> Answer:
+        """Send ``method target`` with ``headers`` (Host among them; any Content-Length or
+        Transfer-Encoding is replaced by the body's length) and return the whole answer.
+
+        Raises httpx's errors: ``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``,
+        ``RemoteProtocolError``."""
+        head = _request_head(method, target, headers, body)
+        key = None if self._uds is not None else address
+        reused = self._idle_connection(key)
+        try:
+            answer, connection = await self._send(method, head, body, reused, address, timeouts)
+        except _ClosedBeforeAnswer:
+            if reused is None or method not in IDEMPOTENT:
+                raise
+            answer, connection = await self._send(method, head, body, None, address, timeouts)
+        idle = self._idle.setdefault(key, [])
+        if not connection.closed and len(idle) < MAX_IDLE:
+            idle.append(connection)
+        elif not connection.closed:
+            connection.close()
+        return answer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """The httpx face of ``send``."""
+        url = request.url
+        if url.scheme != "http":
+            raise httpx.UnsupportedProtocol(f"only http:// backends are supported, not {url}")
+        timeout = request.extensions.get("timeout", {})
+        try:
+            answer = await self.send(
+                request.method,
+                url.raw_path,
+                request.headers.raw,
+                await request.aread(),
+                address=(url.host, url.port or 80),
+                timeouts=Timeouts(timeout.get("connect"), timeout.get("read")),
+            )
+        except httpx.RequestError as exc:
+            exc.request = request
+            raise
+        return httpx.Response(
+            answer.status,
+            headers=answer.headers,
+            content=answer.content,
+            request=request,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason},
+        )
+
+    def _idle_connection(self, key: Address | None) -> _Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            connection = idle.pop()
+            if not connection.closed:
+                return connection
+        return None
+
+    async def _connect(self, address: Address, timeout: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
             if self._uds is not None:
                 _, connection = await loop.create_unix_connection(_Connection, self._uds)
             else:
-                port = url.port or (443 if url.scheme == "https" else 80)
-                _, connection = await loop.create_connection(_Connection, url.host, port)
+                _, connection = await loop.create_connection(_Connection, *address)
         return connection
-
-    def _idle_connection(self) -> _Connection | None:
-        while self._idle:
-            connection = self._idle.pop()
-            if not connection.closed:
-                return connection
-        return None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme != "http":
-            raise httpx.UnsupportedProtocol(f"only http:// backends are supported, not {request.url}")
-        timeout = request.extensions.get("timeout", {})
-        body = await request.aread()
-        head = _request_head(request)
-        reused = self._idle_connection()
-        try:
-            answer, connection = await self._send(request, head, body, reused, timeout)
-        except _ClosedBeforeAnswer:
-            if reused is None or request.method not in IDEMPOTENT:
-                raise
-            answer, connection = await self._send(request, head, body, None, timeout)
-        if not connection.closed and len(self._idle) < MAX_IDLE:
-            self._idle.append(connection)
-        elif not connection.closed:
-            connection.close()
-        return httpx.Response(
-            answer.status,
-            headers=answer.headers,
-            content=b"".join(answer.body),
-            request=request,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason},
-        )
 
     async def _send(
         self,
-        request: httpx.Request,
+        method: str,
         head: bytes,
         body: bytes,
         connection: _Connection | None,
-        timeout: dict[str, float | None],
-    ) -> tuple[_Answer, _Connection]:
+        address: Address,
+        timeouts: Timeouts,
+    ) -> tuple[Answer, _Connection]:
         try:
             if connection is None:
-                connection = await self._connect(request.url, timeout.get("connect"))
+                connection = await self._connect(address, timeouts.connect)
         except TimeoutError as exc:
-            raise httpx.ConnectTimeout("timed out connecting to the backend", request=request) from exc
+            raise httpx.ConnectTimeout("timed out connecting to the backend") from exc
         except OSError as exc:
-            raise httpx.ConnectError(exc.strerror or str(exc), request=request) from exc
+            raise httpx.ConnectError(exc.strerror or str(exc)) from exc
         try:
-            async with asyncio.timeout(timeout.get("read")):
-                answer = await connection.exchange(head, body, request.method == "HEAD")
+            async with asyncio.timeout(timeouts.read):
+                answer = await connection.exchange(head, body, method == "HEAD")
         except TimeoutError as exc:
             connection.close()
-            raise httpx.ReadTimeout("timed out waiting for the backend's answer", request=request) from exc
-        except httpx.RemoteProtocolError as exc:
-            connection.close()
-            exc.request = request
-            raise
+            raise httpx.ReadTimeout("timed out waiting for the backend's answer") from exc
         except BaseException:
             connection.close()
             raise
         return answer, connection
 
     async def aclose(self) -> None:
-        for connection in self._idle:
-            with contextlib.suppress(Exception):
-                connection.close()
+        for idle in self._idle.values():
+            for connection in idle:
+                with contextlib.suppress(Exception):
+                    connection.close()
         self._idle.clear()
 
 
-def _request_head(request: httpx.Request) -> bytes:
-    """The request line and headers (httpx has set Host and Content-Length)."""
-    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
-    lines.extend(name + b": " + value for name, value in request.headers.raw)
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+def _request_head(method: str, target: bytes, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> bytes:
+    """The request line and headers, framed by the body's length."""
+    lines = [b"%s %s HTTP/1.1" % (method.encode("ascii"), target)]
+    lines.extend(name + b": " + value for name, value in headers if name.lower() not in FRAMING)
+    if body or method in LENGTH_ALWAYS:
+        lines.append(b"content-length: %d" % len(body))
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines)

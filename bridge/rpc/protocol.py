@@ -133,14 +133,16 @@ def loads(data: str | bytes) -> Any:
         return json.loads(data)
 
 
-def encode(message: dict[str, Any] | list[dict[str, Any]]) -> str:
-    """One JSON encode per frame: compact, UTF-8 kept as is.
-
-    orjson escapes a stream's output ten times as fast as the stdlib (0.5 GB/s), which was a
-    third of a streaming daemon's time; values orjson refuses (integers past 64 bits, lone
-    surrogates) are encoded by the stdlib instead.
-    """
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, with orjson: it escapes a stream's output ten times as fast as the
+    stdlib (0.5 GB/s), which was a third of a streaming daemon's time. Values orjson refuses
+    (integers past 64 bits, lone surrogates) are encoded by the stdlib instead."""
     try:
-        return orjson.dumps(message, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def encode(message: dict[str, Any] | list[dict[str, Any]]) -> str:
+    """One JSON encode per frame: compact, UTF-8 kept as is."""
+    return dumps(message).decode("utf-8", "surrogatepass")

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bridge.api.http1 import Http1Transport
+from bridge.api.http1 import Http1Transport, Timeouts
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +39,7 @@ class Server:
         self.writers.append(writer)
         number = 0
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while (
-                reply := self.handler(number := number + 1, await reader.readuntil(b"\r\n\r\n"))
-            ) is not None:
+            while (reply := self.handler(number := number + 1, await read_request(reader))) is not None:
                 writer.write(reply)
                 await writer.drain()
         writer.close()
@@ -50,6 +49,13 @@ class Server:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """A request's head and its Content-Length's worth of body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+    return head + (await reader.readexactly(int(length[1])) if length else b"")
 
 
 Serve = Callable[[Handler], Awaitable[tuple[Server, Http1Transport]]]
@@ -151,3 +157,49 @@ async def test_garbage_is_a_protocol_error(serve: Serve) -> None:
     _, transport = await serve(lambda number, request: b"SMTP ready\r\n\r\n")
     with pytest.raises(httpx.RemoteProtocolError, match=r"not HTTP/1\.1"):
         await transport.handle_async_request(get())
+
+
+async def test_the_body_frames_the_request_whatever_the_caller_says(serve: Serve) -> None:
+    """A caller's Content-Length or Transfer-Encoding could disagree with the body and leave the
+    rest of it on the pooled connection as the next request: the transport frames requests."""
+    requests: list[bytes] = []
+    server, transport = await serve(lambda number, request: requests.append(request) or answer(b"ok"))
+    lying = [(b"host", b"x"), (b"Content-Length", b"3"), (b"transfer-encoding", b"chunked")]
+    timeouts = Timeouts(5, 5)
+    for body in (b"GET /smuggled HTTP/1.1", b""):
+        sent = await transport.send("POST", b"/x", lying, body, address=("x", 80), timeouts=timeouts)
+        assert sent.content == b"ok"
+    assert [request.lower().count(b"content-length") for request in requests] == [1, 1]
+    assert requests[0].endswith(b"content-length: 22\r\n\r\nGET /smuggled HTTP/1.1")
+    assert b"chunked" not in b"".join(requests) and server.connections == 1
+
+
+async def test_idle_connections_are_pooled_per_address() -> None:
+    """Over TCP each request goes to its own host and port, never down a connection kept for
+    another (an allowed absolute service URL names another server)."""
+    servers = [Server(lambda number, request, name=name: answer(name)) for name in (b"A", b"B")]
+    listening = [await asyncio.start_server(server.serve, "127.0.0.1", 0) for server in servers]
+    ports = [listener.sockets[0].getsockname()[1] for listener in listening]
+    transport = Http1Transport()
+    try:
+        bodies = [
+            (
+                await transport.send(
+                    "GET",
+                    b"/",
+                    [(b"host", b"h")],
+                    b"",
+                    address=("127.0.0.1", ports[which]),
+                    timeouts=Timeouts(5, 5),
+                )
+            ).content
+            for which in (0, 1, 0, 1)
+        ]
+        assert bodies == [b"A", b"B", b"A", b"B"]
+        assert [server.connections for server in servers] == [1, 1]
+    finally:
+        await transport.aclose()
+        for listener, server in zip(listening, servers, strict=True):
+            listener.close()
+            await server.aclose()
+            await listener.wait_closed()

@@ -16,6 +16,7 @@ from bridge.api.service import ServiceRequest
         ({"url": "/", "headers": {"Bad Name": "x"}}, "'Bad Name' is not an HTTP header name"),
         ({"url": "/", "headers": {"": "x"}}, "'' is not an HTTP header name"),
         ({"url": "/", "headers": {"X-A": "one\r\nX-Injected: two"}}, "header 'X-A' holds control characters"),
+        ({"url": "/", "headers": {"X-A": "5 €"}}, "header 'X-A' holds characters past U\\+00FF"),
     ],
 )
 def test_what_http_cannot_carry_is_refused(params: dict[str, object], problem: str) -> None:
