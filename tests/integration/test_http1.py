@@ -163,7 +163,12 @@ async def test_the_body_frames_the_request_whatever_the_caller_says(serve: Serve
     """A caller's Content-Length or Transfer-Encoding could disagree with the body and leave the
     rest of it on the pooled connection as the next request: the transport frames requests."""
     requests: list[bytes] = []
-    server, transport = await serve(lambda number, request: requests.append(request) or answer(b"ok"))
+
+    def keep(number: int, request: bytes) -> bytes:
+        requests.append(request)
+        return answer(b"ok")
+
+    server, transport = await serve(keep)
     lying = [(b"host", b"x"), (b"Content-Length", b"3"), (b"transfer-encoding", b"chunked")]
     timeouts = Timeouts(5, 5)
     for body in (b"GET /smuggled HTTP/1.1", b""):
@@ -177,7 +182,7 @@ async def test_the_body_frames_the_request_whatever_the_caller_says(serve: Serve
 async def test_idle_connections_are_pooled_per_address() -> None:
     """Over TCP each request goes to its own host and port, never down a connection kept for
     another (an allowed absolute service URL names another server)."""
-    servers = [Server(lambda number, request, name=name: answer(name)) for name in (b"A", b"B")]
+    servers = [Server(lambda number, request: answer(b"A")), Server(lambda number, request: answer(b"B"))]
     listening = [await asyncio.start_server(server.serve, "127.0.0.1", 0) for server in servers]
     ports = [listener.sockets[0].getsockname()[1] for listener in listening]
     transport = Http1Transport()
