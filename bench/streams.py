@@ -3,12 +3,14 @@ with its output piped to /dev/null.
 
 The producer writes ``size`` bytes of ``a`` (``head -c N /dev/zero | tr '\\0' a``: printable,
 so the bridge's UTF-8 decoding and JSON encoding do their ordinary work, and cheap to make, so
-the producer is never the bottleneck). The client counts frame bytes and watches for
-``exec.exit``; MB/s is the command's payload over the time from the spawn request to its exit.
+the producer is never the bottleneck). The client, ``bench.rawreader.RawReader``, counts frame
+bytes and watches for ``exec.exit``, reading about as cheaply as ``cat`` reads the baseline's
+pipe; MB/s is the command's payload over the time from the spawn request to its exit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from bench import wsclient
 from bench.measure import median
+from bench.rawreader import RawReader
 from bench.report import Row
 
 MB = 1_000_000
@@ -36,16 +39,21 @@ class StreamSettings:
     size: int  # bytes per run
 
 
-async def bridge_stream_seconds(endpoint: wsclient.Endpoint, params: bytes, size: int) -> float:
-    """Seconds from ``exec.spawn`` to ``exec.exit`` for one stream of ``size`` bytes."""
-    ws = await endpoint.connect()
+def _bridge_stream(endpoint: wsclient.Endpoint, params: bytes) -> tuple[float, int, bytes]:
+    reader = RawReader(endpoint.url, endpoint.headers)
     try:
         started = time.perf_counter()
-        await ws.send(wsclient.spawn_frame(1, params), text=True)
-        received, last = await wsclient.drain_stream(ws)
-        elapsed = time.perf_counter() - started
+        reader.send_text(wsclient.spawn_frame(1, params))
+        received, last = reader.drain((wsclient.EXIT_MARK, wsclient.ERROR_MARK, wsclient.FAILED_MARK))
+        return time.perf_counter() - started, received, last
     finally:
-        await ws.close()
+        reader.close()
+
+
+async def bridge_stream_seconds(endpoint: wsclient.Endpoint, params: bytes, size: int) -> float:
+    """Seconds from ``exec.spawn`` to ``exec.exit`` for one stream of ``size`` bytes, read by
+    ``RawReader`` (in a thread: it blocks)."""
+    elapsed, received, last = await asyncio.to_thread(_bridge_stream, endpoint, params)
     if wsclient.EXIT_MARK not in last or b'"code":0' not in last.replace(b" ", b""):
         raise RuntimeError(f"the stream did not end well: {last[:300]!r}")
     if received < size:
