@@ -18,8 +18,9 @@ import struct
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from bench.wsclient import END_FRAME_MAX, ends_stream
+
 BUFFER = 1 << 20
-SMALL = 4096  # the stream's end (exec.exit / exec.error / an error answer) is a small frame
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
 
 
@@ -102,9 +103,9 @@ class RawReader:
                 raise Closed("the daemon closed the connection in the middle of a frame")
             count -= read
 
-    def drain(self, marks: tuple[bytes, ...]) -> tuple[int, bytes]:
-        """Read frames until a small one holding one of ``marks``: the payload bytes received
-        and that last frame."""
+    def drain(self) -> tuple[int, bytes]:
+        """Read frames until the one that ends the stream (``wsclient.ends_stream``): the payload
+        bytes received and that last frame."""
         received = 0
         while True:
             first, second = self._take(2)
@@ -114,7 +115,7 @@ class RawReader:
             elif size == 127:
                 (size,) = struct.unpack("!Q", self._take(8))
             received += size
-            if size >= SMALL:
+            if size >= END_FRAME_MAX:
                 self._skip(size)
                 continue
             payload = self._take(size)
@@ -122,5 +123,5 @@ class RawReader:
                 self._socket.sendall(_frame(PONG, payload))
             elif opcode == CLOSE:
                 raise Closed(f"the daemon closed the WebSocket: {payload[2:]!r}")
-            elif any(mark in payload for mark in marks):
+            elif ends_stream(payload):
                 return received, payload

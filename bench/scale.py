@@ -71,7 +71,7 @@ async def run_scale(endpoint: wsclient.Endpoint, pid: int, settings: ScaleSettin
                 received, last = await asyncio.wait_for(wsclient.drain_stream(ws), 300)
             except Exception:
                 return False
-            ok = wsclient.EXIT_MARK in last and b'"code":0' in last.replace(b" ", b"")
+            ok = wsclient.ended_well(last)
             return ok and received >= settings.stream_size
 
         outcomes = await asyncio.gather(*(stream(ws, i) for i, ws in enumerate(sockets[: settings.streams])))

@@ -44,7 +44,7 @@ def _bridge_stream(endpoint: wsclient.Endpoint, params: bytes) -> tuple[float, i
     try:
         started = time.perf_counter()
         reader.send_text(wsclient.spawn_frame(1, params))
-        received, last = reader.drain((wsclient.EXIT_MARK, wsclient.ERROR_MARK, wsclient.FAILED_MARK))
+        received, last = reader.drain()
         return time.perf_counter() - started, received, last
     finally:
         reader.close()
@@ -54,7 +54,7 @@ async def bridge_stream_seconds(endpoint: wsclient.Endpoint, params: bytes, size
     """Seconds from ``exec.spawn`` to ``exec.exit`` for one stream of ``size`` bytes, read by
     ``RawReader`` (in a thread: it blocks)."""
     elapsed, received, last = await asyncio.to_thread(_bridge_stream, endpoint, params)
-    if wsclient.EXIT_MARK not in last or b'"code":0' not in last.replace(b" ", b""):
+    if not wsclient.ended_well(last):
         raise RuntimeError(f"the stream did not end well: {last[:300]!r}")
     if received < size:
         raise RuntimeError(f"the stream delivered {received} bytes of frames, less than {size}")

@@ -22,6 +22,18 @@ EXIT_MARK = b'"exec.exit"'
 ERROR_MARK = b'"exec.error"'
 # A failed request's answer (the spawn itself failed): no stream follows.
 FAILED_MARK = b'"error":{'
+# The frames that end a stream (exit, error, failed spawn) are small; a big output frame is
+# never one of them, so readers need not look into those.
+END_FRAME_MAX = 4096
+
+
+def ends_stream(frame: bytes) -> bool:
+    return len(frame) < END_FRAME_MAX and any(mark in frame for mark in (EXIT_MARK, ERROR_MARK, FAILED_MARK))
+
+
+def ended_well(last: bytes) -> bool:
+    """The stream's last frame is its ``exec.exit`` with code 0."""
+    return EXIT_MARK in last and b'"code":0' in last.replace(b" ", b"")
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,5 @@ async def drain_stream(ws: ClientConnection) -> tuple[int, bytes]:
         frame = await ws.recv(decode=False)
         assert isinstance(frame, bytes)
         received += len(frame)
-        # The exit and error frames are small; a big output frame is never one of them.
-        if len(frame) < 4096 and any(mark in frame for mark in (EXIT_MARK, ERROR_MARK, FAILED_MARK)):
+        if ends_stream(frame):
             return received, frame
