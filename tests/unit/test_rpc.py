@@ -10,7 +10,7 @@ import pytest
 
 from bridge.api.models import Params
 from bridge.errors import LimitExceeded, ServiceError
-from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, parse_frame
+from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, dumps, encode, parse_frame
 from bridge.rpc.dispatch import refuse
 from bridge.rpc.protocol import Invalid, Request
 
@@ -294,3 +294,17 @@ def test_a_refused_frame_answers_each_request_with_the_error_and_nothing_to_noti
     answers = json.loads(batch.text)
     assert [answer["id"] for answer in answers] == ["a", None]
     assert answers[0]["error"] == wire and answers[1]["error"]["code"] == -32600
+
+
+@pytest.mark.parametrize(
+    ("value", "wire"),
+    [
+        ({"text": "é", "n": 1}, '{"text":"é","n":1}'),  # orjson: UTF-8 kept
+        ({"id": 2**70, "text": "é"}, '{"id":1180591620717411303424,"text":"\\u00e9"}'),  # past 64 bits
+        ({"text": "a\ud800b"}, '{"text":"a\\ud800b"}'),  # a lone surrogate has no UTF-8 form
+    ],
+)
+def test_what_orjson_refuses_is_still_valid_utf8_json(value: dict[str, object], wire: str) -> None:
+    assert encode(value) == wire
+    assert dumps(value) == wire.encode()
+    assert json.loads(wire) == value
