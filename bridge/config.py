@@ -117,6 +117,9 @@ class LimitsSettings(_Section):
     calls_per_connection: int = Field(512, ge=1)
     streams_per_connection: int = Field(128, ge=1)
     streams: int = Field(1024, ge=1)
+    # Bytes of blocking-exec output and service answers held at once, for all calls together
+    # (bridge.budget).
+    memory: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
 
 
 class InspectorSettings(_Section):

@@ -13,6 +13,7 @@ from bridge.api import desktop, dialog, docker, exec, host, navigate, service
 from bridge.api.dialog import Dialogs
 from bridge.api.host import host_info
 from bridge.api.service import ServiceProxy
+from bridge.budget import MemoryBudget
 from bridge.config import Settings
 from bridge.docker_engine import DockerEngine, EngineAddress
 from bridge.events import EventBus
@@ -56,6 +57,11 @@ class Bridge:
     host_info: dict[str, Any] = field(default_factory=host_info)
     sessions: set[Session] = field(default_factory=set)
     streams_running: int = 0  # for all sessions: [limits] streams
+
+    @cached_property
+    def memory(self) -> MemoryBudget:
+        """Bytes held for blocking execs' output and service answers, all calls together."""
+        return MemoryBudget(self.settings.limits.memory)
 
     @cached_property
     def service(self) -> ServiceProxy:

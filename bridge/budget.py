@@ -1,0 +1,72 @@
+"""The daemon-wide budget for bytes held in memory on behalf of calls (``[limits] memory``).
+
+A blocking exec collects its output, and a service call its backend's answer, before either is
+sent as one reply; each page may hold up to its per-call cap (``[exec] max_output``,
+``[backend] max_answer``), but many calls at once could still hold far more than the machine
+has. Every such buffer takes its bytes from one ``MemoryBudget`` as they arrive and gives them
+back when the reply has gone out, so the daemon's memory stays bounded by the budget (plus a
+small constant) however many calls run. A call whose bytes do not fit is refused with
+``LimitExceeded`` naming the setting; nothing else is disturbed.
+
+No I/O here: a plain counter, checked and changed on the event loop's thread.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from bridge.errors import LimitExceeded
+
+SETTING = "limits.memory"
+
+
+class MemoryBudget:
+    """``limit`` bytes shared by every call of the daemon."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def hold(self, what: str) -> Hold:
+        """A new account for one call's buffer; ``what`` names it in the error (``"exec output"``)."""
+        return Hold(self, what)
+
+    def _take(self, size: int, what: str) -> None:
+        if self.held + size > self.limit:
+            raise LimitExceeded(
+                f"{what} does not fit in the daemon's memory budget ({self.limit} bytes held for all "
+                f"calls at once, [limits] memory); retry when other calls have answered, or use a "
+                "streaming form",
+                limit=SETTING,
+                value=self.limit,
+            )
+        self.held += size
+
+    def _give_back(self, size: int) -> None:
+        self.held -= size
+
+
+class Hold:
+    """The bytes one call holds; ``with budget.hold(...) as hold:`` gives them all back at the end."""
+
+    def __init__(self, budget: MemoryBudget, what: str) -> None:
+        self._budget = budget
+        self._what = what
+        self.size = 0
+
+    def add(self, size: int) -> None:
+        """Take ``size`` more bytes, or raise ``LimitExceeded`` (holding what it held before)."""
+        self._budget._take(size, self._what)
+        self.size += size
+
+    def release(self) -> None:
+        self._budget._give_back(self.size)
+        self.size = 0
+
+    def __enter__(self) -> Hold:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.release()
