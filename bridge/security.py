@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Collection
 
 from starlette.websockets import WebSocket
@@ -22,14 +23,25 @@ POLICY_VIOLATION = 1008
 LOOPBACK_NAMES = frozenset({"localhost"})
 
 
-def split_host(host_header: str) -> str:
-    """The host part of a Host header, without port or IPv6 brackets, lower-cased."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    if host.count(":") == 1:
-        host = host.partition(":")[0]
-    return host.rstrip(".")
+# RFC 3986 authority as a Host header carries it: a bracketed IPv6 literal, or a name / IPv4
+# address of letters, digits, "-", "." and "_", then at most a port of digits. Nothing else:
+# "[::1]evil.com" or "evil.com#.localhost" are no hosts, whatever a lenient split would make of them.
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?")
+
+
+def split_host(host_header: str) -> str | None:
+    """The host part of a Host header, without port or IPv6 brackets, lower-cased; None when the
+    header is not a well-formed ``host[:port]``."""
+    match = _HOST.fullmatch(host_header.strip().lower())
+    if match is None:
+        return None
+    if match["ipv6"] is not None:
+        try:
+            return str(ipaddress.IPv6Address(match["ipv6"]))
+        except ValueError:
+            return None
+    name = match["name"].rstrip(".")
+    return name if name and ".." not in name else None
 
 
 def is_loopback(host: str) -> bool:
@@ -46,7 +58,7 @@ def check_host(host_header: str | None, allowed: Collection[str]) -> bool:
     if not host_header:
         return False
     host = split_host(host_header)
-    return is_loopback(host) or host in allowed
+    return host is not None and (is_loopback(host) or host in allowed)
 
 
 def check_origin(origin: str | None, host_header: str | None, allowed: Collection[str]) -> bool:
@@ -87,19 +99,24 @@ def check_request_origin(
     """True for an HTTP request the bridge's own pages, an allowed origin or a non-browser made.
 
     CORS keeps other pages from reading answers, but not from *using* some of them: a foreign
-    page may run ``<script src=/ddclient.js>`` (and read the session credential it carries) or
-    aim a ``no-cors`` request at the daemon. Browsers say where a request comes from in
-    ``Sec-Fetch-Site``: ``same-origin``, ``none`` (typed in the address bar) and no header (not a
-    browser) pass, as does a plain link followed to a page (a GET navigation, which only shows
-    it); anything else must name an allowed origin in Origin, or else in Referer.
+    page may run ``<script src=/ddclient.js>`` or aim a ``no-cors`` request at the daemon.
+    Browsers say where a request comes from in ``Sec-Fetch-Site``: ``same-origin`` and ``none``
+    (typed in the address bar) pass, as does a plain link followed to a page (a GET navigation,
+    which only shows it); anything else must name an allowed origin in Origin, or else in
+    Referer. Without ``Sec-Fetch-Site`` (a non-browser, or a browser on an origin it does not
+    count as secure, which never sends it) an Origin or Referer that is there must name an
+    allowed origin too; with neither, nothing is known, which is why no cookie-authenticated
+    answer carries a credential (``bridge.access``).
     """
     site = fetch_site.strip().lower() if fetch_site is not None else None
-    if site in (None, "same-origin", "none"):
+    if site in ("same-origin", "none"):
         return check_origin(origin, host_header, allowed)
-    if fetch_mode == "navigate" and method in ("GET", "HEAD"):
+    if site is not None and fetch_mode == "navigate" and method in ("GET", "HEAD"):
         return True
     source = origin if origin is not None else origin_of_referer(referer)
-    return source is not None and check_origin(source, host_header, allowed)
+    if source is None:
+        return site is None
+    return check_origin(source, host_header, allowed)
 
 
 async def admit_websocket(websocket: WebSocket, allowed: Collection[str], what: str) -> bool:

@@ -14,10 +14,38 @@ from bridge.security import check_host, check_origin, check_request_origin, orig
         ("[::1]:7700", "::1"),
         ("[::1]", "::1"),
         ("example.com.", "example.com"),
+        ("[0:0:0:0:0:0:0:1]:1", "::1"),
     ],
 )
 def test_split_host(header: str, host: str) -> None:
     assert split_host(header) == host
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "[::1]evil.com",
+        "[::1]evil.com:7700",
+        "evil.com#.localhost",
+        "evil.com/.localhost",
+        "evil.com?.localhost",
+        "evil.com@localhost",
+        "user@localhost",
+        "localhost:7700:1",
+        "localhost:",
+        "localhost:abc",
+        "[::1",
+        "[not-ip]",
+        "local host",
+        "localhost\x00",
+        "..localhost",
+        "a..localhost",
+        "localhost:123456",
+    ],
+)
+def test_malformed_hosts_are_no_hosts(header: str) -> None:
+    assert split_host(header) is None
+    assert not check_host(header, ("evil.com",))
 
 
 @pytest.mark.parametrize(
@@ -100,6 +128,11 @@ def test_allowed_origins_match_exactly_not_by_prefix() -> None:
         ("GET", None, None, "http://evil.com", None, False),
         ("GET", "same-origin", None, "http://evil.com", None, False),
         ("GET", None, None, "null", None, False),
+        # No Sec-Fetch-Site (an origin the browser does not count as secure): a foreign Referer
+        # or Origin is refused, not waved through as a non-browser.
+        ("GET", None, None, None, "http://victim.test:7902/page", False),
+        ("GET", None, None, None, "http://localhost:3000/page", True),
+        ("GET", None, None, None, "http://127.0.0.1:7700/page", True),
     ],
 )
 def test_request_origin(
