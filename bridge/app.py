@@ -11,7 +11,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from bridge import __version__
-from bridge.access import AccessGate
+from bridge.access import HANDOFF_PAGE, HANDOFF_PATH, AccessGate, frame_ancestors, rpc_subprotocol
 from bridge.auth import Credentials, default_secret_file, load_secret
 from bridge.config import Settings
 from bridge.connection import Session
@@ -20,6 +20,7 @@ from bridge.extension.devserver import DevServerProxy, origin_of
 from bridge.extension.ui import ui_response
 from bridge.inspector import inspector_router
 from bridge.mock import registry_for
+from bridge.redaction import redact
 from bridge.security import admit_websocket
 from bridge.state import Bridge, ExtensionInfo
 
@@ -62,18 +63,19 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
 
     @app.get("/ddclient.js")
     async def shim() -> Response:
-        # The shim carries a session credential for its WebSocket: the page may be on another
-        # allowed origin, where the cookie does not go. The gate only serves it to those allowed.
-        credential = credentials.issue_session() if credentials.required else None
-        return Response(
-            bridge.shim(credential), media_type="text/javascript", headers={"Cache-Control": "no-store"}
-        )
+        # No credential in it: the shim reads the page credential from the origin's storage, or
+        # on another allowed origin asks the hand-off page below for it.
+        return Response(bridge.shim(), media_type="text/javascript", headers={"Cache-Control": "no-store"})
+
+    @app.get(HANDOFF_PATH)
+    async def credential_handoff() -> Response:
+        return HANDOFF_PAGE.response({"origins": sorted(allowed_origins)}, frame_ancestors(allowed_origins))
 
     @app.websocket("/rpc")
     async def rpc(websocket: WebSocket) -> None:
         if not await admit_websocket(websocket, allowed_origins, "the RPC WebSocket"):
             return
-        await websocket.accept()
+        await websocket.accept(subprotocol=rpc_subprotocol(websocket))
         limit = settings.limits.connections
         if len(bridge.sessions) >= limit:
             log.warning("refused a connection: %d are open ([limits] connections)", limit)
@@ -86,7 +88,8 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
             bridge,
             websocket.send_text,
             peer,
-            websocket.headers.get("referer") or websocket.headers.get("origin"),
+            # The inspector shows it: a page URL may carry a token (a non-browser's, typed by hand).
+            redact(websocket.headers.get("referer") or websocket.headers.get("origin") or "") or None,
         )
         bridge.sessions.add(session)
         try:

@@ -1,14 +1,22 @@
-"""Who holds the key: the per-start token and the browser sessions it opens (see README, SECURITY).
+"""Who holds the key: the per-start token, and the two credentials a browser is given (see
+README, SECURITY).
 
-Jupyter's scheme. The daemon prints a URL with a token when it starts (a random one per start,
-or a fixed one from the settings, for CI). Non-browser clients send it as
-``Authorization: Bearer TOKEN`` (or ``?token=TOKEN``). A browser that opens the printed URL is
-given a session cookie and sent on to the same URL without the token; the shim carries a session
-credential of its own for its WebSocket. Session credentials are signed with a secret kept in a
-file only the user can read, so a page open in the browser keeps working when the daemon is
-restarted with a new token. Every comparison is constant-time.
+Jupyter's scheme, hardened for browsers. The daemon prints a URL with a token when it starts (a
+random one per start, or a fixed one from the settings, for CI). Non-browser clients send it as
+``Authorization: Bearer TOKEN`` (or ``?token=TOKEN``). A browser that opens the printed URL gets
+two credentials, both signed with a secret kept in a file only the user can read, so that a
+page open in the browser keeps working when the daemon restarts with a new token:
 
-No I/O here but ``load_secret``: the ASGI side is ``bridge.access``.
+- a **page credential** (``s2.<expiry>.<signature>``), which opens everything the token opens.
+  The login page puts it in the origin's ``localStorage`` (per scheme, host *and port*), and the
+  shim and the bridge's own pages send it explicitly: no browser ever sends it by itself, so no
+  other port or site can receive it;
+- a **view cookie** (``v2.<expiry>.<signature>``), which a browser does send by itself, to every
+  port of the host name. It therefore opens only what any local process could read anyway: the
+  UI's files and pages. It is never accepted where the page credential is needed.
+
+Every comparison is constant-time. No I/O here but ``load_secret``: the ASGI side is
+``bridge.access``.
 """
 
 from __future__ import annotations
@@ -29,7 +37,10 @@ from bridge.errors import ConfigError
 log = logging.getLogger("ddbridge.auth")
 
 TOKEN_QUERY = "token"
-SESSION_PREFIX = "s1."
+# Version 2: the version-1 session was a cookie, which every port of the host received; its
+# values are no longer accepted anywhere.
+SESSION_PREFIX = "s2."
+VIEW_PREFIX = "v2."
 SESSION_LIFETIME = 7 * 24 * 3600
 SECRET_BYTES = 32
 
@@ -97,26 +108,46 @@ class Credentials:
         return self.token is not None
 
     def issue_session(self, now: float | None = None) -> str:
-        """A credential for a browser: ``s1.<expiry>.<signature>``, valid for a week."""
-        expiry = int((time.time() if now is None else now) + SESSION_LIFETIME)
-        return f"{SESSION_PREFIX}{expiry}.{self._sign(str(expiry))}"
+        """A page credential: ``s2.<expiry>.<signature>``, valid for a week."""
+        return self._issue(SESSION_PREFIX, now)
+
+    def issue_view(self, now: float | None = None) -> str:
+        """A view cookie's value: ``v2.<expiry>.<signature>``, valid for a week."""
+        return self._issue(VIEW_PREFIX, now)
 
     def accepts(self, presented: str, now: float | None = None) -> bool:
-        """True for this start's token, or for an unexpired session credential signed here."""
+        """True for this start's token, or for an unexpired page credential signed here."""
         if self.token is None:
             return True
         if not presented.startswith(SESSION_PREFIX):
             return hmac.compare_digest(presented.encode(), self.token.encode())
-        expiry, _, signature = presented[len(SESSION_PREFIX) :].partition(".")
-        if not expiry.isdigit() or not hmac.compare_digest(signature.encode(), self._sign(expiry).encode()):
-            return False
-        return int(expiry) > (time.time() if now is None else now)
+        return self._valid(SESSION_PREFIX, presented, now)
 
     def accepts_any(self, presented: Iterable[str]) -> bool:
         return any(self.accepts(candidate) for candidate in presented)
 
-    def _sign(self, value: str) -> str:
-        return hmac.new(self.secret, f"ddbridge-session:{value}".encode(), hashlib.sha256).hexdigest()
+    def accepts_view(self, presented: str, now: float | None = None) -> bool:
+        """True for an unexpired view cookie signed here (only that: a view cookie is no token)."""
+        return self.token is None or self._valid(VIEW_PREFIX, presented, now)
+
+    def _issue(self, prefix: str, now: float | None) -> str:
+        expiry = str(int((time.time() if now is None else now) + SESSION_LIFETIME))
+        return f"{prefix}{expiry}.{self._sign(prefix, expiry)}"
+
+    def _valid(self, prefix: str, presented: str, now: float | None) -> bool:
+        if not presented.startswith(prefix):
+            return False
+        expiry, _, signature = presented[len(prefix) :].partition(".")
+        if not expiry.isdigit() or not hmac.compare_digest(
+            signature.encode(), self._sign(prefix, expiry).encode()
+        ):
+            return False
+        return int(expiry) > (time.time() if now is None else now)
+
+    def _sign(self, prefix: str, value: str) -> str:
+        """Each kind signs under its own label, so one kind's signature never passes as another's."""
+        message = f"ddbridge-{prefix}{value}".encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
 
 
 def bearer(authorization: str | None) -> str | None:

@@ -50,6 +50,7 @@ from bridge.extension.model import Extension
 from bridge.extension.session import BackendFactory, Runtime, running_extension
 from bridge.mock import check_mock_settings
 from bridge.progress import Progress
+from bridge.redaction import RedactingFilter
 from bridge.security import is_loopback
 from bridge.state import ExtensionInfo
 
@@ -280,6 +281,10 @@ class _Daemon:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         self.settings = _with_token(load_settings(args.config, _flag_layer(args)))
+        # Every record, uvicorn's and websockets' too (see log_config below), passes this handler.
+        redacting = RedactingFilter([self.settings.server.token or ""])
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(redacting)
         check_mock_settings(self.settings)
         self.sock = _bind(self.settings.server.host, self.settings.server.port)
         if not is_loopback(self.settings.server.host):
@@ -299,6 +304,8 @@ class _Daemon:
         return uvicorn.Config(
             create_app(settings, extension),
             log_level="debug" if self.args.verbose else "warning",
+            # uvicorn's loggers go to the root handler, through the redacting filter.
+            log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,
             ws_max_size=settings.limits.message_bytes,

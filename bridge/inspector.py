@@ -23,6 +23,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from bridge import __version__
+from bridge.access import rpc_subprotocol
 from bridge.events import EventBus, Subscription
 from bridge.rpc import encode
 from bridge.security import admit_websocket
@@ -118,7 +119,7 @@ def inspector_router(bus: EventBus, allowed_origins: frozenset[str]) -> APIRoute
     async def events(websocket: WebSocket) -> None:
         if not await admit_websocket(websocket, allowed_origins, "the inspector's WebSocket"):
             return
-        await websocket.accept()
+        await websocket.accept(subprotocol=rpc_subprotocol(websocket))
         subscription = bus.subscribe()
         tasks = {
             asyncio.create_task(_send_events(websocket, bus, subscription)),

@@ -86,9 +86,8 @@ class Bridge:
     def _shim_source(self) -> bytes:
         return resources.files("bridge").joinpath("static/ddclient.js").read_bytes()
 
-    def shim(self, credential: str | None) -> bytes:
-        """``/ddclient.js``: the bootstrap line (read synchronously by the shim), then the shim.
-        ``credential`` is what its WebSocket authenticates with (``bridge.auth``)."""
+    def shim(self) -> bytes:
+        """``/ddclient.js``: the bootstrap line (read synchronously by the shim), then the shim."""
         bootstrap = {
             "version": __version__,
             "rpcPath": "/rpc",
@@ -98,7 +97,6 @@ class Bridge:
                 "image": self.extension.image,
                 "title": self.extension.title,
             },
-            "credential": credential,
         }
         return f"window.__ddbridge = {encode(bootstrap)};\n".encode() + self._shim_source
 

@@ -50,6 +50,8 @@ def ui_response(
 ) -> Response:
     """The file ``url_path`` names under ``root`` (a folder's ``index``), ``inject`` applied to HTML."""
     base = root.resolve()
+    if "\0" in url_path:  # no file has one in its name (the OS would refuse it: a 500)
+        return PlainTextResponse("not found", status_code=404)
     target = (base / url_path.lstrip("/")).resolve()
     if not target.is_relative_to(base):
         return PlainTextResponse("not found", status_code=404)

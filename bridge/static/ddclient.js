@@ -43,7 +43,6 @@
    * @property {string} rpcPath path of the daemon's JSON-RPC WebSocket on this origin
    * @property {{platform: string, arch: string, hostname: string}} host
    * @property {{id: string, image: string}} extension
-   * @property {string} credential what the WebSocket authenticates with ("" when none is needed)
    */
 
   /**
@@ -70,6 +69,13 @@
 
   const SERVICE_ERROR_CODE = -32001;
   const UNAUTHENTICATED_CLOSE_CODE = 4401;
+  // The page credential (bridge/auth.py): in the bridge origin's localStorage, put there by the
+  // page the printed URL opens, sent only explicitly, as a WebSocket subprotocol.
+  const CREDENTIAL_KEY = "ddbridge.credential";
+  const RPC_SUBPROTOCOL = "ddbridge";
+  const CREDENTIAL_SUBPROTOCOL = "ddbridge.credential.";
+  const HANDOFF_PATH = "/_ddbridge/credential";
+  const HANDOFF_TIMEOUT_MS = 10000;
   const RECONNECT_FIRST_DELAY_MS = 250;
   const RECONNECT_MAX_DELAY_MS = 5000;
   const TOAST_DURATION_MS = 5000;
@@ -90,7 +96,6 @@
       rpcPath: typeof source.rpcPath === "string" && source.rpcPath ? source.rpcPath : "/rpc",
       host: { platform: text(host.platform), arch: text(host.arch), hostname: text(host.hostname) },
       extension: { id: text(extension.id), image: text(extension.image) },
-      credential: text(source.credential),
     };
   }
 
@@ -104,18 +109,84 @@
 
   /**
    * The daemon's WebSocket: on the origin this script came from (the page's own, or the bridge
-   * when an allowed page on another origin loads it), with the credential the daemon gave.
+   * when an allowed page on another origin loads it).
    * @param {string} path
-   * @param {string} credential
    * @param {string | undefined} scriptSrc the URL this script was loaded from
    * @returns {string}
    */
-  function rpcUrl(path, credential, scriptSrc) {
+  function rpcUrl(path, scriptSrc) {
     const base = new URL(scriptSrc || location.href);
     const url = new URL(path, base);
     url.protocol = base.protocol === "https:" ? "wss:" : "ws:";
-    if (credential) url.searchParams.set("token", credential);
     return url.href;
+  }
+
+  /**
+   * The subprotocols a bridge WebSocket offers: its own, and the credential when there is one.
+   * @param {string} credential
+   * @returns {string[]}
+   */
+  function subprotocols(credential) {
+    return credential ? [RPC_SUBPROTOCOL, CREDENTIAL_SUBPROTOCOL + credential] : [RPC_SUBPROTOCOL];
+  }
+
+  /** @returns {string} the page credential in this origin's storage ("" when there is none) */
+  function storedCredential() {
+    try {
+      return globalThis.localStorage?.getItem(CREDENTIAL_KEY) || "";
+    } catch {
+      return ""; // storage disabled: the daemon says what is missing
+    }
+  }
+
+  /**
+   * Where the page credential comes from. On the bridge's own origin, its storage, at once. A
+   * page of another allowed origin (a dev server's) cannot read that storage: the bridge's
+   * hand-off page, framed out of sight, reads it and posts it to this page's origin alone.
+   * @param {string | undefined} scriptSrc
+   * @returns {() => string | Promise<string>}
+   */
+  function credentialSource(scriptSrc) {
+    const bridgeOrigin = new URL(scriptSrc || location.href).origin;
+    if (bridgeOrigin === new URL(location.href).origin) return storedCredential;
+    /** @type {Promise<string> | null} */
+    let asked = null;
+    return () => {
+      asked = asked || askBridge(bridgeOrigin).finally(() => { asked = null; });
+      return asked;
+    };
+  }
+
+  /**
+   * @param {string} bridgeOrigin
+   * @returns {Promise<string>}
+   */
+  function askBridge(bridgeOrigin) {
+    return new Promise((resolve) => {
+      const frame = document.createElement("iframe");
+      frame.hidden = true;
+      frame.src = bridgeOrigin + HANDOFF_PATH;
+      /** @param {string} credential */
+      const done = (credential) => {
+        clearTimeout(timer);
+        window.removeEventListener("message", onMessage);
+        frame.remove();
+        if (!credential) {
+          console.error(`ddbridge: this browser is not signed in to ${bridgeOrigin}: open the URL ddbridge ` +
+            "printed (…?token=…) there first, under the same host name as this page");
+        }
+        resolve(credential);
+      };
+      /** @param {MessageEvent} event */
+      const onMessage = (event) => {
+        if (event.origin !== bridgeOrigin || event.source !== frame.contentWindow) return;
+        const data = event.data;
+        done(data && typeof data.ddbridgeCredential === "string" ? data.ddbridgeCredential : "");
+      };
+      const timer = setTimeout(() => done(""), HANDOFF_TIMEOUT_MS);
+      window.addEventListener("message", onMessage);
+      (document.body || document.documentElement).appendChild(frame);
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -201,6 +272,7 @@
     /**
      * @param {string} url
      * @param {object} hooks
+     * @param {() => string | Promise<string>} hooks.credential what the socket authenticates with
      * @param {(method: string, params: any) => void} hooks.onNotification
      * @param {() => void} hooks.onDisconnect called after the socket closed
      */
@@ -209,6 +281,8 @@
       this.hooks = hooks;
       /** @type {WebSocket | null} */
       this.socket = null;
+      /** whether the credential is being fetched for the next socket */
+      this.preparing = false;
       this.nextId = 1;
       /** @type {Map<number, PendingCall>} */
       this.pending = new Map();
@@ -250,10 +324,24 @@
     }
 
     connect() {
-      if (this.socket || this.retryTimer !== null) return;
+      if (this.socket || this.preparing || this.retryTimer !== null) return;
+      const credential = this.hooks.credential();
+      if (typeof credential === "string") {
+        this.open(credential);
+        return;
+      }
+      this.preparing = true;
+      credential.then((value) => {
+        this.preparing = false;
+        this.open(value);
+      });
+    }
+
+    /** @param {string} credential */
+    open(credential) {
       let socket;
       try {
-        socket = new WebSocket(this.url);
+        socket = new WebSocket(this.url, subprotocols(credential));
       } catch (error) {
         console.error("ddbridge: cannot open", this.url, error);
         this.scheduleReconnect();
@@ -293,7 +381,8 @@
       // Refused for its credential: waiting calls cannot succeed either; say why to each.
       const refused = code === UNAUTHENTICATED_CLOSE_CODE;
       if (refused) {
-        console.error(`ddbridge: the daemon refused this page${why}; reload it from the URL ddbridge printed`);
+        console.error(`ddbridge: the daemon refused this page${why}; open the URL ddbridge printed ` +
+          "(…?token=…) in this browser, then reload");
         this.outbox.splice(0);
       }
       for (const [id, call] of this.pending) {
@@ -1479,7 +1568,8 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
   const script = document.currentScript;
   const scriptSrc = script && "src" in script && script.src ? String(script.src) : undefined;
   const streams = new StreamRegistry();
-  const rpc = new RpcConnection(rpcUrl(config.rpcPath, config.credential, scriptSrc), {
+  const rpc = new RpcConnection(rpcUrl(config.rpcPath, scriptSrc), {
+    credential: credentialSource(scriptSrc),
     onNotification: (method, params) => {
       if (method === "exec.output" || method === "exec.exit" || method === "exec.error") {
         streams.dispatch(method, params);

@@ -196,5 +196,7 @@ def ddbridge_page(ddbridge_browser: Browser, ddbridge: RunningBridge) -> Iterato
     context = ddbridge_browser.new_context()
     page = context.new_page()
     page.goto(ddbridge.login_url())
+    # The login page stores the page credential in the origin's storage and goes on by itself.
+    page.wait_for_url(lambda url: "token=" not in url)
     yield page
     context.close()

@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from bridge.testing import BridgeClient, SyncBridgeClient
-from tests.support.handshake import upgrade_status
+from tests.support.handshake import rpc_answers, upgrade_status
 from tests.support.processes import RunningBridge, run_ddbridge
 
 pytestmark = pytest.mark.integration
@@ -31,13 +31,22 @@ def running(
     return module_bridge("--ui", ui, "--allow-origin", "http://localhost:3000")
 
 
-def shim_credential(running: RunningBridge, **headers: str) -> str:
-    """The session credential the daemon writes into the shim's bootstrap line."""
-    shim = httpx.get(running.url + "ddclient.js", headers={**running.headers, **headers})
-    assert shim.status_code == 200, shim.text
-    bootstrap = shim.text.split("\n", 1)[0].removeprefix("window.__ddbridge = ").removesuffix(";")
-    credential: str = json.loads(bootstrap)["credential"]
-    return credential
+def log_in(running: RunningBridge, path: str = "") -> tuple[dict[str, str], httpx.Response]:
+    """What a browser opening the printed URL is given: the login page's data (the page
+    credential and where it goes on to), and the answer itself (with the view cookie)."""
+    opened = httpx.get(running.login_url(path), headers=NAVIGATION)
+    assert opened.status_code == 200, opened.text
+    block = opened.text.split('<script type="application/json" id="ddbridge-page">', 1)[1]
+    data: dict[str, str] = json.loads(block.split("</script>", 1)[0])
+    return data, opened
+
+
+def page_credential(running: RunningBridge) -> str:
+    return log_in(running)[0]["credential"]
+
+
+def view_cookie(running: RunningBridge) -> str:
+    return log_in(running)[1].cookies[f"ddbridge-view-{running.port}"]
 
 
 def test_the_ready_line_carries_a_new_token_each_start(bridge: Callable[..., RunningBridge]) -> None:
@@ -87,22 +96,86 @@ def test_the_blocking_client_takes_the_token(running: RunningBridge) -> None:
         assert client.call("host.info")["platform"]
 
 
-def test_a_browser_opening_the_printed_url_gets_a_session_cookie(running: RunningBridge) -> None:
-    opened = httpx.get(running.login_url("index.html?lang=en"), headers=NAVIGATION)
-    assert opened.status_code == 303
-    assert opened.headers["location"] == "/index.html?lang=en", "sent on without the token"
+def test_a_browser_opening_the_printed_url_is_signed_in(running: RunningBridge) -> None:
+    data, opened = log_in(running, "index.html?lang=en")
+    assert data["next"] == "/index.html?lang=en", "sent on without the token"
+    assert data["credential"].startswith("s2.") and running.token not in opened.text
+    assert opened.headers["referrer-policy"] == "no-referrer"
+    assert opened.headers["cache-control"] == "no-store"
+    assert "script-src 'sha256-" in opened.headers["content-security-policy"]
     cookie = opened.headers["set-cookie"]
-    name = f"ddbridge-{running.port}"
-    assert cookie.startswith(f"{name}=s1.")
+    name = f"ddbridge-view-{running.port}"
+    assert cookie.startswith(f"{name}=v2.")
     for attribute in ("HttpOnly", "SameSite=lax", "Max-Age=604800", "Path=/"):
         assert attribute in cookie
-    session = opened.cookies[name]
-    page = httpx.get(running.url + "index.html", headers=NAVIGATION, cookies={name: session})
+    view = opened.cookies[name]
+    page = httpx.get(running.url + "index.html", headers=NAVIGATION, cookies={name: view})
     assert page.status_code == 200 and "the UI" in page.text
-    assert (
-        httpx.get(running.url + "index.html", cookies={f"ddbridge-{running.port + 1}": session}).status_code
-        == 401
+    other_port = {f"ddbridge-view-{running.port + 1}": view}
+    assert httpx.get(running.url + "index.html", cookies=other_port).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "/\\evil.example/x", "///evil.example"])
+def test_the_login_page_goes_on_to_a_path_of_the_bridge(running: RunningBridge, path: str) -> None:
+    """``//evil/?token=T`` must not send the browser to ``//evil/`` (an open redirect)."""
+    answer = httpx.get(running.url.rstrip("/") + path + "?token=" + running.token, headers=NAVIGATION)
+    block = answer.text.split('id="ddbridge-page">', 1)[1].split("</script>", 1)[0]
+    target = json.loads(block)["next"]
+    assert target.startswith("/") and not target.startswith(("//", "/\\")), target
+
+
+async def test_nothing_the_browser_sends_by_itself_opens_the_rpc(running: RunningBridge) -> None:
+    """The view cookie reaches every port of the host: replayed from any client, in any header,
+    it opens no WebSocket, no export, and fetches nothing that carries a credential."""
+    view = view_cookie(running)
+    name = f"ddbridge-view-{running.port}"
+    ws = running.url.replace("http", "ws", 1)
+    for path in ("rpc", "_ddbridge/events"):
+        assert not rpc_answers(ws + path, additional_headers={"Cookie": f"{name}={view}"})
+        assert not rpc_answers(ws + path + "?token=" + view)
+        assert not rpc_answers(ws + path, additional_headers={"Authorization": f"Bearer {view}"})
+        assert not rpc_answers(ws + path, subprotocols=["ddbridge", "ddbridge.credential." + view])
+    for replay in (
+        {"cookies": {name: view}},
+        {"params": {"token": view}},
+        {"headers": {"Authorization": f"Bearer {view}"}},
+    ):
+        export = httpx.get(running.url + "_ddbridge/events.json", **replay)  # type: ignore[arg-type]
+        assert export.status_code == 401, replay
+    for path in ("", "index.html", "ddclient.js", "_ddbridge/", "_ddbridge/credential", "nope"):
+        answer = httpx.get(running.url + path, cookies={name: view})
+        assert answer.status_code in (200, 404), path
+        assert "s2." not in answer.text and running.token not in answer.text, path
+
+
+async def test_the_page_credential_opens_the_rpc_only_when_sent_explicitly(running: RunningBridge) -> None:
+    credential = page_credential(running)
+    ws = running.url.replace("http", "ws", 1)
+    assert rpc_answers(ws + "rpc", subprotocols=["ddbridge", "ddbridge.credential." + credential])
+    assert rpc_answers(ws + "rpc", additional_headers={"Authorization": f"Bearer {credential}"})
+    assert not rpc_answers(
+        ws + "rpc", additional_headers={"Cookie": f"ddbridge-view-{running.port}={credential}"}
     )
+    assert (
+        httpx.get(
+            running.url + "_ddbridge/events.json", headers={"Authorization": f"Bearer {credential}"}
+        ).status_code
+        == 200
+    )
+
+
+async def test_the_rpc_picks_the_bridge_subprotocol_a_browser_offers(running: RunningBridge) -> None:
+    """A browser that offers subprotocols fails a handshake that picks none; the credential's
+    own subprotocol is never echoed (nor passed to the routes)."""
+    credential = page_credential(running)
+    async with websockets.connect(
+        running.url.replace("http", "ws", 1) + "rpc",
+        subprotocols=[
+            websockets.Subprotocol("ddbridge"),
+            websockets.Subprotocol("ddbridge.credential." + credential),
+        ],
+    ) as websocket:
+        assert websocket.subprotocol == "ddbridge"
 
 
 def test_a_browser_without_a_session_gets_a_page_asking_for_the_token(running: RunningBridge) -> None:
@@ -113,24 +186,18 @@ def test_a_browser_without_a_session_gets_a_page_asking_for_the_token(running: R
         assert "default-src 'none'" in page.headers["content-security-policy"]
 
 
-async def test_the_shims_credential_opens_the_websocket(running: RunningBridge) -> None:
-    credential = shim_credential(running)
-    assert credential.startswith("s1.") and credential != running.token
-    async with BridgeClient.connect(
-        running.url.replace("http", "ws", 1) + "rpc?token=" + credential
-    ) as client:
-        assert (await client.call("host.info"))["platform"]
-
-
 def test_the_shim_is_not_given_to_other_sites(running: RunningBridge) -> None:
-    """A foreign page's ``<script src=…/ddclient.js>`` would run the shim, credential and all, in
-    that page: refused even when the browser sends the session along."""
+    """A foreign page's ``<script src=…/ddclient.js>`` would run the shim in that page: refused
+    even when the browser sends the cookie along (the shim carries no credential any more)."""
+    cookies = {f"ddbridge-view-{running.port}": view_cookie(running)}
     for headers in (
         {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Referer": "https://evil.example/"},
         {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"},
         {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Referer": "http://localhost:4000/"},
+        # No Sec-Fetch-Site: a browser on an origin it does not count as secure (issue 12, item 2).
+        {"Referer": "http://victim.test:7902/"},
     ):
-        answer = httpx.get(running.url + "ddclient.js", headers={**running.headers, **headers})
+        answer = httpx.get(running.url + "ddclient.js", headers=headers, cookies=cookies)
         assert answer.status_code == 403, headers
         assert "add its origin with --allow-origin" in answer.text
     allowed = {
@@ -138,7 +205,8 @@ def test_the_shim_is_not_given_to_other_sites(running: RunningBridge) -> None:
         "Sec-Fetch-Mode": "no-cors",
         "Referer": "http://localhost:3000/app",
     }
-    assert shim_credential(running, **allowed).startswith("s1.")
+    shim = httpx.get(running.url + "ddclient.js", headers=allowed, cookies=cookies)
+    assert shim.status_code == 200 and "credential" not in shim.text.split("\n", 1)[0]
     assert "refused GET /ddclient.js from https://evil.example/" in running.log()
 
 
@@ -147,13 +215,11 @@ async def test_a_session_outlives_a_restart_but_the_token_does_not(
 ) -> None:
     env = {"DDBRIDGE_SERVER_SECRET_FILE": str(tmp_path / "secret")}
     first = bridge(env=env)
-    credential = shim_credential(first)
+    credential = page_credential(first)
     first.stop()
     second = bridge("--port", str(first.port), env=env)
-    async with BridgeClient.connect(
-        second.url.replace("http", "ws", 1) + "rpc?token=" + credential
-    ) as client:
-        assert (await client.call("host.info"))["platform"]
+    ws = second.url.replace("http", "ws", 1) + "rpc"
+    assert rpc_answers(ws, subprotocols=["ddbridge", "ddbridge.credential." + credential])
     assert httpx.get(second.url + "ddclient.js", headers=first.headers).status_code == 401
     third = bridge(env={"DDBRIDGE_SERVER_SECRET_FILE": str(tmp_path / "other-secret")})
     assert httpx.get(third.url + "ddclient.js", params={"token": credential}).status_code == 401
@@ -205,3 +271,41 @@ def test_a_non_loopback_bind_says_what_it_exposes(bridge: Callable[..., RunningB
     running = bridge("--host", "0.0.0.0")
     assert "not a loopback address: whoever reaches it with the token can run commands" in running.log()
     assert httpx.get(f"http://127.0.0.1:{running.port}/ddclient.js").status_code == 401
+
+
+async def test_verbose_logs_and_the_inspector_carry_no_credential(
+    bridge: Callable[..., RunningBridge],
+) -> None:
+    """``--verbose`` logs every request line and handshake header: the token and the browser's
+    credentials in them (query, Authorization, Cookie, subprotocol) are redacted."""
+    running = bridge("--verbose")
+    data, opened = log_in(running, "?x=1")
+    view = opened.cookies[f"ddbridge-view-{running.port}"]
+    ws = running.url.replace("http", "ws", 1) + "rpc"
+    assert rpc_answers(running.ws_url, additional_headers={"Referer": running.login_url()})
+    assert rpc_answers(ws, additional_headers={"Authorization": f"Bearer {running.token}"})
+    assert rpc_answers(ws, subprotocols=["ddbridge", "ddbridge.credential." + data["credential"]])
+    assert rpc_answers(ws + "?to%6Ben=" + running.token)
+    httpx.get(running.url, cookies={f"ddbridge-view-{running.port}": view})
+    events = running.events()
+    printed = ("ddbridge listening on ", "inspector: ")  # the URLs to open, printed on purpose
+    log = "\n".join(line for line in running.log().splitlines() if not line.startswith(printed))
+    assert "[redacted]" in log
+    for secret in (running.token, data["credential"], view):
+        assert secret not in log
+        assert secret not in json.dumps(events)
+
+
+def test_a_nul_in_a_ui_path_is_not_found(running: RunningBridge) -> None:
+    for path in ("a%00b", "%00", "index.html%00.png", "sub/%00/x"):
+        answer = httpx.get(running.url + path, headers=running.headers)
+        assert answer.status_code == 404, (path, answer.text)
+
+
+@pytest.mark.parametrize("path", ["", "index.html", "ddclient.js", "_ddbridge/", "nope", "healthz"])
+def test_every_answer_says_who_may_frame_it(running: RunningBridge, path: str) -> None:
+    """Clickjacking: only the bridge's own pages and the allowed origins may frame anything."""
+    for headers in (running.headers, {}):
+        answer = httpx.get(running.url + path, headers=headers)
+        policies = answer.headers.get_list("content-security-policy")
+        assert "frame-ancestors 'self' http://localhost:3000" in policies, (path, policies)

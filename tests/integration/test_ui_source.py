@@ -130,11 +130,13 @@ def test_a_stream_the_browser_leaves_is_closed_at_the_dev_server(proxy: RunningB
 
 def test_method_path_query_body_and_headers_are_forwarded(proxy: RunningBridge, dev_server: str) -> None:
     answer = httpx.post(
-        proxy.url + f"echo/a%2Fb/c?x=1&token={proxy.token}&y=a%20b&y=2",
+        proxy.url + f"echo/a%2Fb/c?x=1&token={proxy.token}&y=a%20b&to%6Ben={proxy.token}&y=2",
         content=b'{"name": "value"}',
         headers={
             **proxy.headers,
-            "Cookie": f"theirs=1; ddbridge-{proxy.port}=s1.1.x",
+            # Every ddbridge credential stays out of the dev server: this daemon's and the
+            # other daemons' on the host (cookies ignore ports), whatever their version.
+            "Cookie": f"theirs=1; ddbridge-view-{proxy.port}=v2.1.x; ddbridge-view-1=v2; ddbridge-7700=s1",
             "Content-Type": "application/json",
             "X-Custom": "kept",
             "Connection": "keep-alive, X-Hop",
@@ -153,7 +155,7 @@ def test_method_path_query_body_and_headers_are_forwarded(proxy: RunningBridge, 
     assert header_values(echoed, "content-type") == ["application/json"]
     assert header_values(echoed, "accept-encoding") == ["identity"]
     assert header_values(echoed, "x-hop") == []  # named by Connection: hop-by-hop
-    # The bridge's own credentials stay with the bridge; the dev server's cookies pass.
+    # The bridge's credentials stay with the bridge, also an encoded name; the dev server's pass.
     assert header_values(echoed, "authorization") == []
     assert header_values(echoed, "cookie") == ["theirs=1"]
     assert answer.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]

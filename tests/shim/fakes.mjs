@@ -73,8 +73,9 @@ export class FakeServer {
       static CLOSING = 2;
       static CLOSED = 3;
 
-      constructor(url) {
+      constructor(url, protocols = []) {
         this.url = url;
+        this.protocols = protocols;
         this.readyState = FakeWebSocket.CONNECTING;
         this.sent = [];
         this.onopen = null;
@@ -211,6 +212,8 @@ class FakeElement {
 export class FakeDocument {
   constructor() {
     this.body = null;
+    this.documentElement = new FakeElement("html");
+    this.documentElement.isRoot = true;
     this.listeners = [];
   }
 
@@ -251,17 +254,23 @@ export class RecordingConsole {
 
 /**
  * Runs the shim the way a page does: the daemon's bootstrap line, then the file.
- * @param {{bootstrap?: object | null, protocol?: string, predefined?: object, scriptSrc?: string}} [options]
+ * @param {{bootstrap?: object | null, protocol?: string, predefined?: object, scriptSrc?: string,
+ *   storage?: Record<string, string>}} [options]
  *   bootstrap null leaves window.__ddbridge undefined; predefined adds window properties first;
- *   scriptSrc is where the page loaded the shim from (document.currentScript.src).
+ *   scriptSrc is where the page loaded the shim from (document.currentScript.src); storage is
+ *   the page origin's localStorage.
  */
-export function loadShim({ bootstrap = DEFAULT_BOOTSTRAP, protocol = "http:", predefined = {}, scriptSrc } = {}) {
+export function loadShim({
+  bootstrap = DEFAULT_BOOTSTRAP, protocol = "http:", predefined = {}, scriptSrc, storage = {},
+} = {}) {
   const server = new FakeServer();
   const clock = new FakeClock();
   const document = new FakeDocument();
   document.currentScript = scriptSrc === undefined ? null : { src: scriptSrc };
   const console = new RecordingConsole();
   const opened = [];
+  /** @type {Map<string, Function[]>} */
+  const windowListeners = new Map();
   const window = {
     console,
     document,
@@ -273,6 +282,20 @@ export function loadShim({ bootstrap = DEFAULT_BOOTSTRAP, protocol = "http:", pr
     open: (...args) => {
       opened.push(args);
       return null;
+    },
+    localStorage: {
+      getItem: (key) => (Object.hasOwn(storage, key) ? storage[key] : null),
+      setItem: (key, value) => { storage[key] = String(value); },
+    },
+    addEventListener: (type, listener) => {
+      windowListeners.set(type, [...(windowListeners.get(type) || []), listener]);
+    },
+    removeEventListener: (type, listener) => {
+      windowListeners.set(type, (windowListeners.get(type) || []).filter((entry) => entry !== listener));
+    },
+    /** A message event, as a frame's postMessage delivers it to this window. */
+    deliverMessage: (event) => {
+      for (const listener of windowListeners.get("message") || []) listener(event);
     },
     ...predefined,
   };

@@ -128,16 +128,52 @@ describe("connection", () => {
     assert.equal(server.last.url, "wss://127.0.0.1:8765/_ddbridge/rpc");
   });
 
-  test("the WebSocket carries the credential the daemon gave the shim", () => {
-    const { client, server } = loadShim({ bootstrap: { ...DEFAULT_BOOTSTRAP, credential: "s1.9.a+b" } });
+  test("the WebSocket carries the page credential of the origin's storage as a subprotocol", () => {
+    const { client, server } = loadShim({ storage: { "ddbridge.credential": "s2.9.abc" } });
     client.listContainers();
-    assert.equal(server.last.url, "ws://127.0.0.1:8765/rpc?token=s1.9.a%2Bb");
+    assert.equal(server.last.url, "ws://127.0.0.1:8765/rpc");
+    assert.deepEqual([...server.last.protocols], ["ddbridge", "ddbridge.credential.s2.9.abc"]);
   });
 
-  test("a shim loaded from the bridge by a page on another origin connects to the bridge", () => {
-    const { client, server } = loadShim({ scriptSrc: "http://localhost:7700/ddclient.js" });
+  test("without a stored credential the WebSocket offers only the bridge's subprotocol", () => {
+    const { client, server } = loadShim();
     client.listContainers();
-    assert.equal(server.last.url, "ws://localhost:7700/rpc");
+    assert.deepEqual([...server.last.protocols], ["ddbridge"]);
+  });
+
+  test("a page on another origin gets the credential from the bridge's hand-off frame", async () => {
+    const shim = loadShim({
+      scriptSrc: "http://localhost:7700/ddclient.js",
+      storage: { "ddbridge.credential": "the page origin's, not the bridge's" },
+    });
+    shim.client.listContainers();
+    assert.equal(shim.server.sockets.length, 0, "no socket before the credential is known");
+    const [frame] = shim.document.documentElement.findAll((element) => element.tagName === "IFRAME");
+    assert.equal(frame.src, "http://localhost:7700/_ddbridge/credential");
+    frame.contentWindow = {};
+    const credential = { ddbridgeCredential: "s2.9.bridge" };
+    shim.window.deliverMessage({ origin: "http://evil.example", source: frame.contentWindow, data: credential });
+    shim.window.deliverMessage({ origin: "http://localhost:7700", source: {}, data: credential });
+    await settle();
+    assert.equal(shim.server.sockets.length, 0, "messages from anyone but the frame are ignored");
+    shim.window.deliverMessage({ origin: "http://localhost:7700", source: frame.contentWindow, data: credential });
+    await settle();
+    assert.equal(shim.server.last.url, "ws://localhost:7700/rpc");
+    assert.deepEqual([...shim.server.last.protocols], ["ddbridge", "ddbridge.credential.s2.9.bridge"]);
+    assert.equal(frame.parent, null, "the frame is removed");
+  });
+
+  test("a page on another origin the bridge has no credential for connects without, and says why", async () => {
+    const shim = loadShim({ scriptSrc: "http://localhost:7700/ddclient.js" });
+    shim.client.listContainers();
+    const [frame] = shim.document.documentElement.findAll((element) => element.tagName === "IFRAME");
+    frame.contentWindow = {};
+    shim.window.deliverMessage({
+      origin: "http://localhost:7700", source: frame.contentWindow, data: { ddbridgeCredential: null },
+    });
+    await settle();
+    assert.deepEqual([...shim.server.last.protocols], ["ddbridge"]);
+    assert.ok(shim.console.messages("error").some((text) => /not signed in to http:\/\/localhost:7700/.test(text)));
   });
 
   test("a connection refused for its credential rejects every waiting call with the reason", async () => {

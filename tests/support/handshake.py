@@ -3,7 +3,12 @@ headers (a second Host, its own Origin) that these tests must control exactly.""
 
 from __future__ import annotations
 
+import json
 import socket
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.sync.client import connect
 
 from tests.support.processes import RunningBridge
 
@@ -27,3 +32,14 @@ def upgrade_status(
         raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         status_line = raw.recv(4096).split(b"\r\n", 1)[0]
     return int(status_line.split()[1])
+
+
+def rpc_answers(url: str, **kwargs: Any) -> bool:
+    """True when a WebSocket to ``url`` (``kwargs`` for ``websockets.sync.client.connect``: any
+    headers and subprotocols a client likes) answers a ``host.info`` call; False when refused."""
+    try:
+        with connect(url, open_timeout=10, close_timeout=2, **kwargs) as websocket:
+            websocket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "host.info", "params": {}}))
+            return "result" in json.loads(websocket.recv(timeout=10))
+    except (ConnectionClosed, InvalidHandshake):
+        return False

@@ -26,17 +26,49 @@ def test_the_token_is_accepted_and_nothing_like_it() -> None:
         assert not credentials.accepts(wrong)
 
 
-def test_sessions_are_signed_and_expire() -> None:
+@pytest.mark.parametrize(
+    ("issue", "accepts", "prefix"),
+    [("issue_session", "accepts", "s2."), ("issue_view", "accepts_view", "v2.")],
+)
+def test_page_credentials_and_view_cookies_are_signed_and_expire(
+    issue: str, accepts: str, prefix: str
+) -> None:
     credentials = Credentials("abcdefghijklmnop", SECRET)
+    value = getattr(credentials, issue)(now=1000)
+    check = getattr(credentials, accepts)
+    assert value.startswith(prefix)
+    assert check(value, now=1000 + SESSION_LIFETIME - 1)
+    assert not check(value, now=1000 + SESSION_LIFETIME)
+    expiry, _, signature = value[3:].partition(".")
+    assert not check(f"{prefix}{int(expiry) + 10**9}.{signature}", now=1000)
+    assert not check(value[:-1] + ("0" if value[-1] != "0" else "1"), now=1000)
+    assert not check(f"{prefix}x.y", now=1000)
+
+
+def test_a_view_cookie_is_no_page_credential_and_the_reverse() -> None:
+    """The cookie every port of the host receives must never open what the page credential opens,
+    not even with its prefix changed (each kind is signed under its own label)."""
+    credentials = Credentials("abcdefghijklmnop", SECRET)
+    view = credentials.issue_view(now=1000)
     session = credentials.issue_session(now=1000)
-    assert session.startswith("s1.")
-    assert credentials.accepts(session, now=1000 + SESSION_LIFETIME - 1)
-    assert not credentials.accepts(session, now=1000 + SESSION_LIFETIME)
-    expiry, _, signature = session[3:].partition(".")
-    forged = f"s1.{int(expiry) + 10**9}.{signature}"
-    assert not credentials.accepts(forged, now=1000)
-    assert not credentials.accepts(session[:-1] + ("0" if session[-1] != "0" else "1"), now=1000)
-    assert not credentials.accepts("s1.x.y", now=1000)
+    assert not credentials.accepts(view, now=1000)
+    assert not credentials.accepts("s2." + view[3:], now=1000)
+    assert not credentials.accepts_view(session, now=1000)
+    assert not credentials.accepts_view("v2." + session[3:], now=1000)
+    assert not credentials.accepts_view("abcdefghijklmnop", now=1000)
+
+
+def test_version_one_sessions_are_no_longer_accepted() -> None:
+    """Version-1 sessions were cookies, which other ports received: one captured before the
+    upgrade opens nothing after it."""
+    import hashlib
+    import hmac
+
+    expiry = "9999999999"
+    signature = hmac.new(SECRET, f"ddbridge-session:{expiry}".encode(), hashlib.sha256).hexdigest()
+    credentials = Credentials("abcdefghijklmnop", SECRET)
+    assert not credentials.accepts(f"s1.{expiry}.{signature}")
+    assert not credentials.accepts_view(f"s1.{expiry}.{signature}")
 
 
 def test_a_session_survives_a_new_token_but_not_a_new_secret() -> None:

@@ -699,10 +699,24 @@
 
   let delay = RECONNECT_MIN_MS;
 
+  /**
+   * The page credential the login page stored for this origin: the events and the export need
+   * it sent explicitly (the cookie only shows pages; see bridge/access.py).
+   * @returns {string}
+   */
+  function credential() {
+    try {
+      return localStorage.getItem("ddbridge.credential") || "";
+    } catch {
+      return "";
+    }
+  }
+
   function connect() {
     setStatus("connecting", "connecting…");
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/_ddbridge/events`;
-    const ws = new WebSocket(url);
+    const token = credential();
+    const ws = new WebSocket(url, token ? ["ddbridge", `ddbridge.credential.${token}`] : ["ddbridge"]);
     socket = ws;
     ws.addEventListener("open", () => {
       delay = RECONNECT_MIN_MS;
@@ -724,6 +738,24 @@
       setTimeout(connect, wait);
     });
   }
+
+  $("export").addEventListener("click", async (event) => {
+    event.preventDefault();
+    const link = /** @type {HTMLAnchorElement} */ (event.currentTarget);
+    const token = credential();
+    try {
+      const answer = await fetch(link.href, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (!answer.ok) throw new Error(`${answer.status} ${await answer.text()}`);
+      const name = /filename="([^"]+)"/.exec(answer.headers.get("Content-Disposition") || "");
+      const save = document.createElement("a");
+      save.href = URL.createObjectURL(await answer.blob());
+      save.download = name ? name[1] : "ddbridge-events.json";
+      save.click();
+      setTimeout(() => URL.revokeObjectURL(save.href), 60000);
+    } catch (error) {
+      setStatus("offline", `export failed: ${error}`);
+    }
+  });
 
   $("clear").addEventListener("click", () => {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ op: "clear" }));
