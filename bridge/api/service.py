@@ -6,6 +6,9 @@ Serves v0 ``backend.get/post/put/patch/delete/head/request`` and v1
 data as is; a 2xx body comes back parsed when it is JSON (UTF-8, as RFC 8259 has it), else as
 text; anything else rejects with a ServiceError carrying the status, the reason phrase and the
 body.
+
+An answer's bytes count against ``[backend] max_answer`` and the daemon's memory budget as they
+arrive.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic import Field, field_validator
 
 from bridge.api.http1 import Address, Answer, Http1Transport, Timeouts
 from bridge.api.models import Params
+from bridge.budget import Hold, MemoryBudget
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, InvalidParams, NotConfigured, ServiceError
 from bridge.rpc import MethodRouter, dumps, loads
@@ -92,8 +96,9 @@ class ServiceProxy:
     a call's time; a plain path is joined to the base path as it is.
     """
 
-    def __init__(self, settings: BackendSettings) -> None:
+    def __init__(self, settings: BackendSettings, memory: MemoryBudget) -> None:
         self._settings = settings
+        self._memory = memory
         self._transport: Http1Transport | None = None
         self._timeouts = Timeouts(settings.timeout, settings.timeout)
         if settings.socket is not None:
@@ -161,9 +166,33 @@ class ServiceProxy:
             body = dumps(params.data)
             if b"content-type" not in names:
                 headers.append((b"content-type", b"application/json"))
+        with self._memory.hold("the extension backend's answer") as hold:
+            answer = await self._send(method, target, headers, body, hold)
+            if not answer.is_success:
+                raise ServiceError(answer.status, answer.reason_phrase, answer.text)
+            return _body(answer)
+
+    async def _send(
+        self, method: str, target: Target, headers: list[tuple[bytes, bytes]], body: bytes, hold: Hold
+    ) -> Answer:
+        """The backend's answer, its bytes held in ``hold`` as they arrive and refused past
+        ``[backend] max_answer`` (the transport then drops the connection)."""
+        assert self._transport is not None
+        limit = self._settings.max_answer
+
+        def take(size: int) -> None:
+            if hold.size + size > limit:
+                raise ServiceError(
+                    502,
+                    "Bad Gateway",
+                    f"the extension backend's answer to {method} {target.shown} is larger than "
+                    f"{limit} bytes ([backend] max_answer); it was dropped",
+                )
+            hold.add(size)
+
         try:
-            answer = await self._transport.send(
-                method, target.path, headers, body, address=target.address, timeouts=self._timeouts
+            return await self._transport.send(
+                method, target.path, headers, body, address=target.address, timeouts=self._timeouts, take=take
             )
         except httpx.TimeoutException as exc:
             raise ServiceError(
@@ -176,9 +205,6 @@ class ServiceProxy:
             raise ServiceError(
                 502, "Bad Gateway", f"cannot reach the extension backend at {self.where}: {exc}"
             ) from exc
-        if not answer.is_success:
-            raise ServiceError(answer.status, answer.reason_phrase, answer.text)
-        return _body(answer)
 
 
 def _address(url: httpx.URL) -> Address:

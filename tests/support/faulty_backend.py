@@ -5,10 +5,12 @@ faults must happen below HTTP, where a framework would not let them: a connectio
 response cut off in the middle. It runs in the test's own event loop (the bridge under test is a
 separate process), and can be stopped and started again on the same path.
 
-Paths (the query is ignored except by ``/slow``):
+Paths (the query is ignored except by ``/slow`` and ``/big``):
 
 - ``/ok``: ``200`` with the JSON ``{"ok": true}``, keep-alive;
 - ``/slow?seconds=N``: the same after N seconds (default 30);
+- ``/big?bytes=N``: ``200`` with N bytes of body, written 1 MiB at a time; ``sent`` records how
+  many went out before the connection ended;
 - ``/reset``: the connection is reset (``SO_LINGER`` 0, so the close sends RST) without a byte;
 - ``/half-head``: half a status line and headers, then a clean close;
 - ``/half-body``: full headers announcing 100 bytes of body, 10 of them, then a clean close.
@@ -24,6 +26,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 OK_BODY = b'{"ok": true}'
+MIB = 1 << 20
 
 
 def _response(status: str, body: bytes, length: int | None = None) -> bytes:
@@ -40,6 +43,7 @@ class FaultyBackend:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.requests: list[str] = []
+        self.sent: list[int] = []
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
@@ -95,6 +99,8 @@ class FaultyBackend:
             await reader.readexactly(length)
         url = urlsplit(target)
         self.requests.append(url.path)
+        if url.path == "/big":
+            return await self._big(writer, int(parse_qs(url.query)["bytes"][0]))
         if url.path == "/reset":
             sock: socket.socket = writer.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -112,3 +118,17 @@ class FaultyBackend:
             return True
         await writer.drain()
         return False
+
+    async def _big(self, writer: asyncio.StreamWriter, size: int) -> bool:
+        """``size`` bytes of body, 1 MiB a write; what went out is added to ``sent``."""
+        self.sent.append(0)
+        try:
+            writer.write(_response("200 OK", b"", length=size))
+            while self.sent[-1] < size:
+                part = min(MIB, size - self.sent[-1])
+                writer.write(b"x" * part)
+                await writer.drain()
+                self.sent[-1] += part
+        except ConnectionError:
+            return False
+        return True

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.api.service import PLAIN_PATH, ServiceProxy
+from bridge.budget import MemoryBudget
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, InvalidParams
 
@@ -17,8 +18,8 @@ BASES = ["http://127.0.0.1:9/", "http://backend:8080/api/v1/"]
 URL_TEXT = st.text(alphabet="/./..?#%:@!$&'()*+,;=~-_aZ09 é\"<>[]{}|\\^`2F", max_size=24)
 
 
-def proxy(url: str) -> ServiceProxy:
-    return ServiceProxy(BackendSettings(url=url))
+def proxy(url: str, **settings: object) -> ServiceProxy:
+    return ServiceProxy(BackendSettings(url=url, **settings), MemoryBudget(1 << 20))
 
 
 @pytest.mark.parametrize("base", BASES)
@@ -66,7 +67,7 @@ def test_absolute_urls_are_refused_unless_allowed(url: str) -> None:
 
 
 def test_an_allowed_absolute_url_goes_to_its_own_host() -> None:
-    allowed = ServiceProxy(BackendSettings(url=BASES[1], allow_absolute_urls=True))
+    allowed = proxy(BASES[1], allow_absolute_urls=True)
     target = allowed.target("http://other.test:81/p?q=1")
     assert (target.address, target.path, target.host) == (("other.test", 81), b"/p?q=1", b"other.test:81")
     with pytest.raises(InvalidParams, match="only http backends"):
