@@ -7,8 +7,12 @@ data as is; a 2xx body comes back parsed when it is JSON (UTF-8, as RFC 8259 has
 text; anything else rejects with a ServiceError carrying the status, the reason phrase and the
 body.
 
-An answer's bytes count against ``[backend] max_answer`` and the daemon's memory budget as they
-arrive.
+A page's path stays below the backend's base path (``--backend-url http://host/api/``): its dot
+segments are resolved as if the base were the root, and a path holding a dot segment that some
+server would still see (percent-encoded, behind a backslash or an encoded slash, with ``;``
+parameters) is refused. The Host header is the proxy's; framing and hop-by-hop headers are the
+transport's. An answer's bytes count against ``[backend] max_answer`` and the daemon's memory
+budget as they arrive.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 import httpx
 from pydantic import Field, field_validator
@@ -41,9 +46,20 @@ router = MethodRouter("service")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # A path (and query) that goes on the request line as it is: what httpx.URL would leave
-# untouched. Anything else (dot segments, characters to percent-encode, "//host", a scheme) is
-# parsed by httpx.URL.
-PLAIN_PATH = re.compile(r"/(?!/)(?:[A-Za-z0-9\-_~!$&'()*+,;=:@/?]|\.(?<!/\.)|%[0-9A-Fa-f]{2})*")
+# untouched, with no segment that begins with a dot however a server splits and decodes it
+# (no "/.", no %2E, %2F, %5C or %25). Anything else (dot segments, characters to
+# percent-encode, "//host", a scheme) is parsed by httpx.URL and checked by _dot_segment.
+PLAIN_PATH = re.compile(
+    r"/(?!/)(?:[A-Za-z0-9\-_~!$&'()*+,;=:@/?]|\.(?<!/\.)|%(?!2[5EeFf]|5[Cc])[0-9A-Fa-f]{2})*"
+)
+# Where some server ends a path segment, once it has percent-decoded the path (nginx decodes
+# before it resolves dot segments, IIS decodes twice): "/" and a backslash (Windows, WHATWG URLs).
+SEGMENT_END = re.compile(rb"[/\\]")
+# What some servers cut off a segment before reading it: ";" parameters (Tomcat reads "..;x" as
+# ".."), and a NUL (C strings).
+SEGMENT_TAIL = re.compile(rb"[;\x00].*", re.DOTALL)
+DOT_SEGMENTS = frozenset({b".", b".."})
+ROOT = "http://localhost/"  # where a page's relative URL is resolved before it goes below the base
 
 
 class ServiceRequest(Params):
@@ -51,6 +67,15 @@ class ServiceRequest(Params):
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     data: Any = None
+
+    @field_validator("method")
+    @classmethod
+    def _method_is_not_connect(cls, method: str) -> str:
+        # After a 2xx to CONNECT the backend's connection is a tunnel, and the pooled
+        # connection would carry the next page's request into it.
+        if method.upper() == "CONNECT":
+            raise ValueError("CONNECT opens a tunnel; a service call is one HTTP request")
+        return method
 
     @field_validator("url")
     @classmethod
@@ -112,7 +137,6 @@ class ServiceProxy:
         else:
             self.where = "(none)"
             base = httpx.URL("http://localhost/")
-        self._base = str(base)
         self._base_path = base.raw_path.split(b"?")[0]
         self._backend = _address(base), base.netloc
 
@@ -138,10 +162,17 @@ class ServiceProxy:
                         f"service URL {url!r} is not http://: only http backends are supported", field="url"
                     )
                 return Target(_address(parsed), parsed.raw_path, parsed.netloc, url)
-            joined = httpx.URL(self._base + url.lstrip("/"))
+            resolved = httpx.URL(ROOT + url.lstrip("/")).raw_path
         except httpx.InvalidURL as exc:
             raise InvalidParams(f"service URL {url!r} is not a URL: {exc}", field="url") from exc
-        return Target(address, joined.raw_path, host, "/" + url.lstrip("/"))
+        if _dot_segment(resolved.split(b"?", 1)[0]):
+            raise InvalidParams(
+                f"service URL {url!r} holds a dot segment in disguise (percent-encoded, after a "
+                "backslash or an encoded slash, or with ';' parameters), which a server could "
+                f"resolve above the backend's base path {self._base_path.decode('ascii')}",
+                field="url",
+            )
+        return Target(address, self._base_path + resolved[1:], host, "/" + url.lstrip("/"))
 
     async def request(self, params: ServiceRequest) -> Any:
         if self._transport is None:
@@ -152,13 +183,15 @@ class ServiceProxy:
             )
         method = params.method.upper()
         target = self.target(params.url)
-        headers = [
+        # The Host is the backend's: a page's own could pick another virtual host of the
+        # server behind the base URL.
+        headers = [(b"host", target.host)]
+        headers.extend(
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in params.headers.items()
-        ]
+            if name.lower() != "host"
+        )
         names = {name for name, _ in headers}
-        if b"host" not in names:
-            headers.append((b"host", target.host))
         body = b""
         if isinstance(params.data, str):
             body = params.data.encode()
@@ -205,6 +238,15 @@ class ServiceProxy:
             raise ServiceError(
                 502, "Bad Gateway", f"cannot reach the extension backend at {self.where}: {exc}"
             ) from exc
+
+
+def _dot_segment(path: bytes) -> bool:
+    """Whether some server would read a dot segment in ``path`` (a raw path whose plain dot
+    segments are already resolved): after percent-decoding it as often as it decodes, splitting
+    it at slashes and backslashes and cutting each segment's tail (``SEGMENT_TAIL``)."""
+    while (decoded := unquote_to_bytes(path)) != path:
+        path = decoded
+    return any(SEGMENT_TAIL.sub(b"", segment) in DOT_SEGMENTS for segment in SEGMENT_END.split(path))
 
 
 def _address(url: httpx.URL) -> Address:
