@@ -96,7 +96,11 @@ class Answer:
 
     @property
     def content(self) -> bytes:
-        return b"".join(self.body)
+        """The body in one piece, joined once: the parts are let go (a big answer is not held
+        twice, nor joined again for ``text``)."""
+        if len(self.body) != 1:
+            self.body[:] = [b"".join(self.body)]
+        return self.body[0]
 
     @property
     def reason_phrase(self) -> str:
