@@ -74,6 +74,7 @@ class BackendSettings(_Section):
     url: str | None = None
     timeout: float = Field(60.0, gt=0)
     allow_absolute_urls: bool = False
+    max_answer: int = Field(64 * 1024 * 1024, gt=0)
 
 
 class HostBinariesSettings(_Section):

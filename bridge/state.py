@@ -65,7 +65,7 @@ class Bridge:
 
     @cached_property
     def service(self) -> ServiceProxy:
-        return ServiceProxy(self.settings.backend)
+        return ServiceProxy(self.settings.backend, self.memory)
 
     @cached_property
     def events(self) -> EventBus:

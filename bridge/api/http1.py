@@ -14,6 +14,15 @@ redirects, no compression, no proxies, no TLS to a backend (http only).
 A connection found closed while idle is dropped; a request whose reused connection closes before
 any byte of an answer is sent again on a new one when its method is idempotent (the server may
 have closed the idle connection just as the request went out, as keep-alive timeouts do).
+
+A pooled connection carries one caller's request after another's, so its framing must never be
+in doubt, or one caller's answer becomes the next one's (request smuggling). The transport frames
+requests itself and drops a caller's hop-by-hop and framing headers (``HOP_BY_HOP``);
+informational answers (``100 Continue``, ``103 Early Hints``) are skipped on the way to the final
+one, ``101 Switching Protocols`` fails the request; and a connection is closed rather than
+reused when its answer's framing is ambiguous (llhttp refuses Content-Length with
+Transfer-Encoding, and duplicate Content-Lengths), when an answer to HEAD may carry a body, or
+when any byte comes past the end of an answer.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import asyncio
 import codecs
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import cast
@@ -32,13 +41,31 @@ import httpx
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 MAX_IDLE = 64  # idle connections kept per backend address
-# Framing is the transport's: a caller's own Content-Length or Transfer-Encoding could
-# disagree with the body and desynchronise a pooled connection (request smuggling).
-FRAMING = frozenset({b"content-length", b"transfer-encoding"})
+# Framing and the connection are the transport's: a caller's own Content-Length or
+# Transfer-Encoding could disagree with the body, "Connection: close" or "Upgrade" would end or
+# switch the pooled connection, "Expect: 100-continue" draws an extra answer, TE and Trailer ask
+# for trailers after a chunked body. None of them is sent (RFC 9110 7.6.1: a proxy drops
+# hop-by-hop fields); the body is always sent at once with its length.
+HOP_BY_HOP = frozenset(
+    {
+        b"content-length",
+        b"transfer-encoding",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"upgrade",
+        b"te",
+        b"trailer",
+        b"expect",
+    }
+)
 # With a body, or a method that normally has one, the length goes out even when zero.
 LENGTH_ALWAYS = frozenset({"POST", "PUT", "PATCH"})
 
 Address = tuple[str, int]  # host and port (unused with a unix socket)
+# Told the size of each piece of an answer (status line, headers, body, as received) before it
+# is parsed and kept; whatever it raises ends the exchange and drops the connection.
+Take = Callable[[int], None]
 
 
 class _ClosedBeforeAnswer(httpx.RemoteProtocolError):
@@ -69,7 +96,11 @@ class Answer:
 
     @property
     def content(self) -> bytes:
-        return b"".join(self.body)
+        """The body in one piece, joined once: the parts are let go (a big answer is not held
+        twice, nor joined again for ``text``)."""
+        if len(self.body) != 1:
+            self.body[:] = [b"".join(self.body)]
+        return self.body[0]
 
     @property
     def reason_phrase(self) -> str:
@@ -107,6 +138,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._done: asyncio.Future[None] | None = None
         self._head_only = False
+        self._take: Take | None = None
 
     # asyncio.Protocol
 
@@ -118,6 +150,12 @@ class _Connection(asyncio.Protocol):
             self._fail(httpx.RemoteProtocolError("the backend sent data no request asked for"))
             return
         self._answer.started = True
+        if self._take is not None:
+            try:
+                self._take(len(data))
+            except Exception as exc:
+                self._fail(exc)
+                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -142,6 +180,13 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
 
+    def on_message_begin(self) -> None:
+        if self._done is not None and self._done.done():
+            # A second answer to one request, in the bytes that ended the first: where the
+            # backend's answers begin and end is in doubt, and none of it is the caller's.
+            self._answer = Answer()
+            self.close()
+
     def on_status(self, status: bytes) -> None:
         self._answer.reason += status
 
@@ -149,16 +194,28 @@ class _Connection(asyncio.Protocol):
         self._answer.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self._answer.status = self._parser.get_status_code()
+        status = self._answer.status = self._parser.get_status_code()
+        if status == 101:
+            self._fail(
+                httpx.RemoteProtocolError(
+                    "the backend answered 101 Switching Protocols; a service call takes an HTTP answer"
+                )
+            )
+            return
         # Asked here: once the message is complete, the parser has moved on and says no.
         self._answer.keep_alive = self._parser.should_keep_alive()
-        if self._head_only:  # the parser cannot know that a HEAD answer has no body
+        if self._head_only and status >= 200:  # the parser cannot know that a HEAD answer has no body
             self._finish()
+            self._answer = Answer()  # a body the backend may send anyway goes nowhere
 
     def on_body(self, body: bytes) -> None:
         self._answer.body.append(body)
 
     def on_message_complete(self) -> None:
+        answer = self._answer
+        if 100 <= answer.status < 200:  # informational: the final answer is still to come
+            answer.status, answer.reason, answer.headers = 0, b"", []
+            return
         self._finish()
 
     # the exchange
@@ -172,17 +229,18 @@ class _Connection(asyncio.Protocol):
             self._done.set_exception(error)
         self.close()
 
-    async def exchange(self, head: bytes, body: bytes, head_only: bool) -> Answer:
+    async def exchange(self, head: bytes, body: bytes, head_only: bool, take: Take | None) -> Answer:
         assert self.transport is not None
-        self._answer = Answer()
+        answer = self._answer = Answer()
         self._parser = httptools.HttpResponseParser(self)
         self._head_only = head_only
+        self._take = take
         self._done = asyncio.get_running_loop().create_future()
         self.transport.write(head + body)
         await self._done
-        if not self._answer.keep_alive or head_only:
+        if not answer.keep_alive or head_only:
             self.close()
-        return self._answer
+        return answer
 
     def close(self) -> None:
         self.closed = True
@@ -207,21 +265,23 @@ class Http1Transport(httpx.AsyncBaseTransport):
         *,
         address: Address,
         timeouts: Timeouts,
+        take: Take | None = None,
     ) -> Answer:
-        """Send ``method target`` with ``headers`` (Host among them; any Content-Length or
-        Transfer-Encoding is replaced by the body's length) and return the whole answer.
+        """Send ``method target`` with ``headers`` (Host among them; the ``HOP_BY_HOP`` ones are
+        dropped and the body's length is sent) and return the whole answer. ``take`` is told the
+        size of each piece of the answer before it is kept (``Take``).
 
         Raises httpx's errors: ``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``,
-        ``RemoteProtocolError``."""
+        ``RemoteProtocolError``; and whatever ``take`` raises."""
         head = _request_head(method, target, headers, body)
         key = None if self._uds is not None else address
         reused = self._idle_connection(key)
         try:
-            answer, connection = await self._send(method, head, body, reused, address, timeouts)
+            answer, connection = await self._send(method, head, body, reused, address, timeouts, take)
         except _ClosedBeforeAnswer:
             if reused is None or method not in IDEMPOTENT:
                 raise
-            answer, connection = await self._send(method, head, body, None, address, timeouts)
+            answer, connection = await self._send(method, head, body, None, address, timeouts, take)
         idle = self._idle.setdefault(key, [])
         if not connection.closed and len(idle) < MAX_IDLE:
             idle.append(connection)
@@ -280,6 +340,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         connection: _Connection | None,
         address: Address,
         timeouts: Timeouts,
+        take: Take | None,
     ) -> tuple[Answer, _Connection]:
         try:
             if connection is None:
@@ -290,7 +351,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(exc.strerror or str(exc)) from exc
         try:
             async with asyncio.timeout(timeouts.read):
-                answer = await connection.exchange(head, body, method == "HEAD")
+                answer = await connection.exchange(head, body, method == "HEAD", take)
         except TimeoutError as exc:
             connection.close()
             raise httpx.ReadTimeout("timed out waiting for the backend's answer") from exc
@@ -308,9 +369,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
 
 
 def _request_head(method: str, target: bytes, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> bytes:
-    """The request line and headers, framed by the body's length."""
+    """The request line and headers, without the hop-by-hop ones, framed by the body's length."""
     lines = [b"%s %s HTTP/1.1" % (method.encode("ascii"), target)]
-    lines.extend(name + b": " + value for name, value in headers if name.lower() not in FRAMING)
+    lines.extend(name + b": " + value for name, value in headers if name.lower() not in HOP_BY_HOP)
     if body or method in LENGTH_ALWAYS:
         lines.append(b"content-length: %d" % len(body))
     lines.append(b"\r\n")

@@ -6,6 +6,13 @@ Serves v0 ``backend.get/post/put/patch/delete/head/request`` and v1
 data as is; a 2xx body comes back parsed when it is JSON (UTF-8, as RFC 8259 has it), else as
 text; anything else rejects with a ServiceError carrying the status, the reason phrase and the
 body.
+
+A page's path stays below the backend's base path (``--backend-url http://host/api/``): its dot
+segments are resolved as if the base were the root, and a path holding a dot segment that some
+server would still see (percent-encoded, behind a backslash or an encoded slash, with ``;``
+parameters) is refused. The Host header is the proxy's; framing and hop-by-hop headers are the
+transport's. An answer's bytes count against ``[backend] max_answer`` and the daemon's memory
+budget as they arrive.
 """
 
 from __future__ import annotations
@@ -14,12 +21,14 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 import httpx
 from pydantic import Field, field_validator
 
 from bridge.api.http1 import Address, Answer, Http1Transport, Timeouts
 from bridge.api.models import Params
+from bridge.budget import Hold, MemoryBudget
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, InvalidParams, NotConfigured, ServiceError
 from bridge.rpc import MethodRouter, dumps, loads
@@ -37,9 +46,20 @@ router = MethodRouter("service")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # A path (and query) that goes on the request line as it is: what httpx.URL would leave
-# untouched. Anything else (dot segments, characters to percent-encode, "//host", a scheme) is
-# parsed by httpx.URL.
-PLAIN_PATH = re.compile(r"/(?!/)(?:[A-Za-z0-9\-_~!$&'()*+,;=:@/?]|\.(?<!/\.)|%[0-9A-Fa-f]{2})*")
+# untouched, with no segment that begins with a dot however a server splits and decodes it
+# (no "/.", no %2E, %2F, %5C or %25). Anything else (dot segments, characters to
+# percent-encode, "//host", a scheme) is parsed by httpx.URL and checked by _dot_segment.
+PLAIN_PATH = re.compile(
+    r"/(?!/)(?:[A-Za-z0-9\-_~!$&'()*+,;=:@/?]|\.(?<!/\.)|%(?!2[5EeFf]|5[Cc])[0-9A-Fa-f]{2})*"
+)
+# Where some server ends a path segment, once it has percent-decoded the path (nginx decodes
+# before it resolves dot segments, IIS decodes twice): "/" and a backslash (Windows, WHATWG URLs).
+SEGMENT_END = re.compile(rb"[/\\]")
+# What some servers cut off a segment before reading it: ";" parameters (Tomcat reads "..;x" as
+# ".."), and a NUL (C strings).
+SEGMENT_TAIL = re.compile(rb"[;\x00].*", re.DOTALL)
+DOT_SEGMENTS = frozenset({b".", b".."})
+ROOT = "http://localhost/"  # where a page's relative URL is resolved before it goes below the base
 
 
 class ServiceRequest(Params):
@@ -47,6 +67,15 @@ class ServiceRequest(Params):
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     data: Any = None
+
+    @field_validator("method")
+    @classmethod
+    def _method_is_not_connect(cls, method: str) -> str:
+        # After a 2xx to CONNECT the backend's connection is a tunnel, and the pooled
+        # connection would carry the next page's request into it.
+        if method.upper() == "CONNECT":
+            raise ValueError("CONNECT opens a tunnel; a service call is one HTTP request")
+        return method
 
     @field_validator("url")
     @classmethod
@@ -92,8 +121,9 @@ class ServiceProxy:
     a call's time; a plain path is joined to the base path as it is.
     """
 
-    def __init__(self, settings: BackendSettings) -> None:
+    def __init__(self, settings: BackendSettings, memory: MemoryBudget) -> None:
         self._settings = settings
+        self._memory = memory
         self._transport: Http1Transport | None = None
         self._timeouts = Timeouts(settings.timeout, settings.timeout)
         if settings.socket is not None:
@@ -107,7 +137,6 @@ class ServiceProxy:
         else:
             self.where = "(none)"
             base = httpx.URL("http://localhost/")
-        self._base = str(base)
         self._base_path = base.raw_path.split(b"?")[0]
         self._backend = _address(base), base.netloc
 
@@ -133,10 +162,17 @@ class ServiceProxy:
                         f"service URL {url!r} is not http://: only http backends are supported", field="url"
                     )
                 return Target(_address(parsed), parsed.raw_path, parsed.netloc, url)
-            joined = httpx.URL(self._base + url.lstrip("/"))
+            resolved = httpx.URL(ROOT + url.lstrip("/")).raw_path
         except httpx.InvalidURL as exc:
             raise InvalidParams(f"service URL {url!r} is not a URL: {exc}", field="url") from exc
-        return Target(address, joined.raw_path, host, "/" + url.lstrip("/"))
+        if _dot_segment(resolved.split(b"?", 1)[0]):
+            raise InvalidParams(
+                f"service URL {url!r} holds a dot segment in disguise (percent-encoded, after a "
+                "backslash or an encoded slash, or with ';' parameters), which a server could "
+                f"resolve above the backend's base path {self._base_path.decode('ascii')}",
+                field="url",
+            )
+        return Target(address, self._base_path + resolved[1:], host, "/" + url.lstrip("/"))
 
     async def request(self, params: ServiceRequest) -> Any:
         if self._transport is None:
@@ -147,13 +183,15 @@ class ServiceProxy:
             )
         method = params.method.upper()
         target = self.target(params.url)
-        headers = [
+        # The Host is the backend's: a page's own could pick another virtual host of the
+        # server behind the base URL.
+        headers = [(b"host", target.host)]
+        headers.extend(
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in params.headers.items()
-        ]
+            if name.lower() != "host"
+        )
         names = {name for name, _ in headers}
-        if b"host" not in names:
-            headers.append((b"host", target.host))
         body = b""
         if isinstance(params.data, str):
             body = params.data.encode()
@@ -161,9 +199,33 @@ class ServiceProxy:
             body = dumps(params.data)
             if b"content-type" not in names:
                 headers.append((b"content-type", b"application/json"))
+        with self._memory.hold("the extension backend's answer") as hold:
+            answer = await self._send(method, target, headers, body, hold)
+            if not answer.is_success:
+                raise ServiceError(answer.status, answer.reason_phrase, answer.text)
+            return _body(answer)
+
+    async def _send(
+        self, method: str, target: Target, headers: list[tuple[bytes, bytes]], body: bytes, hold: Hold
+    ) -> Answer:
+        """The backend's answer, its bytes held in ``hold`` as they arrive and refused past
+        ``[backend] max_answer`` (the transport then drops the connection)."""
+        assert self._transport is not None
+        limit = self._settings.max_answer
+
+        def take(size: int) -> None:
+            if hold.size + size > limit:
+                raise ServiceError(
+                    502,
+                    "Bad Gateway",
+                    f"the extension backend's answer to {method} {target.shown} is larger than "
+                    f"{limit} bytes ([backend] max_answer); it was dropped",
+                )
+            hold.add(size)
+
         try:
-            answer = await self._transport.send(
-                method, target.path, headers, body, address=target.address, timeouts=self._timeouts
+            return await self._transport.send(
+                method, target.path, headers, body, address=target.address, timeouts=self._timeouts, take=take
             )
         except httpx.TimeoutException as exc:
             raise ServiceError(
@@ -176,9 +238,15 @@ class ServiceProxy:
             raise ServiceError(
                 502, "Bad Gateway", f"cannot reach the extension backend at {self.where}: {exc}"
             ) from exc
-        if not answer.is_success:
-            raise ServiceError(answer.status, answer.reason_phrase, answer.text)
-        return _body(answer)
+
+
+def _dot_segment(path: bytes) -> bool:
+    """Whether some server would read a dot segment in ``path`` (a raw path whose plain dot
+    segments are already resolved): after percent-decoding it as often as it decodes, splitting
+    it at slashes and backslashes and cutting each segment's tail (``SEGMENT_TAIL``)."""
+    while (decoded := unquote_to_bytes(path)) != path:
+        path = decoded
+    return any(SEGMENT_TAIL.sub(b"", segment) in DOT_SEGMENTS for segment in SEGMENT_END.split(path))
 
 
 def _address(url: httpx.URL) -> Address:

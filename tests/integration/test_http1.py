@@ -153,6 +153,18 @@ async def test_a_silent_server_times_out_and_a_missing_one_cannot_be_reached(
         await nowhere.handle_async_request(get())
 
 
+def first_then_counted(first: bytes) -> Handler:
+    """A handler answering ``first`` to the first request it gets, on whatever connection, then
+    ``n1``, ``n2``... numbered by connection."""
+    answered: list[bytes] = []
+
+    def handle(number: int, request: bytes) -> bytes:
+        answered.append(request)
+        return first if len(answered) == 1 else answer(b"n%d" % number)
+
+    return handle
+
+
 async def test_garbage_is_a_protocol_error(serve: Serve) -> None:
     _, transport = await serve(lambda number, request: b"SMTP ready\r\n\r\n")
     with pytest.raises(httpx.RemoteProtocolError, match=r"not HTTP/1\.1"):
@@ -208,3 +220,92 @@ async def test_idle_connections_are_pooled_per_address() -> None:
             listener.close()
             await server.aclose()
             await listener.wait_closed()
+
+
+async def test_informational_answers_are_skipped_for_the_final_one(serve: Serve) -> None:
+    """``100 Continue`` and ``103 Early Hints`` come before the answer; taking one for the answer
+    left the real one on the pooled connection for the next caller."""
+    informational = (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+    )
+    server, transport = await serve(lambda number, request: informational + answer(b"n%d" % number))
+    for expected in (b"n1", b"n2"):
+        response = await transport.handle_async_request(get())
+        assert (response.status_code, response.content) == (200, expected)
+        assert "link" not in response.headers
+    assert server.connections == 1  # the connection's framing held: it is reused
+
+
+async def test_switching_protocols_fails_the_request_and_drops_the_connection(serve: Serve) -> None:
+    switch = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\nHTTP/1.1 200 OK\r\n"
+    )
+    server, transport = await serve(first_then_counted(switch))
+    with pytest.raises(httpx.RemoteProtocolError, match="101 Switching Protocols"):
+        await transport.handle_async_request(get())
+    assert (await transport.handle_async_request(get())).content == b"n1"
+    assert server.connections == 2
+
+
+# Answers after which the connection's framing is in doubt: where the next answer begins.
+DOUBTFUL = {
+    "Content-Length and Transfer-Encoding": answer(b"5\r\nfirst\r\n0\r\n\r\n", "Transfer-Encoding: chunked"),
+    "two Content-Lengths": answer(b"first", "Content-Length: 12"),
+    "the same Content-Length twice": answer(b"first", "Content-Length: 5"),
+    "a second answer after the first": answer(b"first") + answer(b"smuggled", "X-Smuggled: yes"),
+    "the head of a second answer": answer(b"first") + b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n",
+    "bytes after the answer": answer(b"first") + b"junk",
+}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("what", DOUBTFUL)
+async def test_an_answer_whose_framing_is_in_doubt_is_the_last_on_its_connection(
+    serve: Serve, what: str, method: str
+) -> None:
+    """The caller gets an error or its own answer and nothing past it (an answer to HEAD has no
+    body, whatever the backend sends); the next request goes on a new connection."""
+    server, transport = await serve(first_then_counted(DOUBTFUL[what]))
+    try:
+        first = await transport.handle_async_request(get(method))
+    except httpx.RemoteProtocolError:
+        pass
+    else:
+        assert first.content == (b"" if method == "HEAD" else b"first"), what
+        assert "x-smuggled" not in first.headers and len(first.headers) == 1, what
+    assert (await transport.handle_async_request(get())).content == b"n1", what
+    assert server.connections == 2, what
+
+
+async def test_hop_by_hop_headers_of_the_caller_are_not_sent(serve: Serve) -> None:
+    """What the connection does is the transport's: a caller's Expect would draw a 100 Continue,
+    Connection or Upgrade end or switch the pooled connection, TE and Trailer ask for trailers."""
+    requests: list[bytes] = []
+
+    def keep(number: int, request: bytes) -> bytes:
+        requests.append(request)
+        return answer(b"ok")
+
+    server, transport = await serve(keep)
+    own = [
+        (b"Expect", b"100-continue"),
+        (b"connection", b"close, x-hidden"),
+        (b"Keep-Alive", b"timeout=1"),
+        (b"Proxy-Connection", b"close"),
+        (b"UPGRADE", b"websocket"),
+        (b"te", b"trailers"),
+        (b"Trailer", b"X-After"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"Content-Length", b"0"),
+    ]
+    headers = [(b"host", b"x"), *own, (b"x-hidden", b"kept")]
+    for method in ("POST", "GET"):
+        sent = await transport.send(
+            method, b"/x", headers, b"body", address=("x", 80), timeouts=Timeouts(5, 5)
+        )
+        assert sent.content == b"ok"
+    for request in requests:
+        names = [line.split(b":")[0].lower() for line in request.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]]
+        assert sorted(names) == [b"content-length", b"host", b"x-hidden"]
+        assert request.endswith(b"content-length: 4\r\n\r\nbody")
+    assert server.connections == 1

@@ -1,6 +1,9 @@
 """Reliability (issue 6, item 4) without Docker: an extension backend that is down, slow, resets
-its connections or cuts its answers off gives ServiceErrors while the bridge stays healthy; and
-SIGTERM/SIGINT shut ``ddbridge dev --backend-cmd`` down gracefully with streams running.
+its connections or cuts its answers off gives ServiceErrors while the bridge stays healthy; one
+that honours what a page's headers ask of the connection, or sends informational answers,
+never hands one page's answer to another, and one whose answer is too big is cut off (issue 12,
+items 9 and 4); and SIGTERM/SIGINT shut ``ddbridge dev --backend-cmd`` down gracefully with
+streams running.
 
 The engine's part is in tests/integration/docker/test_reliability_docker.py, the page's (the
 daemon restarting under an open page) in tests/browser/test_browser_reliability.py.
@@ -21,12 +24,13 @@ import pytest
 import websockets
 
 from bridge.testing import BridgeClient, RpcFailure
-from tests.support.faulty_backend import FaultyBackend
+from tests.support.faulty_backend import MIB, FaultyBackend
 from tests.support.processes import REPO, RunningBridge, descendants, still_running
 
 pytestmark = pytest.mark.integration
 
 SERVICE_ERROR = -32001
+LIMIT_EXCEEDED = -32005
 # [backend] timeout for these tests (DDBRIDGE_BACKEND_TIMEOUT), and what the slow path takes.
 BACKEND_TIMEOUT = 1.0
 SLOW_SECONDS = 5
@@ -62,8 +66,8 @@ async def client(faulty_bridge: RunningBridge, faulty_backend: FaultyBackend) ->
         yield connected
 
 
-async def get(client: BridgeClient, url: str, method: str = "GET") -> object:
-    return await client.call("service.request", {"method": method, "url": url}, timeout=30)
+async def get(client: BridgeClient, url: str, method: str = "GET", **extra: object) -> object:
+    return await client.call("service.request", {"method": method, "url": url, **extra}, timeout=30)
 
 
 async def service_error(client: BridgeClient, url: str, method: str = "GET") -> RpcFailure:
@@ -140,6 +144,108 @@ async def test_backend_down_is_502_and_calls_work_again_once_it_is_back(
         assert (await http.get(f"{faulty_bridge.url}healthz")).status_code == 200
     await faulty_backend.start()
     await assert_healthy(faulty_bridge, client)
+
+
+# --------------------------------------------------------------------------------------------
+# One page's answer never reaches another (issue 12, item 9)
+
+# Headers by which a page asks things of the connection, each honoured by some backend.
+CONNECTION_HEADERS = {
+    "Expect": "100-continue",
+    "Connection": "close",
+    "Keep-Alive": "timeout=60",
+    "Upgrade": "websocket",
+    "TE": "trailers",
+    "Trailer": "X-After",
+    "Transfer-Encoding": "chunked",
+    "Content-Length": "0",
+    "Host": "admin.internal",
+}
+
+
+async def test_an_answer_after_100_continue_goes_to_its_own_page(
+    faulty_bridge: RunningBridge, client: BridgeClient
+) -> None:
+    """The backend answers ``100 Continue`` at once and the answer later: the page waits for
+    its answer, and another page's next call on the same connection gets its own."""
+    async with BridgeClient.connect(faulty_bridge.ws_url) as other:
+        for _ in range(2):
+            assert await get(client, "/late") == {"late": True}
+            assert await get(other, "/ok") == {"ok": True}
+
+
+async def test_a_pages_connection_headers_never_reach_the_backend(
+    faulty_bridge: RunningBridge, faulty_backend: FaultyBackend, client: BridgeClient
+) -> None:
+    """The faulty backend honours Expect, Upgrade and Connection: close as a naive server does;
+    none of them (nor framing, nor a Host) gets to it from a page, so a smuggled request in the
+    body stays body, and the next page's call is answered for itself."""
+    smuggled = "GET /reset HTTP/1.1\r\nHost: x\r\n\r\n"
+    async with BridgeClient.connect(faulty_bridge.ws_url) as other:
+        for method in ("POST", "GET", "PUT"):
+            sent = len(faulty_backend.heads)
+            assert await get(client, "/ok", method, headers=CONNECTION_HEADERS, data=smuggled) == {"ok": True}
+            assert await get(other, "/ok") == {"ok": True}
+            heads = faulty_backend.heads[sent:]
+            assert [dict(head)["host"] for head in heads] == ["localhost", "localhost"]
+            assert [sorted(dict(head)) for head in heads] == [["content-length", "host"], ["host"]], method
+    assert "/reset" not in faulty_backend.requests
+
+
+async def test_switching_protocols_is_502_and_the_next_call_is_answered(
+    faulty_bridge: RunningBridge, client: BridgeClient
+) -> None:
+    """A backend that switches protocols unasked fails that call only."""
+    for method in ("GET", "POST"):
+        error = await service_error(client, "/switch", method)
+        assert error.data["statusCode"] == 502
+        assert "101 Switching Protocols" in error.message
+        assert await get(client, "/ok") == {"ok": True}
+
+
+async def test_a_head_answer_with_a_body_is_empty(client: BridgeClient) -> None:
+    """The faulty backend answers HEAD with a body; the page gets none of it, and the next call
+    its own answer."""
+    for _ in range(2):
+        assert await get(client, "/ok", "HEAD") == ""
+        assert await get(client, "/ok") == {"ok": True}
+
+
+# --------------------------------------------------------------------------------------------
+# A backend's answer is bounded (issue 12, item 4)
+
+
+async def test_an_answer_past_max_answer_is_502_and_its_connection_is_dropped(
+    bridge: Callable[..., RunningBridge], faulty_socket: Path, faulty_backend: FaultyBackend
+) -> None:
+    """The answer is refused as its bytes arrive: the daemon stops reading and drops the
+    connection, so the backend cannot write the rest; the next call is answered."""
+    running = bridge("--backend-socket", faulty_socket, env={"DDBRIDGE_BACKEND_MAX_ANSWER": str(MIB)})
+    async with BridgeClient.connect(running.ws_url) as client:
+        for size in (64 * MIB, MIB + 1):
+            error = await service_error(client, f"/big?bytes={size}")
+            assert (error.data["statusCode"], error.data["name"]) == (502, "Bad Gateway")
+            assert f"larger than {MIB} bytes ([backend] max_answer)" in error.message
+            assert await get(client, "/ok") == {"ok": True}
+        assert faulty_backend.sent[0] < 16 * MIB  # what socket buffers hold, not the answer
+        assert await get(client, f"/big?bytes={MIB // 2}") == "x" * (MIB // 2)
+
+
+async def test_answers_take_their_bytes_from_the_memory_budget_and_give_them_back(
+    bridge: Callable[..., RunningBridge], faulty_socket: Path, faulty_backend: FaultyBackend
+) -> None:
+    """With [limits] memory at 1 MiB, a 2 MiB answer does not fit (whatever max_answer says);
+    the bytes held for it, and for each answer that fits, are given back."""
+    running = bridge("--backend-socket", faulty_socket, env={"DDBRIDGE_LIMITS_MEMORY": str(MIB)})
+    async with BridgeClient.connect(running.ws_url) as client:
+        for _ in range(2):
+            with pytest.raises(RpcFailure) as caught:
+                await get(client, f"/big?bytes={2 * MIB}")
+            assert caught.value.code == LIMIT_EXCEEDED
+            assert caught.value.data == {"limit": "limits.memory", "value": MIB}
+            assert "the extension backend's answer does not fit" in caught.value.message
+            for _ in range(3):  # each needs most of the budget: none may be left held
+                assert await get(client, f"/big?bytes={MIB * 3 // 4}") == "x" * (MIB * 3 // 4)
 
 
 # --------------------------------------------------------------------------------------------

@@ -160,3 +160,38 @@ async def test_concurrent_calls_on_one_connection(client: BridgeClient) -> None:
 
     results = await asyncio.gather(*(service(client, "GET", f"/echo/{i}") for i in range(50)))
     assert [result["path"] for result in results] == [f"/echo/{i}" for i in range(50)]
+
+
+@pytest.mark.parametrize("url", ["/../text", "/a/../../text", "../text", "/./../text"])
+async def test_dot_segments_stay_below_the_base_path(
+    bridge: Callable[..., RunningBridge], backend_url: str, url: str
+) -> None:
+    """With ``--backend-url .../echo/``, ``/text`` beside the base is out of reach: the echo
+    below the base answers instead."""
+    running = bridge("--backend-url", f"{backend_url}/echo/")
+    async with BridgeClient.connect(running.ws_url) as connected:
+        echoed = await service(connected, "GET", url)
+    assert echoed["path"] == "/echo/text"
+
+
+@pytest.mark.parametrize("url", ["/%2e%2e/text", "/%2E./text", "/..%2ftext", "/..\\text", "/..;/text"])
+async def test_dot_segments_in_disguise_are_refused(
+    bridge: Callable[..., RunningBridge], backend_url: str, url: str
+) -> None:
+    running = bridge("--backend-url", f"{backend_url}/echo/")
+    async with BridgeClient.connect(running.ws_url) as connected:
+        with pytest.raises(RpcFailure) as caught:
+            await service(connected, "GET", url)
+    assert caught.value.code == -32602
+    assert "dot segment in disguise" in caught.value.message and "/echo/" in caught.value.message
+
+
+async def test_the_host_header_is_the_backends(client: BridgeClient) -> None:
+    echoed = await service(client, "GET", "/echo", headers={"Host": "admin.internal", "X-A": "1"})
+    assert echoed["headers"]["host"] != "admin.internal" and echoed["headers"]["x-a"] == "1"
+
+
+async def test_connect_is_refused(client: BridgeClient) -> None:
+    with pytest.raises(RpcFailure) as caught:
+        await service(client, "CONNECT", "/echo")
+    assert caught.value.code == -32602 and "tunnel" in caught.value.message

@@ -17,6 +17,7 @@ from bridge.api.service import ServiceRequest
         ({"url": "/", "headers": {"": "x"}}, "'' is not an HTTP header name"),
         ({"url": "/", "headers": {"X-A": "one\r\nX-Injected: two"}}, "header 'X-A' holds control characters"),
         ({"url": "/", "headers": {"X-A": "5 €"}}, "header 'X-A' holds characters past U\\+00FF"),
+        ({"url": "/", "method": "connect"}, "CONNECT opens a tunnel"),
     ],
 )
 def test_what_http_cannot_carry_is_refused(params: dict[str, object], problem: str) -> None:
