@@ -29,7 +29,7 @@ from typing import Any
 
 import aiodocker
 
-from bridge.docker_engine import DockerEngine
+from bridge.docker_engine import DockerEngine, is_image_ref, segment
 from bridge.extension.engine import engine_errors, run_cli
 from bridge.extension.metadata import ExtensionError, Metadata, MetadataError, parse_metadata
 from bridge.extension.model import Extension
@@ -87,9 +87,12 @@ async def extract_extension(
 
 async def inspect_image(engine: DockerEngine, image: str) -> dict[str, Any]:
     """The engine's ``GET /images/{name}/json``; ``ImageNotFound`` says how to get the image."""
+    if not is_image_ref(image):
+        raise ImageNotFound(f"{image!r} is not an image name or id (such as name:tag or sha256:...)")
+    path = "/".join(segment(part) for part in image.split("/"))
     async with engine_errors(engine, f"cannot inspect the image {image}") as client:
         try:
-            found: dict[str, Any] = await client.images.inspect(image)
+            found: dict[str, Any] = await client._query_json(f"images/{path}/json")
         except aiodocker.DockerError as exc:
             if exc.status != 404:
                 raise
