@@ -410,7 +410,9 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         async with _engine(daemon.settings) as engine:
-            extension = await extract_extension(engine, args.image, cache_dir, progress)
+            extension = await extract_extension(
+                engine, args.image, cache_dir, daemon.settings.extension, progress
+            )
 
             def backend_for(runtime: Runtime) -> Backend | None:
                 if extension.metadata.manifest.vm is None:

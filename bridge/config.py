@@ -150,6 +150,14 @@ class DialogSettings(_Section):
         return tuple(root.expanduser().absolute() for root in roots)
 
 
+class ExtensionSettings(_Section):
+    """What extracting an extension image (``ddbridge run IMAGE``) may write, all its files
+    together: past either cap the extraction stops with an error naming the setting."""
+
+    max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
+    max_members: int = Field(100_000, ge=1)
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     ui: UISettings = UISettings()
@@ -161,6 +169,7 @@ class Settings(_Section):
     inspector: InspectorSettings = InspectorSettings()
     dialog: DialogSettings = Field(default_factory=DialogSettings)
     mock: MockSettings = MockSettings()
+    extension: ExtensionSettings = ExtensionSettings()
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

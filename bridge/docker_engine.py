@@ -8,29 +8,68 @@ engine comes back the next call simply opens a new one: no reconnect logic, no r
 
 Engine errors with an HTTP status are left to the caller, which knows what they mean (a 404 on
 ``/containers/x/exec`` is "no such container", on a list call it would be something else).
+
+Every value a page (or an operator) gives that becomes part of an Engine API path goes through
+``container_ref`` / ``image_ref`` and then ``segment``. Quoting alone is not enough: the engine
+decodes the path before routing it (``victim%2Fpause`` reaches ``/containers/victim/pause``) and
+cleans ``..``, so a value is first held to the grammar of what it names, then quoted.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiodocker
 import aiohttp
 
 from bridge.config import DockerSettings
-from bridge.errors import DockerUnavailable
+from bridge.errors import DockerUnavailable, InvalidParams
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 # aiodocker reports "cannot connect" as a DockerError with this pseudo status.
 _CONNECT_FAILED = 900
 # Engine calls that are not streams get this long; exec streams are not limited.
 _TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=10)
+
+# Docker's container name grammar (with the leading "/" lists show), or an id or its prefix.
+_CONTAINER = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+|[0-9a-f]{1,64}", re.ASCII)
+# An image id or reference: components that start with a letter or digit, then a tag or digest.
+_IMAGE = re.compile(
+    r"[a-zA-Z0-9][\w.-]*(:[0-9]+)?(/[a-zA-Z0-9][\w.-]*)*(:\w[\w.-]*)?(@[a-z0-9]+:[0-9a-fA-F]+)?", re.ASCII
+)
+
+
+def segment(value: str) -> str:
+    """One Engine API path segment, percent-quoted (``/``, ``?``, ``#``, ``%`` included)."""
+    return quote(value, safe="")
+
+
+def is_container_ref(value: str) -> bool:
+    """Whether ``value`` is a container name (``name`` or ``/name``) or a hex id (prefix)."""
+    return _CONTAINER.fullmatch(value) is not None
+
+
+def container_ref(value: str, *, field: str) -> str:
+    """``value``, once it is a container name or id; else ``InvalidParams`` naming ``field``."""
+    if not is_container_ref(value):
+        raise InvalidParams(
+            f"{field}: {value!r} is not a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]+) or id",
+            field=field,
+        )
+    return value.removeprefix("/")
+
+
+def is_image_ref(value: str) -> bool:
+    """Whether ``value`` is an image id or reference (``host:port/repo/name:tag@sha256:...``)."""
+    return _IMAGE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

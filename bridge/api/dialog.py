@@ -2,17 +2,21 @@
 
 Docker Desktop answers ``showOpenDialog`` with Electron's native dialog. A browser has none that
 returns host paths, so the shim draws its own and browses the host through the daemon. The
-daemon is the one that enforces the rules: every folder it lists and every path it hands back
-lies inside the configured roots (``[dialog] roots``) once symlinks and ``..`` are resolved, so
-a page can reach nothing else whatever it sends.
+daemon is the one that enforces the rules: every path a page sends is resolved first (symlinks
+and ``..``, as the kernel follows them), then checked to lie inside the configured roots
+(``[dialog] roots``), and only the resolved path is used and handed back. A path outside and
+a path that does not exist get the same error, and a symlink leading out is listed without its
+target's metadata, so a page learns nothing of the host outside the roots whatever it sends.
 
 With ``[dialog] script`` set, ``openDialog`` answers from that file instead, one answer per call
-in order, so that tests of an extension need no clicking.
+in order, so that tests of an extension need no clicking. Those answers are the operator's,
+returned as written (they may name paths that exist only where the extension will look).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import stat
@@ -105,8 +109,24 @@ def load_script(path: Path) -> list[Answer]:
         ) from exc
 
 
-def _real(path: Path) -> Path:
-    return Path(os.path.realpath(path))
+def _resolve(path: Path) -> Path | None:
+    """The real location of an existing ``path`` (every symlink and ``..`` resolved), or None.
+
+    Resolution is strict: a ``..`` after a symlink climbs from the symlink's target, as the
+    kernel does, never lexically from the name the page wrote.
+    """
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except (OSError, ValueError):  # missing, a loop, too long, a NUL byte
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A path the dialog may use: its real location, and the root it lies in."""
+
+    path: Path
+    root: Path
 
 
 @dataclass
@@ -128,7 +148,7 @@ class Dialogs:
         A missing root is not a startup error: the default, the home folder, may not exist in
         a container, and the daemon has more to do than the dialog.
         """
-        roots = [_real(root) for root in self.settings.roots]
+        roots = [Path(os.path.realpath(root)) for root in self.settings.roots]
         found = [root for root in roots if root.is_dir()]
         if not found:
             raise NotConfigured(
@@ -151,40 +171,42 @@ class Dialogs:
         self.used += 1
         return self.answers.popleft()
 
-    def confine(self, raw: str, where: str) -> Path:
-        """``raw`` as an absolute, normalised path whose real location lies inside a root.
+    def root_of(self, real: Path) -> Path | None:
+        """The root that ``real`` (a resolved path) lies in, if any."""
+        return next((root for root in self.roots if real.is_relative_to(root)), None)
 
-        The path keeps the names the user saw (a symlink inside a root stays a symlink), but the
-        check is made on the real path, so no symlink nor ``..`` leads out.
+    def confine(self, raw: str, where: str) -> Place:
+        """``raw`` resolved, once it exists and its real location lies inside a root.
+
+        What the page gets back, and what is listed or stat'ed, is the resolved path, never
+        ``raw``: a check on one path and a use of another is how ``deep/../../..`` (``deep`` a
+        symlink) once reached ``/etc``. A path outside the roots and one that does not exist get
+        the same error, so the page learns nothing of what lies outside.
         """
-        path = Path(raw).expanduser()
+        path = Path(raw)
         if not path.is_absolute():
             raise InvalidParams(f"{where}: {raw!r} is not an absolute path", field=where)
-        real = _real(path)
-        if not any(real.is_relative_to(root) for root in self.roots):
+        real = _resolve(path)
+        root = self.root_of(real) if real is not None else None
+        if real is None or root is None:
             raise Forbidden(
-                f"{raw} is outside the folders the open dialog may show "
-                f"({', '.join(map(str, self.roots))}); add one with --dialog-root DIR"
+                f"{where}: {raw} is outside the folders the open dialog may show, or does not exist "
+                f"({', '.join(map(str, self.roots))}; add one with --dialog-root DIR)"
             )
-        return Path(os.path.normpath(path))
+        return Place(real, root)
 
     def start(self, default_path: str | None) -> Path:
         """The folder the dialog opens in: ``defaultPath`` (its folder when it names a file or
         nothing yet) when inside the roots, else the first root."""
         if default_path:
-            try:
-                path = self.confine(default_path, "props.defaultPath")
-            except (Forbidden, InvalidParams) as exc:
-                log.debug("open dialog: defaultPath ignored: %s", exc.message)
-            else:
-                folder = path if path.is_dir() else path.parent
-                if _real(folder).is_dir() and any(_real(folder).is_relative_to(r) for r in self.roots):
-                    return folder
+            for candidate in (default_path, str(Path(default_path).parent)):
+                try:
+                    place = self.confine(candidate, "props.defaultPath")
+                except (Forbidden, InvalidParams) as exc:
+                    log.debug("open dialog: defaultPath ignored: %s", exc.message)
+                    continue
+                return place.path if place.path.is_dir() else place.path.parent
         return self.roots[0]
-
-    def root_of(self, folder: Path) -> Path:
-        real = _real(folder)
-        return next(root for root in self.roots if real.is_relative_to(root))
 
 
 def _kind(mode: int) -> str | None:
@@ -196,48 +218,46 @@ def _kind(mode: int) -> str | None:
 
 
 def _entry(dialogs: Dialogs, folder: Path, entry: os.DirEntry[str]) -> dict[str, Any] | None:
-    """One listed entry, or None for sockets, devices and the like. A symlink shows as what it
-    points to when that lies inside the roots, else as a ``link`` that cannot be chosen."""
+    """One listed entry, or None for sockets, devices and the like.
+
+    A symlink whose target lies inside the roots shows as that target (its kind, size and
+    mtime, ``link: true``). One leading out, or nowhere, is a ``link``: its own mtime, no size,
+    and its target is never stat'ed, so a listing tells nothing of what lies outside.
+    """
     try:
         own = entry.stat(follow_symlinks=False)
     except OSError:
         return None
     info: dict[str, Any] = {"name": entry.name, "path": str(folder / entry.name)}
+    shown = own
     if stat.S_ISLNK(own.st_mode):
         info["link"] = True
-        target = _real(folder / entry.name)
-        try:
-            followed = target.stat()
-        except OSError:
-            followed = None
-        inside = any(target.is_relative_to(root) for root in dialogs.roots)
-        kind = _kind(followed.st_mode) if followed is not None and inside else None
-        info.update(kind=kind or "link", size=followed.st_size if kind == "file" and followed else None)
-        info["mtime"] = (followed or own).st_mtime
-        return info
-    kind = _kind(own.st_mode)
-    if kind is None:
+        target = _resolve(folder / entry.name)
+        if target is not None and dialogs.root_of(target) is not None:
+            with contextlib.suppress(OSError):  # gone meanwhile: shown as the link it is
+                shown = target.stat()
+    kind = _kind(shown.st_mode)
+    if kind is None and not stat.S_ISLNK(shown.st_mode):
         return None
-    info.update(kind=kind, size=own.st_size if kind == "file" else None, mtime=own.st_mtime)
+    info.update(kind=kind or "link", size=shown.st_size if kind == "file" else None, mtime=shown.st_mtime)
     return info
 
 
 def _crumbs(folder: Path, root: Path) -> list[dict[str, str]]:
-    """The path bar: the folder's ancestors from the one that is the root down to the folder,
-    named as the user reached them (through symlinks too); the shim shows each full path on hover."""
-    chain = [folder]
-    while _real(chain[-1]) != root and chain[-1].parent != chain[-1]:
-        chain.append(chain[-1].parent)
-    chain.reverse()
+    """The path bar: the root, then each folder down to ``folder`` (both resolved); the shim
+    shows each full path on hover."""
+    chain = [root]
+    for part in folder.relative_to(root).parts:
+        chain.append(chain[-1] / part)
     return [{"name": path.name or str(path), "path": str(path)} for path in chain]
 
 
 def list_directory(dialogs: Dialogs, raw: str, show_hidden: bool) -> dict[str, Any]:
     """The folder's entries, folders first, then by name ignoring case."""
-    folder = dialogs.confine(raw, "path")
+    place = dialogs.confine(raw, "path")
+    folder, root = place.path, place.root
     if not folder.is_dir():
         raise InvalidParams(f"path: {raw} is not a folder", field="path")
-    root = dialogs.root_of(folder)
     try:
         with os.scandir(folder) as scan:
             listed = [_entry(dialogs, folder, item) for item in scan if show_hidden or item.name[:1] != "."]
@@ -247,7 +267,7 @@ def list_directory(dialogs: Dialogs, raw: str, show_hidden: bool) -> dict[str, A
     found.sort(key=lambda entry: (entry["kind"] != "dir", entry["name"].casefold(), entry["name"]))
     return {
         "path": str(folder),
-        "parent": None if _real(folder) == root else str(folder.parent),
+        "parent": None if folder == root else str(folder.parent),
         "root": str(root),
         "crumbs": _crumbs(folder, root),
         "entries": found[:MAX_ENTRIES],
@@ -256,7 +276,8 @@ def list_directory(dialogs: Dialogs, raw: str, show_hidden: bool) -> dict[str, A
 
 
 def resolve_selection(dialogs: Dialogs, props: DialogProps, paths: tuple[str, ...]) -> list[str]:
-    """The chosen paths, once each is inside the roots, exists, and is of a kind ``props`` allow."""
+    """The chosen paths, resolved, once each is inside the roots, exists, and is of a kind
+    ``props`` allow."""
     if not paths:
         raise InvalidParams("filePaths: choose at least one item (or cancel)", field="filePaths")
     if len(paths) > 1 and "multiSelections" not in props.properties:
@@ -264,14 +285,13 @@ def resolve_selection(dialogs: Dialogs, props: DialogProps, paths: tuple[str, ..
     chosen = []
     for index, raw in enumerate(paths):
         where = f"filePaths.{index}"
-        path = dialogs.confine(raw, where)
-        real = _real(path)
-        if real.is_dir() and not props.directories:
+        path = dialogs.confine(raw, where).path
+        if path.is_dir() and not props.directories:
             raise InvalidParams(f"{where}: {raw} is a folder; this dialog opens files", field=where)
-        if real.is_file() and not props.files:
+        if path.is_file() and not props.files:
             raise InvalidParams(f"{where}: {raw} is a file; this dialog opens folders", field=where)
-        if not (real.is_dir() or real.is_file()):
-            raise InvalidParams(f"{where}: {raw} does not exist", field=where)
+        if not (path.is_dir() or path.is_file()):
+            raise InvalidParams(f"{where}: {raw} is neither a file nor a folder", field=where)
         chosen.append(str(path))
     return chosen
 

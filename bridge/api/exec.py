@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from bridge.api.models import Params
+from bridge.docker_engine import container_ref, is_container_ref
 from bridge.errors import ExecError, NotConfigured
 from bridge.processes.base import ExecSpec, RunningProcess
 from bridge.processes.container import ContainerProcess
@@ -63,6 +64,8 @@ async def _start_host(spec: ExecSpec, session: Session) -> RunningProcess:
 
 
 async def _start_in_container(params: ExecParams, session: Session) -> RunningProcess:
+    """The exec in the ``vm`` or ``container:NAME`` container, once its name is one Docker could
+    have given: the name becomes part of an Engine API path (``/containers/NAME/exec``)."""
     if params.target == "vm":
         container = session.bridge.settings.docker.vm_container
         if container is None:
@@ -71,9 +74,14 @@ async def _start_in_container(params: ExecParams, session: Session) -> RunningPr
                 "(the container extension.vm.cli.exec runs in)",
                 setting="docker.vm_container",
             )
+        if not is_container_ref(container):
+            raise NotConfigured(
+                f"--vm-container {container!r} is not a container name or id", setting="docker.vm_container"
+            )
+        container = container.removeprefix("/")
         where = f"the extension's VM container {container!r}"
     else:
-        container = params.target.removeprefix("container:")
+        container = container_ref(params.target.removeprefix("container:"), field="target")
         where = f"container {container!r}"
     return await ContainerProcess.start(
         session.bridge.docker, container, params.spec(), target=params.target, where=where

@@ -11,8 +11,8 @@ Extraction is cached by image id (an id names immutable content) in
 it, a completion marker is written last and the folder is renamed into place, so an interrupted
 extraction never looks complete and a rebuilt image (a new id) is extracted afresh.
 
-Archives are extracted member by member, refusing what could write outside the folder: absolute
-names, ``..``, members outside the requested path, links leading out of the extension, devices.
+Archives are streamed to disk member by member (``bridge.extension.archive``), within the
+``[extension]`` caps, refusing what could write or point outside the folder.
 """
 
 from __future__ import annotations
@@ -21,18 +21,22 @@ import asyncio
 import json
 import os
 import shutil
-import tarfile
+import stat
 import tempfile
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import aiodocker
+import aiohttp
 
-from bridge.docker_engine import DockerEngine
+from bridge.config import ExtensionSettings
+from bridge.docker_engine import DockerEngine, is_image_ref, segment
+from bridge.extension.archive import Extraction, extract_archive
 from bridge.extension.engine import engine_errors, run_cli
 from bridge.extension.metadata import ExtensionError, Metadata, MetadataError, parse_metadata
 from bridge.extension.model import Extension
+from bridge.extension.pipe import ResponseReader
 from bridge.progress import Progress, Step
 
 MARKER = ".ddbridge-extracted"
@@ -44,6 +48,8 @@ API_LABEL = "com.docker.desktop.extension.api.version"
 REQUIRED_LABELS = {TITLE_LABEL: "title", VENDOR_LABEL: "vendor", API_LABEL: "extension API"}
 # The extraction container is never started, but the engine wants a command to create it.
 _NEVER_RUN = ["ddbridge-extraction-never-runs"]
+# An archive streams for as long as it takes; it only fails when the engine stops sending.
+_ARCHIVE_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120)
 
 
 class ImageNotFound(ExtensionError):
@@ -58,7 +64,7 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 async def extract_extension(
-    engine: DockerEngine, image: str, cache_dir: Path, progress: Progress
+    engine: DockerEngine, image: str, cache_dir: Path, limits: ExtensionSettings, progress: Progress
 ) -> Extension:
     """The extension in ``image``, its files extracted into ``cache_dir`` (absolute) or found there."""
     info = await inspect_image(engine, image)
@@ -71,7 +77,7 @@ async def extract_extension(
         metadata = parse_metadata((folder / "metadata.json").read_bytes(), source)
     else:
         async with progress.step(f"Extracting {image}") as step:
-            metadata = await _extract(engine, image, image_id, folder, step)
+            metadata = await _extract(engine, image, image_id, folder, limits, step)
     described = [f"{name} {labels[label]!r}" for label, name in REQUIRED_LABELS.items() if label in labels]
     if described:
         progress.info(f"{image}: {', '.join(described)}")
@@ -87,9 +93,12 @@ async def extract_extension(
 
 async def inspect_image(engine: DockerEngine, image: str) -> dict[str, Any]:
     """The engine's ``GET /images/{name}/json``; ``ImageNotFound`` says how to get the image."""
+    if not is_image_ref(image):
+        raise ImageNotFound(f"{image!r} is not an image name or id (such as name:tag or sha256:...)")
+    path = "/".join(segment(part) for part in image.split("/"))
     async with engine_errors(engine, f"cannot inspect the image {image}") as client:
         try:
-            found: dict[str, Any] = await client.images.inspect(image)
+            found: dict[str, Any] = await client._query_json(f"images/{path}/json")
         except aiodocker.DockerError as exc:
             if exc.status != 404:
                 raise
@@ -129,10 +138,13 @@ def _paths(metadata: Metadata, source: str) -> list[tuple[str, str]]:
     return wanted
 
 
-async def _extract(engine: DockerEngine, image: str, image_id: str, folder: Path, step: Step) -> Metadata:
+async def _extract(
+    engine: DockerEngine, image: str, image_id: str, folder: Path, limits: ExtensionSettings, step: Step
+) -> Metadata:
     source = f"{image}:/metadata.json"
     folder.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{folder.name[:12]}-", dir=folder.parent))
+    extraction = Extraction(partial, image, limits.max_bytes, limits.max_members)
     try:
         async with engine_errors(engine, f"cannot extract the files of {image}") as client:
             step.detail = "creating a container (not started)"
@@ -145,15 +157,13 @@ async def _extract(engine: DockerEngine, image: str, image_id: str, folder: Path
                 }
             )
             try:
-                metadata = await _extract_metadata(container, image, partial, step)
+                metadata = await _extract_metadata(client, container.id, extraction, step)
                 for path, what in _paths(metadata, source):
                     step.detail = f"/{path}"
-                    archive = await _archive(container, path)
-                    if archive is None:
+                    if not await _copy_out(client, container.id, path, extraction):
                         if what == "icon":
                             continue  # reported as a warning: the extension runs without it
                         raise MetadataError(f"{source}: {what} /{path} is not in the image")
-                    await asyncio.to_thread(extract_archive, archive, partial, path, image)
             finally:
                 await container.delete(force=True)
         (partial / MARKER).write_text(json.dumps({"image": image, "id": image_id}))
@@ -164,31 +174,36 @@ async def _extract(engine: DockerEngine, image: str, image_id: str, folder: Path
 
 
 async def _extract_metadata(
-    container: aiodocker.containers.DockerContainer, image: str, partial: Path, step: Step
+    client: aiodocker.Docker, container: str, extraction: Extraction, step: Step
 ) -> Metadata:
     step.detail = "/metadata.json"
+    image = extraction.image
     source = f"{image}:/metadata.json"
-    archive = await _archive(container, "metadata.json")
-    if archive is None:
+    if not await _copy_out(client, container, "metadata.json", extraction):
         raise MetadataError(f"{image} has no /metadata.json: is it a Docker Desktop extension image?")
-    member = archive.getmember("metadata.json")
-    content = archive.extractfile(member) if member.isfile() else None
-    if content is None:
+    path = extraction.root / "metadata.json"
+    if not stat.S_ISREG(path.lstat().st_mode):
         raise MetadataError(f"{source} is not a regular file")
-    metadata = parse_metadata(content.read(), source)
-    await asyncio.to_thread(extract_archive, archive, partial, "metadata.json", image)
-    return metadata
+    return parse_metadata(path.read_bytes(), source)
 
 
-async def _archive(container: aiodocker.containers.DockerContainer, path: str) -> tarfile.TarFile | None:
-    """The tar of one path of the image (its members named from the path's last part), or None."""
+async def _copy_out(client: aiodocker.Docker, container: str, path: str, extraction: Extraction) -> bool:
+    """Extract the image's ``/path`` into the extraction as the engine sends its tar (in a
+    thread, so the event loop only moves bytes); False when the image has no such path."""
     try:
-        archive: tarfile.TarFile = await container.get_archive(f"/{path}")
+        async with client._query(
+            f"containers/{segment(container)}/archive", params={"path": f"/{path}"}, timeout=_ARCHIVE_TIMEOUT
+        ) as response:
+            try:
+                reader = ResponseReader(response.content, asyncio.get_running_loop())
+                await asyncio.to_thread(extract_archive, reader, extraction, path)
+            finally:
+                response.close()
     except aiodocker.DockerError as exc:
         if exc.status == 404:
-            return None
+            return False
         raise
-    return archive
+    return True
 
 
 def _move_into_place(partial: Path, folder: Path) -> None:
@@ -198,64 +213,3 @@ def _move_into_place(partial: Path, folder: Path) -> None:
             return  # extracted meanwhile by a concurrent run: same id, same files
         shutil.rmtree(folder)  # an unfinished leftover
     partial.rename(folder)
-
-
-def _inside(root: Path, path: Path) -> bool:
-    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
-
-
-def extract_archive(archive: tarfile.TarFile, root: Path, path: str, image: str) -> None:
-    """Extract the archive of the image's ``/path`` into ``root/path``, refusing unsafe members.
-
-    The archive names its members from the last part of ``path`` (``GET …/archive?path=/ui``
-    gives ``ui``, ``ui/index.html``...), so ``root/<parent of path>`` is where they go. Absolute
-    symlink targets are paths in the image and become relative links inside the extension.
-    """
-    relative = PurePosixPath(path)
-    top = relative.name
-    base = root / relative.parent
-    base.mkdir(parents=True, exist_ok=True)
-    for member in archive.getmembers():
-        name = PurePosixPath(member.name)
-        if name.is_absolute() or ".." in name.parts or not name.parts or name.parts[0] != top:
-            raise ExtensionError(f"{image}: the archive of /{path} holds {member.name!r}: refused")
-        target = base / name
-        if not _inside(root, target.parent):
-            raise ExtensionError(f"{image}: /{relative.parent / name} leads out of the extension: refused")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink():
-            target.unlink()
-        if member.isdir():
-            target.mkdir(exist_ok=True)
-            target.chmod(0o755)
-        elif member.isfile():
-            content = archive.extractfile(member)
-            assert content is not None
-            with target.open("wb") as out:
-                shutil.copyfileobj(content, out)
-            target.chmod(0o755 if member.mode & 0o111 else 0o644)
-        elif member.issym() or member.islnk():
-            _link(member, root, base, target, path, image)
-        else:
-            raise ExtensionError(f"{image}: /{relative.parent / name} is a device or pipe: refused")
-
-
-def _link(member: tarfile.TarInfo, root: Path, base: Path, target: Path, path: str, image: str) -> None:
-    link = PurePosixPath(member.linkname)
-    if member.issym():
-        # Relative to the link's folder; an absolute target is a path in the image.
-        pointed = root / link.relative_to("/") if link.is_absolute() else target.parent / link
-    else:
-        pointed = base / link  # hard links name another member of the same archive
-    lexical = Path(os.path.normpath(pointed))
-    if not lexical.is_relative_to(root) or not _inside(root, lexical):
-        raise ExtensionError(
-            f"{image}: the link {member.name!r} in /{path} points to {member.linkname!r}, "
-            "outside the extension: refused"
-        )
-    if member.issym():
-        target.symlink_to(os.path.relpath(lexical, target.parent))
-    elif lexical.is_file():
-        shutil.copyfile(lexical, target)
-    else:
-        raise ExtensionError(f"{image}: the hard link {member.name!r} in /{path} names no earlier file")

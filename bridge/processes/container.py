@@ -48,7 +48,7 @@ from typing import Any
 import aiodocker
 import aiohttp
 
-from bridge.docker_engine import DockerEngine
+from bridge.docker_engine import DockerEngine, segment
 from bridge.errors import BridgeError, DockerUnavailable, ExecError
 from bridge.processes.base import Chunk, ExecSpec, ExitStatus
 
@@ -115,7 +115,7 @@ class ContainerProcess:
         env = [f"{key}={value}" for key, value in spec.env.items()] + [marker]
         try:
             async with engine.translate() as client:
-                exec_ = await client.containers.container(container).exec(
+                exec_ = await client.containers.container(segment(container)).exec(
                     [spec.cmd, *spec.args], stdout=True, stderr=True, environment=env, workdir=spec.cwd
                 )
                 stream = exec_.start(detach=False)
@@ -246,7 +246,7 @@ class ContainerProcess:
     async def _run_sweep(self, signame: str) -> int:
         argv = ["sh", "-c", _SWEEP, "ddbridge-kill", signame, self._marker]
         async with self._engine.translate() as client:
-            sweeper = await client.containers.container(self._container).exec(
+            sweeper = await client.containers.container(segment(self._container)).exec(
                 argv, stdout=True, stderr=True, user="0"
             )
             async with sweeper.start(detach=False) as stream:

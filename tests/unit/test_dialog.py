@@ -50,8 +50,8 @@ def test_default_root_is_home() -> None:
 
 
 def test_confine_accepts_inside_and_refuses_escapes(dialogs: Dialogs, tree: Path) -> None:
-    assert dialogs.confine(str(tree / "docs" / ".." / "notes.md"), "path") == tree / "notes.md"
-    assert dialogs.confine(str(tree / "back" / "a.txt"), "path") == tree / "back" / "a.txt"
+    assert dialogs.confine(str(tree / "docs" / ".." / "notes.md"), "path").path == tree / "notes.md"
+    assert dialogs.confine(str(tree / "back" / "a.txt"), "path").path == tree / "docs" / "a.txt"
     for escape in (
         tree / ".." / "outside",
         tree / "docs" / ".." / ".." / "outside" / "secret",
@@ -104,7 +104,8 @@ def test_list_directory(dialogs: Dialogs, tree: Path) -> None:
         {"name": "docs", "path": str(tree / "docs")},
     ]
     through_link = list_directory(dialogs, str(tree / "back"), show_hidden=False)
-    assert [crumb["name"] for crumb in through_link["crumbs"]] == ["root", "back"]
+    assert through_link["path"] == str(tree / "docs")  # the resolved path, never the name given
+    assert through_link["crumbs"] == docs["crumbs"]
 
 
 def test_list_directory_refuses_escapes_and_files(dialogs: Dialogs, tree: Path) -> None:
@@ -141,7 +142,7 @@ def test_resolve_selection_rules(dialogs: Dialogs, tree: Path) -> None:
     with pytest.raises(InvalidParams, match="is a file") as caught:
         resolve_selection(dialogs, folders, (a,))
     assert caught.value.field == "filePaths.0"
-    with pytest.raises(InvalidParams, match="does not exist"):
+    with pytest.raises(Forbidden, match="outside the folders the open dialog may show, or does not exist"):
         resolve_selection(dialogs, files, (str(tree / "gone"),))
     with pytest.raises(InvalidParams, match="at least one"):
         resolve_selection(dialogs, files, ())

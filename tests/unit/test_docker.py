@@ -1,4 +1,5 @@
-"""The pure parts of the Docker support: quote stripping, list options, the engine address."""
+"""The pure parts of the Docker support: quote stripping, list options, the engine address, the
+names that may become Engine API paths."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pydantic import ValidationError
 from bridge.api.docker import ContainerListOptions, ImageListOptions, ListContainersParams
 from bridge.api.exec import strip_matching_quotes
 from bridge.config import DockerSettings, load_settings
-from bridge.docker_engine import DEFAULT_HOST, EngineAddress
-from bridge.errors import ConfigError
+from bridge.docker_engine import DEFAULT_HOST, EngineAddress, container_ref, is_image_ref, segment
+from bridge.errors import ConfigError, InvalidParams
 
 
 @pytest.mark.parametrize(
@@ -106,3 +107,60 @@ def test_engine_address_urls_and_cli_environment() -> None:
 def test_engine_address_must_have_a_scheme() -> None:
     with pytest.raises(ConfigError, match=r"docker\.host"):
         load_settings(flags={"docker": {"host": "/var/run/docker.sock"}}, environ={})
+
+
+@pytest.mark.parametrize("name", ["vm", "/vm", "my-app_backend.1", "a1", "f", "0123abcd" * 8])
+def test_container_names_and_ids_are_accepted(name: str) -> None:
+    assert container_ref(name, field="target") == name.removeprefix("/")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "/",
+        "x",
+        ".",
+        "..",
+        "-a",
+        "_a",
+        "a/b",
+        "a/../b",
+        "a?x=",
+        "a#",
+        "a%2Fpause",
+        "a b",
+        "a\n",
+        "\u0430b",
+        "/" * 2 + "a",
+    ],
+)
+def test_other_container_names_are_invalid_params(name: str) -> None:
+    with pytest.raises(InvalidParams) as refused:
+        container_ref(name, field="target")
+    assert refused.value.field == "target"
+
+
+@pytest.mark.parametrize(
+    ("image", "valid"),
+    [
+        ("busybox", True),
+        ("ddbridge-test/sample:1", True),
+        ("localhost:5000/team/app:v1.2", True),
+        ("app@sha256:" + "0" * 64, True),
+        ("sha256:" + "0" * 64, True),
+        ("../x", False),
+        ("a/../b", False),
+        ("a/./b", False),
+        ("a?x=", False),
+        ("a#b", False),
+        ("a//b", False),
+        ("/a", False),
+    ],
+)
+def test_image_references(image: str, valid: bool) -> None:
+    assert is_image_ref(image) is valid
+
+
+def test_a_segment_is_quoted_whole() -> None:
+    assert segment("a/b?c=#%") == "a%2Fb%3Fc%3D%23%25"

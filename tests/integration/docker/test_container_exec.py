@@ -227,3 +227,62 @@ def _rss(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no VmRSS for {pid}")
+
+
+def state(engine: EngineUnderTest, container: str) -> str:
+    """The container's status (``running``, ``exited``, ``paused``...), or ``gone``."""
+    found = engine.docker("inspect", "-f", "{{.State.Status}}", container, check=False)
+    return found.stdout.strip() if found.returncode == 0 else "gone"
+
+
+# Container names that would climb to, or append, another Engine API endpoint to
+# /containers/NAME/exec, written every way the path could carry them.
+ATTACKS = [
+    "{victim}/pause?x=",
+    "{victim}/kill?signal=KILL&x=",
+    "{victim}?x=",
+    "{victim}#",
+    "{victim}%2Fpause%3Fx=",
+    "/{victim}/stop?t=0&x=",
+    "../../containers/prune?x=",
+    "..%2F..%2Fcontainers%2Fprune%3Fx=",
+    "../{stopped}?force=1&x=",
+    "{victim}/../{stopped}?force=1&x=",
+    ".",
+    "..",
+    "{victim} ",
+    "{victim}\n",
+    "vi\u0441tim",
+]
+
+
+async def test_container_names_cannot_reach_other_engine_endpoints(
+    client: BridgeClient, engine: EngineUnderTest
+) -> None:
+    """A ``container:`` name outside Docker's grammar is refused as the page's ``target``, for
+    blocking and streamed execs alike, and no container is paused, stopped or removed."""
+    victim = engine.run_container("victim", "sleep", "600")
+    stopped = engine.run_container("stopped", "true", detach=False)
+    for attack in ATTACKS:
+        target = "container:" + attack.format(victim=victim, stopped=stopped)
+        for method in ("exec.run", "exec.spawn"):
+            with pytest.raises(RpcFailure) as refused:
+                await client.call(method, {"target": target, "cmd": "true"})
+            assert refused.value.code == -32602, (target, refused.value.message)
+            assert refused.value.data["errors"][0]["field"] == "target"
+    assert (state(engine, victim), state(engine, stopped)) == ("running", "exited")
+    result = await run(client, f"container:/{victim}", "echo still here")
+    assert result["stdout"] == "still here\n"
+
+
+async def test_a_vm_container_outside_the_grammar_is_not_used(
+    bridge: StartBridge, engine: EngineUnderTest
+) -> None:
+    victim = engine.run_container("vm-victim", "sleep", "600")
+    running = bridge("--docker-host", engine.host, "--vm-container", f"{victim}/pause?x=")
+    async with BridgeClient.connect(running.ws_url) as client:
+        with pytest.raises(RpcFailure) as refused:
+            await run(client, "vm", "true")
+    assert refused.value.code == -32007
+    assert refused.value.data == {"setting": "docker.vm_container"}
+    assert state(engine, victim) == "running"

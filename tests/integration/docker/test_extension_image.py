@@ -359,6 +359,38 @@ def test_bad_images_say_what_is_wrong(
         engine.docker("rmi", "-f", tag, check=False)
 
 
+@pytest.mark.parametrize(
+    ("setting", "files", "message"),
+    [
+        (
+            "max_bytes = 1048576",
+            {"ui/a.bin": b"a" * 600_000, "ui/b.bin": b"b" * 600_000},
+            "take more than [extension] max_bytes = 1,048,576 bytes",
+        ),
+        (
+            "max_members = 5",
+            {f"ui/{index}.js": "x" for index in range(10)},
+            "hold more than [extension] max_members = 5 entries",
+        ),
+    ],
+    ids=["bytes", "members"],
+)
+def test_extraction_stops_at_the_caps(
+    engine: EngineUnderTest, tmp_path: Path, setting: str, files: dict[str, str | bytes], message: str
+) -> None:
+    config = tmp_path / "ddbridge.toml"
+    config.write_text(f"[extension]\n{setting}\n")
+    cache = tmp_path / "cache"
+    tag = import_files(engine, f"ddbridge-test/big:{len(files)}", {"metadata.json": tiny_metadata(), **files})
+    try:
+        result = ddbridge("run", tag, "--cache-dir", cache, "--config", config, docker_host=engine.host)
+        assert result.returncode == 1
+        assert message in one_error_line(result)
+        assert list(cache.iterdir()) == [], "nothing is cached from a failed extraction"
+    finally:
+        engine.docker("rmi", "-f", tag, check=False)
+
+
 def test_unreachable_engine_is_named(tmp_path: Path) -> None:
     nowhere = f"unix://{tmp_path}/no-engine.sock"
     result = ddbridge("run", "any/image", "--cache-dir", tmp_path, docker_host=nowhere)
