@@ -18,7 +18,7 @@ from bridge.api.models import Params
 from bridge.errors import ExecError, NotConfigured
 from bridge.processes.base import ExecSpec, RunningProcess
 from bridge.processes.container import ContainerProcess
-from bridge.processes.host_binaries import resolve_host_binary
+from bridge.processes.host_binaries import open_host_binary
 from bridge.processes.local import LocalProcess
 from bridge.processes.output import collect
 from bridge.rpc import AfterReply, MethodRouter
@@ -51,15 +51,19 @@ async def _start_host(spec: ExecSpec, session: Session) -> RunningProcess:
             "no host binaries folder is configured: start ddbridge with --host-binaries DIR",
             setting="host_binaries.dir",
         )
-    binary = resolve_host_binary(folder, spec.cmd)
+    binary = open_host_binary(folder, spec.cmd)
     cwd = spec.cwd or str(folder)
     try:
-        return await LocalProcess.start([str(binary), *spec.args], cwd=cwd, env={**os.environ, **spec.env})
+        return await LocalProcess.start(
+            [binary.executable, *spec.args], cwd=cwd, env={**os.environ, **spec.env}, pass_fds=[binary.fd]
+        )
     except OSError as exc:
         culprit = f"cwd {cwd!r}" if exc.filename == cwd else f"host binary {spec.cmd!r}"
         raise ExecError(
             f"cannot start host binary {spec.cmd!r}: {culprit}: {exc.strerror}", target="host", cmd=spec.cmd
         ) from exc
+    finally:
+        binary.close()
 
 
 async def _start_in_container(params: ExecParams, session: Session) -> RunningProcess:

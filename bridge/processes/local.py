@@ -211,8 +211,14 @@ class LocalProcess:
 
     @classmethod
     async def start(
-        cls, argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str] | None
+        cls,
+        argv: Sequence[str],
+        *,
+        cwd: str | None,
+        env: Mapping[str, str] | None,
+        pass_fds: Sequence[int] = (),
     ) -> LocalProcess:
+        """Start ``argv``; the descriptors ``pass_fds`` stay open in the process."""
         if cwd is not None:
             _require_directory(cwd)
         loop = asyncio.get_running_loop()
@@ -227,6 +233,7 @@ class LocalProcess:
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
                 start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
         except BaseException:
             os.close(read_end)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
+import threading
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,11 @@ import pytest
 
 from bridge.testing import BridgeClient, RpcFailure
 from tests.conftest import write_script
-from tests.support.processes import RunningBridge
+from tests.support.processes import (
+    HostProcess,
+    RunningBridge,
+    marked_host_processes,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,18 +42,27 @@ def host(cmd: str, *args: str, **extra: Any) -> dict[str, Any]:
     return {"target": "host", "cmd": cmd, "args": list(args), **extra}
 
 
-def pids_running(pattern: str) -> list[int]:
-    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
-    return [int(pid) for pid in found.stdout.split()]
+def tagged(cmd: str, *args: str, tag: str) -> dict[str, Any]:
+    """``host(cmd, *args)`` with ``DDB_TAG=tag`` in its environment, which all it starts inherits
+    (whatever it does to its session or process group): the test finds them by it."""
+    return host(cmd, *args, env={"DDB_TAG": tag})
 
 
-async def wait_gone(pattern: str, seconds: float = 5) -> list[int]:
+def new_tag() -> str:
+    return uuid.uuid4().hex
+
+
+def pids_running(tag: str) -> list[HostProcess]:
+    return marked_host_processes(f"DDB_TAG={tag}".encode())
+
+
+async def wait_gone(tag: str, seconds: float = 5) -> list[HostProcess]:
     for _ in range(int(seconds * 20)):
-        left = pids_running(pattern)
+        left = pids_running(tag)
         if not left:
             return []
         await asyncio.sleep(0.05)
-    return pids_running(pattern)
+    return pids_running(tag)
 
 
 async def test_blocking_exec_splits_stdout_and_stderr(client: BridgeClient) -> None:
@@ -126,11 +141,12 @@ async def test_bad_target_and_params(client: BridgeClient) -> None:
 
 async def test_blocking_output_cap(client: BridgeClient, host_binaries: Path) -> None:
     write_script(host_binaries, "flood", "yes flood\n")
+    tag = new_tag()
     with pytest.raises(RpcFailure) as caught:
-        await client.call("exec.run", host("flood"))
+        await client.call("exec.run", tagged("flood", tag=tag))
     assert caught.value.code == -32005
     assert "stream" in caught.value.message and "1048576" in caught.value.message
-    assert await wait_gone(str(host_binaries / "flood")) == []
+    assert await wait_gone(tag) == []
 
 
 async def test_unicode_split_across_chunks(client: BridgeClient, host_binaries: Path) -> None:
@@ -162,14 +178,15 @@ async def test_stream_exit_code(client: BridgeClient) -> None:
     assert outcome.code == 3
 
 
-async def test_kill_ends_the_process(client: BridgeClient, host_binaries: Path) -> None:
-    stream = await client.spawn(host("ticker"))
+async def test_kill_ends_the_process(client: BridgeClient) -> None:
+    tag = new_tag()
+    stream = await client.spawn(tagged("ticker", tag=tag))
     assert (await asyncio.wait_for(stream.output.get(), 5)) == ("stdout", "tick 0\n")
-    assert pids_running(str(host_binaries / "ticker"))
+    assert pids_running(tag)
     await stream.kill()
     outcome = await stream.finished()
     assert outcome.signal == "SIGTERM" and outcome.code == 143
-    assert await wait_gone(str(host_binaries / "ticker")) == []
+    assert await wait_gone(tag) == []
 
 
 async def test_kill_reaches_the_whole_group_after_the_grace(
@@ -200,39 +217,37 @@ async def test_kill_twice_and_unknown_stream(client: BridgeClient) -> None:
     assert caught.value.code == -32006 and "no-such" in caught.value.message
 
 
-async def test_closing_the_connection_kills_every_stream(running: RunningBridge, host_binaries: Path) -> None:
-    pattern = str(host_binaries / "ticker")
+async def test_closing_the_connection_kills_every_stream(running: RunningBridge) -> None:
+    tag = new_tag()
     async with BridgeClient.connect(running.ws_url) as connected:
-        streams = [await connected.spawn(host("ticker")) for _ in range(3)]
+        streams = [await connected.spawn(tagged("ticker", tag=tag)) for _ in range(3)]
         for stream in streams:
             await asyncio.wait_for(stream.output.get(), 5)
-        assert len(pids_running(pattern)) == 3
-    assert await wait_gone(pattern) == []
+        assert len([p for p in pids_running(tag) if not p.command.startswith("sleep")]) == 3
+    assert await wait_gone(tag) == []
 
 
-async def test_blocking_exec_is_killed_when_the_connection_closes(
-    running: RunningBridge, host_binaries: Path
-) -> None:
-    pattern = str(host_binaries / "ticker")
+async def test_blocking_exec_is_killed_when_the_connection_closes(running: RunningBridge) -> None:
+    tag = new_tag()
     async with BridgeClient.connect(running.ws_url) as connected:
-        call = asyncio.create_task(connected.call("exec.run", host("ticker")))
+        call = asyncio.create_task(connected.call("exec.run", tagged("ticker", tag=tag)))
         for _ in range(100):
-            if pids_running(pattern):
+            if pids_running(tag):
                 break
             await asyncio.sleep(0.05)
-        assert pids_running(pattern)
+        assert pids_running(tag)
     call.cancel()
-    assert await wait_gone(pattern) == []
+    assert await wait_gone(tag) == []
 
 
-async def test_sigterm_to_the_daemon_ends_its_processes(running: RunningBridge, host_binaries: Path) -> None:
-    pattern = str(host_binaries / "ticker")
+async def test_sigterm_to_the_daemon_ends_its_processes(running: RunningBridge) -> None:
+    tag = new_tag()
     async with BridgeClient.connect(running.ws_url) as connected:
-        stream = await connected.spawn(host("ticker"))
+        stream = await connected.spawn(tagged("ticker", tag=tag))
         await asyncio.wait_for(stream.output.get(), 5)
         running.process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(running.process.wait, 15) == 0
-    assert await wait_gone(pattern) == []
+    assert await wait_gone(tag) == []
 
 
 async def test_many_streams_interleave(client: BridgeClient) -> None:
@@ -246,3 +261,48 @@ async def test_no_binaries_folder_configured(bridge: Callable[..., RunningBridge
         with pytest.raises(RpcFailure) as caught:
             await connected.call("exec.run", host("greet"))
     assert caught.value.code == -32007 and "--host-binaries" in caught.value.message
+
+
+async def test_a_folder_swapped_for_a_symlink_never_runs_a_file_outside(
+    client: BridgeClient, host_binaries: Path, tmp_path: Path
+) -> None:
+    """A thread flips ``sub`` between a real folder and a symlink to an outside folder holding
+    a same-named script while calls run: each call runs the inside script or is refused."""
+    evidence = tmp_path / "evil-ran"
+    write_script(host_binaries, "sub/tool", "echo good\n")
+    write_script(tmp_path / "outside", "tool", f"touch {evidence}; echo evil\n")
+    sub, parked = host_binaries / "sub", host_binaries / "sub.parked"
+    stop = threading.Event()
+    flips = 0
+
+    def flip() -> None:
+        nonlocal flips
+        while not stop.is_set():
+            sub.rename(parked)
+            sub.symlink_to(tmp_path / "outside")
+            time.sleep(0.0005)
+            sub.unlink()
+            parked.rename(sub)
+            time.sleep(0.0005)
+            flips += 1
+
+    async def call() -> str:
+        try:
+            return str((await client.call("exec.run", host("sub/tool")))["stdout"])
+        except RpcFailure as failure:
+            return "refused" if failure.code == -32002 else failure.message
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    try:
+        outcomes = [
+            outcome for _ in range(50) for outcome in await asyncio.gather(*(call() for _ in range(8)))
+        ]
+    finally:
+        stop.set()
+        flipper.join()
+    good = "good\n"
+    print(f"{flips} flips, {outcomes.count(good)} good, {outcomes.count('refused')} refused")
+    assert set(outcomes) <= {good, "refused"}
+    assert good in outcomes and "refused" in outcomes
+    assert not evidence.exists()
