@@ -4,6 +4,10 @@ Serves v1 ``extension.vm.cli.exec``, ``extension.host.cli.exec``, ``docker.cli.e
 ``execInContainer``, ``execInVMExtension``, ``spawnInVMExtension``, ``execHostCmd``,
 ``spawnHostCmd``, ``execDockerCmd``, ``spawnDockerCmd``. The ``target`` names where the command
 runs; each target resolves to a ``RunningProcess`` and the rest is shared.
+
+The ``env`` of the host-side targets (``host``, ``docker``: processes on the host) is checked
+by ``bridge.processes.host_env``; that of ``vm`` and ``container:`` is not, as their processes
+run inside the container.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from bridge.errors import ExecError, NotConfigured
 from bridge.processes.base import ExecSpec, RunningProcess
 from bridge.processes.container import ContainerProcess
 from bridge.processes.host_binaries import open_host_binary
+from bridge.processes.host_env import check_host_env
 from bridge.processes.local import LocalProcess
 from bridge.processes.output import collect
 from bridge.rpc import AfterReply, MethodRouter
@@ -51,6 +56,7 @@ async def _start_host(spec: ExecSpec, session: Session) -> RunningProcess:
             "no host binaries folder is configured: start ddbridge with --host-binaries DIR",
             setting="host_binaries.dir",
         )
+    check_host_env(spec.env)
     binary = open_host_binary(folder, spec.cmd)
     cwd = spec.cwd or str(folder)
     try:
@@ -86,6 +92,7 @@ async def _start_in_container(params: ExecParams, session: Session) -> RunningPr
 
 async def _start_docker_cli(spec: ExecSpec, session: Session) -> RunningProcess:
     """The real docker CLI, pointed at the bridge's own engine through its environment."""
+    check_host_env(spec.env, docker_cli=True)
     binary = shutil.which("docker")
     if binary is None:
         raise ExecError(

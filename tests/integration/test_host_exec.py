@@ -263,6 +263,48 @@ async def test_no_binaries_folder_configured(bridge: Callable[..., RunningBridge
     assert caught.value.code == -32007 and "--host-binaries" in caught.value.message
 
 
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BASH_ENV": "$(touch {pwned})"},
+        {"bash_env": "$(touch {pwned})"},
+        {"ENV": "$(touch {pwned})"},
+        {"BASH_FUNC_echo%%": "() {{ touch {pwned}; }}"},
+        {"echo": "() {{ touch {pwned}; }}"},
+        {"SHELLOPTS": "xtrace", "PS4": "$(touch {pwned})"},
+        {"LD_PRELOAD": "{pwned}.so"},
+        {"Ld_Audit": "{pwned}.so"},
+        {"GCONV_PATH": "{pwned}"},
+        {"PATH": "{pwned}"},
+        {"PYTHONSTARTUP": "{pwned}"},
+        {"NODE_OPTIONS": "--require {pwned}"},
+        {"A=B": "c"},
+        {"DDB_VAR": "nul\x00byte"},
+    ],
+)
+@pytest.mark.parametrize("target", ["host", "docker"])
+async def test_env_that_runs_other_code_is_refused(
+    client: BridgeClient, host_binaries: Path, tmp_path: Path, env: dict[str, str], target: str
+) -> None:
+    """Refused with the variable named, before anything runs: the bash script would have run
+    ``touch`` through any of these (the docker CLI is a host process as well)."""
+    pwned = tmp_path / "pwned"
+    write_script(host_binaries, "bashy", "exec bash -c 'echo hello; ls >/dev/null'\n")
+    params = {"target": target, "cmd": "bashy" if target == "host" else "version"}
+    params["env"] = {name: value.format(pwned=pwned) for name, value in env.items()}
+    with pytest.raises(RpcFailure) as caught:
+        await client.call("exec.run", params)
+    assert caught.value.code == -32602
+    assert next(iter(env)) in caught.value.message
+    assert not pwned.exists()
+
+
+async def test_ordinary_env_still_reaches_the_binary(client: BridgeClient) -> None:
+    env = {"DDB_VAR": "not () at the start", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "GIT_DIR": "/x"}
+    result = await client.call("exec.run", host("where", env=env))
+    assert result["stdout"].splitlines()[1] == "DDB_VAR=not () at the start"
+
+
 async def test_a_folder_swapped_for_a_symlink_never_runs_a_file_outside(
     client: BridgeClient, host_binaries: Path, tmp_path: Path
 ) -> None:
