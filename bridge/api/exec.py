@@ -26,6 +26,7 @@ from bridge.processes.host_binaries import open_host_binary
 from bridge.processes.host_env import check_host_env
 from bridge.processes.local import LocalProcess
 from bridge.processes.output import collect
+from bridge.processes.reaper import adopt_orphans
 from bridge.rpc import AfterReply, MethodRouter
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ async def _start_host(spec: ExecSpec, session: Session) -> RunningProcess:
             setting="host_binaries.dir",
         )
     check_host_env(spec.env)
+    adopt_orphans()
     binary = open_host_binary(folder, spec.cmd)
     cwd = spec.cwd or str(folder)
     try:
@@ -100,6 +102,7 @@ async def _start_docker_cli(spec: ExecSpec, session: Session) -> RunningProcess:
             target="docker",
             cmd=spec.cmd,
         )
+    adopt_orphans()
     env = {**os.environ, **spec.env, **session.bridge.docker.address.cli_env()}
     try:
         return await LocalProcess.start([binary, spec.cmd, *spec.args], cwd=spec.cwd, env=env)

@@ -19,7 +19,9 @@ from tests.conftest import write_script
 from tests.support.processes import (
     HostProcess,
     RunningBridge,
+    host_processes,
     marked_host_processes,
+    still_running,
 )
 
 pytestmark = pytest.mark.integration
@@ -348,3 +350,91 @@ async def test_a_folder_swapped_for_a_symlink_never_runs_a_file_outside(
     assert set(outcomes) <= {good, "refused"}
     assert good in outcomes and "refused" in outcomes
     assert not evidence.exists()
+
+
+def escaper(host_binaries: Path) -> None:
+    """A binary that leaves its process group twice (``setsid``, and a double fork that
+    ``setsid``s too), leaves an orphan that ends by itself, and ticks on."""
+    write_script(
+        host_binaries,
+        "escaper",
+        "setsid sleep 1000 >/dev/null 2>&1 &\n"
+        "(setsid sh -c 'sleep 1001 & sleep 1002' >/dev/null 2>&1 &)\n"
+        "(sleep 0.1 &)\n"
+        "echo started; while :; do sleep 0.05; done\n",
+    )
+
+
+async def wait_escaped(tag: str) -> list[HostProcess]:
+    """The escaper's processes once all three long sleeps run."""
+    for _ in range(100):
+        found = pids_running(tag)
+        if {"sleep 1000", "sleep 1001", "sleep 1002"} <= {p.command for p in found}:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the escaper did not start its children: {found}")
+
+
+async def no_zombies_of(pid: int) -> list[HostProcess]:
+    """The daemon's zombie children, once the reaper had its time (two of its periods)."""
+    for _ in range(100):
+        zombies = [p for p in host_processes(zombies=True) if p.ppid == pid and p.state == "Z"]
+        if not zombies:
+            return []
+        await asyncio.sleep(0.05)
+    return zombies
+
+
+@pytest.mark.parametrize("how", ["kill", "close", "drop"])
+async def test_children_that_left_the_group_end_with_the_stream(
+    running: RunningBridge, host_binaries: Path, how: str
+) -> None:
+    escaper(host_binaries)
+    tag = new_tag()
+    async with BridgeClient.connect(running.ws_url) as connected:
+        stream = await connected.spawn(tagged("escaper", tag=tag))
+        await asyncio.wait_for(stream.output.get(), 5)
+        escaped = await wait_escaped(tag)
+        # The setsid children are out of the daemon's process group: killpg alone missed them.
+        assert any(os.getpgid(p.pid) == p.pid for p in escaped if p.command == "sleep 1000")
+        if how == "kill":
+            await stream.kill()
+            assert (await stream.finished()).signal == "SIGTERM"
+            assert await wait_gone(tag) == []
+        elif how == "drop":  # the socket goes away without a closing handshake
+            connected._ws.transport.abort()
+    assert await wait_gone(tag) == []
+    assert still_running(escaped) == []
+    assert await no_zombies_of(running.process.pid) == []
+
+
+async def test_a_blocking_exec_cancelled_ends_its_escaped_children(
+    running: RunningBridge, host_binaries: Path
+) -> None:
+    escaper(host_binaries)
+    tag = new_tag()
+    async with BridgeClient.connect(running.ws_url) as connected:
+        call = asyncio.create_task(connected.call("exec.run", tagged("escaper", tag=tag)))
+        escaped = await wait_escaped(tag)
+    call.cancel()
+    assert await wait_gone(tag) == []
+    assert still_running(escaped) == []
+    assert await no_zombies_of(running.process.pid) == []
+
+
+async def test_a_stream_kept_open_by_an_escaped_child_ends_it(
+    running: RunningBridge, host_binaries: Path
+) -> None:
+    """The binary is gone, its setsid child still writes to the stream: closing the stream
+    ends the child, with no process group left to signal."""
+    write_script(host_binaries, "leaver", "setsid sh -c 'while :; do echo tick; sleep 0.05; done' &\n")
+    tag = new_tag()
+    async with BridgeClient.connect(running.ws_url) as connected:
+        stream = await connected.spawn(tagged("leaver", tag=tag))
+        await asyncio.wait_for(stream.output.get(), 5)
+        (child,) = [p for p in pids_running(tag) if p.command.startswith("sh -c")]
+        await stream.kill()
+        await stream.finished()
+    assert await wait_gone(tag) == []
+    assert still_running([child]) == []
+    assert await no_zombies_of(running.process.pid) == []
