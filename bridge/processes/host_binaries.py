@@ -114,8 +114,10 @@ class _Walk:
                 path = f"{parent_path}/{part}"
                 mode = os.fstat(fd).st_mode
                 if stat.S_ISLNK(mode):
-                    target = os.readlink("", dir_fd=fd)  # this very link, not the name again
-                    os.close(fd)
+                    try:
+                        target = os.readlink("", dir_fd=fd)  # this very link, not the name again
+                    finally:
+                        os.close(fd)
                     pending[:0] = self._follow(target, stack)
                 elif pending:
                     if not stat.S_ISDIR(mode):
