@@ -4,6 +4,10 @@ Serves v1 ``extension.vm.cli.exec``, ``extension.host.cli.exec``, ``docker.cli.e
 ``execInContainer``, ``execInVMExtension``, ``spawnInVMExtension``, ``execHostCmd``,
 ``spawnHostCmd``, ``execDockerCmd``, ``spawnDockerCmd``. The ``target`` names where the command
 runs; each target resolves to a ``RunningProcess`` and the rest is shared.
+
+The ``env`` of the host-side targets (``host``, ``docker``: processes on the host) is checked
+by ``bridge.processes.host_env``; that of ``vm`` and ``container:`` is not, as their processes
+run inside the container.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from bridge.docker_engine import container_ref, is_container_ref
 from bridge.errors import ExecError, NotConfigured
 from bridge.processes.base import ExecSpec, RunningProcess
 from bridge.processes.container import ContainerProcess
-from bridge.processes.host_binaries import resolve_host_binary
+from bridge.processes.host_binaries import open_host_binary
+from bridge.processes.host_env import check_host_env
 from bridge.processes.local import LocalProcess
 from bridge.processes.output import collect
+from bridge.processes.reaper import adopt_orphans
 from bridge.rpc import AfterReply, MethodRouter
 
 if TYPE_CHECKING:
@@ -52,15 +58,21 @@ async def _start_host(spec: ExecSpec, session: Session) -> RunningProcess:
             "no host binaries folder is configured: start ddbridge with --host-binaries DIR",
             setting="host_binaries.dir",
         )
-    binary = resolve_host_binary(folder, spec.cmd)
+    check_host_env(spec.env)
+    adopt_orphans()
+    binary = open_host_binary(folder, spec.cmd)
     cwd = spec.cwd or str(folder)
     try:
-        return await LocalProcess.start([str(binary), *spec.args], cwd=cwd, env={**os.environ, **spec.env})
+        return await LocalProcess.start(
+            [binary.executable, *spec.args], cwd=cwd, env={**os.environ, **spec.env}, pass_fds=[binary.fd]
+        )
     except OSError as exc:
         culprit = f"cwd {cwd!r}" if exc.filename == cwd else f"host binary {spec.cmd!r}"
         raise ExecError(
             f"cannot start host binary {spec.cmd!r}: {culprit}: {exc.strerror}", target="host", cmd=spec.cmd
         ) from exc
+    finally:
+        binary.close()
 
 
 async def _start_in_container(params: ExecParams, session: Session) -> RunningProcess:
@@ -90,6 +102,7 @@ async def _start_in_container(params: ExecParams, session: Session) -> RunningPr
 
 async def _start_docker_cli(spec: ExecSpec, session: Session) -> RunningProcess:
     """The real docker CLI, pointed at the bridge's own engine through its environment."""
+    check_host_env(spec.env, docker_cli=True)
     binary = shutil.which("docker")
     if binary is None:
         raise ExecError(
@@ -97,6 +110,7 @@ async def _start_docker_cli(spec: ExecSpec, session: Session) -> RunningProcess:
             target="docker",
             cmd=spec.cmd,
         )
+    adopt_orphans()
     env = {**os.environ, **spec.env, **session.bridge.docker.address.cli_env()}
     try:
         return await LocalProcess.start([binary, spec.cmd, *spec.args], cwd=spec.cwd, env=env)

@@ -2,8 +2,13 @@
 
 Output is buffered in the protocol, handed over in coalesced batches, and reading from the
 pipes pauses above a high-water mark: a slow consumer slows the process instead of growing
-memory, and no task is created per chunk. Each process leads its own process group, so
-``terminate`` ends everything it started.
+memory, and no task is created per chunk.
+
+Each process leads its own process group and carries a marker in its environment,
+``DDBRIDGE_EXEC_ID=<random>`` (the name container execs use), which everything it starts
+inherits. ``terminate`` signals the group and every process with the marker
+(``bridge.processes.sweep``), so children that left the group with ``setsid`` (or a double
+fork) end with it too.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ import contextlib
 import errno
 import fcntl
 import os
+import secrets
 import signal
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from bridge.processes.base import STDERR, STDOUT, Chunk, ExitStatus
+from bridge.processes.sweep import signal_marked
+
+MARKER = "DDBRIDGE_EXEC_ID"
 
 HIGH_WATER = 256 * 1024  # output buffered as it arrives, above which reading pauses
 READ_SIZE = 64 * 1024
@@ -202,19 +211,33 @@ class LocalProcess:
     """A subprocess started from an argv, in a new session (its own process group)."""
 
     def __init__(
-        self, transport: asyncio.SubprocessTransport, protocol: _PipeProtocol, stdout: _StdoutReader
+        self,
+        transport: asyncio.SubprocessTransport,
+        protocol: _PipeProtocol,
+        stdout: _StdoutReader,
+        marker: str,
     ) -> None:
         self._transport = transport
         self._protocol = protocol
         self._stdout = stdout
+        self._marker = marker.encode()
         self._killed = False
 
     @classmethod
     async def start(
-        cls, argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str] | None
+        cls,
+        argv: Sequence[str],
+        *,
+        cwd: str | None,
+        env: Mapping[str, str] | None,
+        pass_fds: Sequence[int] = (),
     ) -> LocalProcess:
+        """Start ``argv`` with ``env`` (the daemon's own when None) plus the marker; the
+        descriptors ``pass_fds`` stay open in the process."""
         if cwd is not None:
             _require_directory(cwd)
+        marker = secrets.token_hex(16)
+        environment = {**(os.environ if env is None else env), MARKER: marker}
         loop = asyncio.get_running_loop()
         read_end, write_end = _stdout_pipe()
         try:
@@ -225,8 +248,9 @@ class LocalProcess:
                 stdout=write_end,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=cwd,
-                env=dict(env) if env is not None else None,
+                env=environment,
                 start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
         except BaseException:
             os.close(read_end)
@@ -235,7 +259,7 @@ class LocalProcess:
             os.close(write_end)
         stdout = _StdoutReader(loop, read_end, protocol)
         protocol.add_pipe(STDOUT, stdout)
-        return cls(transport, protocol, stdout)
+        return cls(transport, protocol, stdout, f"{MARKER}={marker}")
 
     @property
     def pid(self) -> int:
@@ -260,18 +284,21 @@ class LocalProcess:
         assert returncode is not None
         return ExitStatus.from_returncode(returncode)
 
-    def _signal_group(self, signum: int) -> None:
+    async def _signal_all(self, signum: signal.Signals) -> None:
+        """``signum`` to the process group, then to the marked processes outside it."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signum)
+        await asyncio.to_thread(signal_marked, self._marker, signum, spare_group=self.pid)
 
     async def terminate(self, grace: float) -> None:
         self._killed = True
         if not self._protocol.exited.done():
-            self._signal_group(signal.SIGTERM)
+            await self._signal_all(signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._protocol.exited), grace)
-        # Whatever the group still holds (children that ignored SIGTERM, or outlived the leader).
-        self._signal_group(signal.SIGKILL)
+        # Whatever is left (children that ignored SIGTERM, or outlived the leader, in the
+        # group or out of it).
+        await self._signal_all(signal.SIGKILL)
         await self._protocol.exited
 
     def close(self) -> None:

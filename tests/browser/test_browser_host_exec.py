@@ -3,14 +3,13 @@ v0 ``execHostCmd`` / ``spawnHostCmd``, ``close()`` ending the process, and confi
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.browser.helpers import ClientPage, wait_for
-from tests.support.processes import RunningBridge
+from tests.support.processes import RunningBridge, running_binary
 
 pytestmark = pytest.mark.browser
 
@@ -23,9 +22,8 @@ def page(shared_page: Callable[..., ClientPage], page_bridge: RunningBridge) -> 
 
 
 def running(binary: Path) -> list[str]:
-    """PIDs of processes whose command line contains the binary's full path."""
-    done = subprocess.run(["pgrep", "-f", str(binary)], capture_output=True, text=True, check=False)
-    return done.stdout.split()
+    """PIDs of the processes that run the binary."""
+    return [str(process.pid) for process in running_binary(binary)]
 
 
 def joined(events: list[dict[str, str]], kind: str) -> str:

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Route, expect
 
 from tests.browser.helpers import ClientPage, wait_for
-from tests.support.processes import REPO, RunningBridge, free_port
+from tests.support.processes import REPO, RunningBridge, free_port, running_binary
 
 pytestmark = pytest.mark.browser
 
@@ -82,9 +82,8 @@ def sample_page(open_page: Callable[..., ClientPage], sample_bridge: RunningBrid
 
 def sample_cli_processes(args: str) -> list[str]:
     """PIDs of ``sample-cli ARGS`` processes (odd arguments keep other users of the file apart)."""
-    pattern = f"{BINARIES / 'sample-cli'} {args}"
-    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
-    return found.stdout.split()
+    cli = running_binary(BINARIES / "sample-cli")
+    return [str(process.pid) for process in cli if f" {args}" in f"{process.command} "]
 
 
 def test_service_and_binary_calls_show_in_the_page(sample_page: ClientPage, artifacts: Path) -> None:

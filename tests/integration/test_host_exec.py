@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
+import threading
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,13 @@ import pytest
 
 from bridge.testing import BridgeClient, RpcFailure
 from tests.conftest import write_script
-from tests.support.processes import RunningBridge
+from tests.support.processes import (
+    HostProcess,
+    RunningBridge,
+    host_processes,
+    marked_host_processes,
+    still_running,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,18 +44,27 @@ def host(cmd: str, *args: str, **extra: Any) -> dict[str, Any]:
     return {"target": "host", "cmd": cmd, "args": list(args), **extra}
 
 
-def pids_running(pattern: str) -> list[int]:
-    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
-    return [int(pid) for pid in found.stdout.split()]
+def tagged(cmd: str, *args: str, tag: str) -> dict[str, Any]:
+    """``host(cmd, *args)`` with ``DDB_TAG=tag`` in its environment, which all it starts inherits
+    (whatever it does to its session or process group): the test finds them by it."""
+    return host(cmd, *args, env={"DDB_TAG": tag})
 
 
-async def wait_gone(pattern: str, seconds: float = 5) -> list[int]:
+def new_tag() -> str:
+    return uuid.uuid4().hex
+
+
+def pids_running(tag: str) -> list[HostProcess]:
+    return marked_host_processes(f"DDB_TAG={tag}".encode())
+
+
+async def wait_gone(tag: str, seconds: float = 5) -> list[HostProcess]:
     for _ in range(int(seconds * 20)):
-        left = pids_running(pattern)
+        left = pids_running(tag)
         if not left:
             return []
         await asyncio.sleep(0.05)
-    return pids_running(pattern)
+    return pids_running(tag)
 
 
 async def test_blocking_exec_splits_stdout_and_stderr(client: BridgeClient) -> None:
@@ -126,11 +143,12 @@ async def test_bad_target_and_params(client: BridgeClient) -> None:
 
 async def test_blocking_output_cap(client: BridgeClient, host_binaries: Path) -> None:
     write_script(host_binaries, "flood", "yes flood\n")
+    tag = new_tag()
     with pytest.raises(RpcFailure) as caught:
-        await client.call("exec.run", host("flood"))
+        await client.call("exec.run", tagged("flood", tag=tag))
     assert caught.value.code == -32005
     assert "stream" in caught.value.message and "1048576" in caught.value.message
-    assert await wait_gone(str(host_binaries / "flood")) == []
+    assert await wait_gone(tag) == []
 
 
 async def test_unicode_split_across_chunks(client: BridgeClient, host_binaries: Path) -> None:
@@ -162,14 +180,15 @@ async def test_stream_exit_code(client: BridgeClient) -> None:
     assert outcome.code == 3
 
 
-async def test_kill_ends_the_process(client: BridgeClient, host_binaries: Path) -> None:
-    stream = await client.spawn(host("ticker"))
+async def test_kill_ends_the_process(client: BridgeClient) -> None:
+    tag = new_tag()
+    stream = await client.spawn(tagged("ticker", tag=tag))
     assert (await asyncio.wait_for(stream.output.get(), 5)) == ("stdout", "tick 0\n")
-    assert pids_running(str(host_binaries / "ticker"))
+    assert pids_running(tag)
     await stream.kill()
     outcome = await stream.finished()
     assert outcome.signal == "SIGTERM" and outcome.code == 143
-    assert await wait_gone(str(host_binaries / "ticker")) == []
+    assert await wait_gone(tag) == []
 
 
 async def test_kill_reaches_the_whole_group_after_the_grace(
@@ -200,39 +219,37 @@ async def test_kill_twice_and_unknown_stream(client: BridgeClient) -> None:
     assert caught.value.code == -32006 and "no-such" in caught.value.message
 
 
-async def test_closing_the_connection_kills_every_stream(running: RunningBridge, host_binaries: Path) -> None:
-    pattern = str(host_binaries / "ticker")
+async def test_closing_the_connection_kills_every_stream(running: RunningBridge) -> None:
+    tag = new_tag()
     async with BridgeClient.connect(running.ws_url) as connected:
-        streams = [await connected.spawn(host("ticker")) for _ in range(3)]
+        streams = [await connected.spawn(tagged("ticker", tag=tag)) for _ in range(3)]
         for stream in streams:
             await asyncio.wait_for(stream.output.get(), 5)
-        assert len(pids_running(pattern)) == 3
-    assert await wait_gone(pattern) == []
+        assert len([p for p in pids_running(tag) if not p.command.startswith("sleep")]) == 3
+    assert await wait_gone(tag) == []
 
 
-async def test_blocking_exec_is_killed_when_the_connection_closes(
-    running: RunningBridge, host_binaries: Path
-) -> None:
-    pattern = str(host_binaries / "ticker")
+async def test_blocking_exec_is_killed_when_the_connection_closes(running: RunningBridge) -> None:
+    tag = new_tag()
     async with BridgeClient.connect(running.ws_url) as connected:
-        call = asyncio.create_task(connected.call("exec.run", host("ticker")))
+        call = asyncio.create_task(connected.call("exec.run", tagged("ticker", tag=tag)))
         for _ in range(100):
-            if pids_running(pattern):
+            if pids_running(tag):
                 break
             await asyncio.sleep(0.05)
-        assert pids_running(pattern)
+        assert pids_running(tag)
     call.cancel()
-    assert await wait_gone(pattern) == []
+    assert await wait_gone(tag) == []
 
 
-async def test_sigterm_to_the_daemon_ends_its_processes(running: RunningBridge, host_binaries: Path) -> None:
-    pattern = str(host_binaries / "ticker")
+async def test_sigterm_to_the_daemon_ends_its_processes(running: RunningBridge) -> None:
+    tag = new_tag()
     async with BridgeClient.connect(running.ws_url) as connected:
-        stream = await connected.spawn(host("ticker"))
+        stream = await connected.spawn(tagged("ticker", tag=tag))
         await asyncio.wait_for(stream.output.get(), 5)
         running.process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(running.process.wait, 15) == 0
-    assert await wait_gone(pattern) == []
+    assert await wait_gone(tag) == []
 
 
 async def test_many_streams_interleave(client: BridgeClient) -> None:
@@ -246,3 +263,178 @@ async def test_no_binaries_folder_configured(bridge: Callable[..., RunningBridge
         with pytest.raises(RpcFailure) as caught:
             await connected.call("exec.run", host("greet"))
     assert caught.value.code == -32007 and "--host-binaries" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BASH_ENV": "$(touch {pwned})"},
+        {"bash_env": "$(touch {pwned})"},
+        {"ENV": "$(touch {pwned})"},
+        {"BASH_FUNC_echo%%": "() {{ touch {pwned}; }}"},
+        {"echo": "() {{ touch {pwned}; }}"},
+        {"SHELLOPTS": "xtrace", "PS4": "$(touch {pwned})"},
+        {"LD_PRELOAD": "{pwned}.so"},
+        {"Ld_Audit": "{pwned}.so"},
+        {"GCONV_PATH": "{pwned}"},
+        {"PATH": "{pwned}"},
+        {"PYTHONSTARTUP": "{pwned}"},
+        {"NODE_OPTIONS": "--require {pwned}"},
+        {"A=B": "c"},
+        {"DDB_VAR": "nul\x00byte"},
+    ],
+)
+@pytest.mark.parametrize("target", ["host", "docker"])
+async def test_env_that_runs_other_code_is_refused(
+    client: BridgeClient, host_binaries: Path, tmp_path: Path, env: dict[str, str], target: str
+) -> None:
+    """Refused with the variable named, before anything runs: the bash script would have run
+    ``touch`` through any of these (the docker CLI is a host process as well)."""
+    pwned = tmp_path / "pwned"
+    write_script(host_binaries, "bashy", "exec bash -c 'echo hello; ls >/dev/null'\n")
+    params = {"target": target, "cmd": "bashy" if target == "host" else "version"}
+    params["env"] = {name: value.format(pwned=pwned) for name, value in env.items()}
+    with pytest.raises(RpcFailure) as caught:
+        await client.call("exec.run", params)
+    assert caught.value.code == -32602
+    assert next(iter(env)) in caught.value.message
+    assert not pwned.exists()
+
+
+async def test_ordinary_env_still_reaches_the_binary(client: BridgeClient) -> None:
+    env = {"DDB_VAR": "not () at the start", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "GIT_DIR": "/x"}
+    result = await client.call("exec.run", host("where", env=env))
+    assert result["stdout"].splitlines()[1] == "DDB_VAR=not () at the start"
+
+
+async def test_a_folder_swapped_for_a_symlink_never_runs_a_file_outside(
+    client: BridgeClient, host_binaries: Path, tmp_path: Path
+) -> None:
+    """A thread flips ``sub`` between a real folder and a symlink to an outside folder holding
+    a same-named script while calls run: each call runs the inside script or is refused."""
+    evidence = tmp_path / "evil-ran"
+    write_script(host_binaries, "sub/tool", "echo good\n")
+    write_script(tmp_path / "outside", "tool", f"touch {evidence}; echo evil\n")
+    sub, parked = host_binaries / "sub", host_binaries / "sub.parked"
+    stop = threading.Event()
+    flips = 0
+
+    def flip() -> None:
+        nonlocal flips
+        while not stop.is_set():
+            sub.rename(parked)
+            sub.symlink_to(tmp_path / "outside")
+            time.sleep(0.0005)
+            sub.unlink()
+            parked.rename(sub)
+            time.sleep(0.0005)
+            flips += 1
+
+    async def call() -> str:
+        try:
+            return str((await client.call("exec.run", host("sub/tool")))["stdout"])
+        except RpcFailure as failure:
+            return "refused" if failure.code == -32002 else failure.message
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    try:
+        outcomes = [
+            outcome for _ in range(50) for outcome in await asyncio.gather(*(call() for _ in range(8)))
+        ]
+    finally:
+        stop.set()
+        flipper.join()
+    good = "good\n"
+    print(f"{flips} flips, {outcomes.count(good)} good, {outcomes.count('refused')} refused")
+    assert set(outcomes) <= {good, "refused"}
+    assert good in outcomes and "refused" in outcomes
+    assert not evidence.exists()
+
+
+def escaper(host_binaries: Path) -> None:
+    """A binary that leaves its process group twice (``setsid``, and a double fork that
+    ``setsid``s too), leaves an orphan that ends by itself, and ticks on."""
+    write_script(
+        host_binaries,
+        "escaper",
+        "setsid sleep 1000 >/dev/null 2>&1 &\n"
+        "(setsid sh -c 'sleep 1001 & sleep 1002' >/dev/null 2>&1 &)\n"
+        "(sleep 0.1 &)\n"
+        "echo started; while :; do sleep 0.05; done\n",
+    )
+
+
+async def wait_escaped(tag: str) -> list[HostProcess]:
+    """The escaper's processes once all three long sleeps run."""
+    for _ in range(100):
+        found = pids_running(tag)
+        if {"sleep 1000", "sleep 1001", "sleep 1002"} <= {p.command for p in found}:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the escaper did not start its children: {found}")
+
+
+async def no_zombies_of(pid: int) -> list[HostProcess]:
+    """The daemon's zombie children, once the reaper had its time (two of its periods)."""
+    for _ in range(100):
+        zombies = [p for p in host_processes(zombies=True) if p.ppid == pid and p.state == "Z"]
+        if not zombies:
+            return []
+        await asyncio.sleep(0.05)
+    return zombies
+
+
+@pytest.mark.parametrize("how", ["kill", "close", "drop"])
+async def test_children_that_left_the_group_end_with_the_stream(
+    running: RunningBridge, host_binaries: Path, how: str
+) -> None:
+    escaper(host_binaries)
+    tag = new_tag()
+    async with BridgeClient.connect(running.ws_url) as connected:
+        stream = await connected.spawn(tagged("escaper", tag=tag))
+        await asyncio.wait_for(stream.output.get(), 5)
+        escaped = await wait_escaped(tag)
+        # The setsid children are out of the daemon's process group: killpg alone missed them.
+        assert any(os.getpgid(p.pid) == p.pid for p in escaped if p.command == "sleep 1000")
+        if how == "kill":
+            await stream.kill()
+            assert (await stream.finished()).signal == "SIGTERM"
+            assert await wait_gone(tag) == []
+        elif how == "drop":  # the socket goes away without a closing handshake
+            connected._ws.transport.abort()
+    assert await wait_gone(tag) == []
+    assert still_running(escaped) == []
+    assert await no_zombies_of(running.process.pid) == []
+
+
+async def test_a_blocking_exec_cancelled_ends_its_escaped_children(
+    running: RunningBridge, host_binaries: Path
+) -> None:
+    escaper(host_binaries)
+    tag = new_tag()
+    async with BridgeClient.connect(running.ws_url) as connected:
+        call = asyncio.create_task(connected.call("exec.run", tagged("escaper", tag=tag)))
+        escaped = await wait_escaped(tag)
+    call.cancel()
+    assert await wait_gone(tag) == []
+    assert still_running(escaped) == []
+    assert await no_zombies_of(running.process.pid) == []
+
+
+async def test_a_stream_kept_open_by_an_escaped_child_ends_it(
+    running: RunningBridge, host_binaries: Path
+) -> None:
+    """The binary is gone, its setsid child still writes to the stream: closing the stream
+    ends the child, with no process group left to signal."""
+    write_script(host_binaries, "leaver", "setsid sh -c 'while :; do echo tick; sleep 0.05; done' &\n")
+    tag = new_tag()
+    async with BridgeClient.connect(running.ws_url) as connected:
+        stream = await connected.spawn(tagged("leaver", tag=tag))
+        await asyncio.wait_for(stream.output.get(), 5)
+        (child,) = [p for p in pids_running(tag) if p.command.startswith("sh -c")]
+        await stream.kill()
+        await stream.finished()
+    assert await wait_gone(tag) == []
+    assert still_running([child]) == []
+    assert await no_zombies_of(running.process.pid) == []

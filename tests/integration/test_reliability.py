@@ -25,7 +25,7 @@ import websockets
 
 from bridge.testing import BridgeClient, RpcFailure
 from tests.support.faulty_backend import MIB, FaultyBackend
-from tests.support.processes import REPO, RunningBridge, descendants, still_running
+from tests.support.processes import REPO, RunningBridge, descendants, running_binary, still_running
 
 pytestmark = pytest.mark.integration
 
@@ -285,7 +285,9 @@ async def test_signal_ends_streams_removes_the_backend_and_exits_0(
             await asyncio.wait_for(stream.output.get(), 10)
         started = descendants(running.process.pid)
         commands = " | ".join(process.command for process in started)
-        assert "backend/main.py" in commands and "sleep 1000" in commands and "ticker" in commands
+        assert "backend/main.py" in commands and "sleep 1000" in commands
+        tickers = running_binary(host_binaries / "ticker")
+        assert tickers and set(tickers) <= set(started)
 
         signalled = time.monotonic()
         running.process.send_signal(signum)

@@ -4,6 +4,8 @@ test backend as subprocesses, and stopping them."""
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,7 +24,9 @@ __all__ = [
     "descendants",
     "free_port",
     "host_processes",
+    "marked_host_processes",
     "run_ddbridge",
+    "running_binary",
     "start_backend",
     "start_bridge",
     "still_running",
@@ -136,6 +140,20 @@ def marked_host_processes(marker: bytes) -> list[HostProcess]:
         with contextlib.suppress(OSError):  # gone meanwhile, or not ours to read
             if marker in Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0"):
                 found.append(process)
+    return found
+
+
+def running_binary(binary: Path) -> list[HostProcess]:
+    """The living processes that run ``binary``. The daemon runs a host binary as
+    ``/proc/self/fd/N``, the descriptor of the file it checked, which the process keeps: a
+    process whose command line names such a descriptor runs ``binary`` if that is its file."""
+    found = []
+    for process in host_processes():
+        for fd in re.findall(r"/proc/self/fd/(\d+)", process.command):
+            with contextlib.suppress(OSError):  # gone meanwhile, or not ours to look at
+                if os.path.samefile(f"/proc/{process.pid}/fd/{fd}", binary):
+                    found.append(process)
+                    break
     return found
 
 
