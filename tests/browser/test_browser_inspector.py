@@ -143,3 +143,19 @@ def test_reconnects_when_the_daemon_restarts(
     second = bridge("--port", str(port))
     expect(inspector.locator("#status")).to_have_attribute("data-state", "live", timeout=8 * SECOND)
     assert second.url == first.url
+
+
+def test_an_inspector_without_a_page_credential_says_how_to_sign_in(
+    open_page: Callable[..., ClientPage], fresh_bridge: RunningBridge
+) -> None:
+    """The view cookie shows the page, but its events need the page credential: without it (the
+    storage cleared) the page says what to open instead of retrying forever."""
+    inspector = open_inspector(open_page, fresh_bridge)
+    inspector.page.evaluate("localStorage.clear()")
+    inspector.allow_console("WebSocket connection to .* failed|Failed to load resource")
+    inspector.page.reload()
+    status = inspector.page.locator("#status")
+    expect(status).to_have_attribute("data-state", "offline")
+    expect(inspector.page.locator("#status-text")).to_contain_text(
+        "not signed in: open the URL ddbridge printed"
+    )

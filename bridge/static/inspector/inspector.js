@@ -729,9 +729,14 @@
         console.warn("ddbridge inspector: cannot show an event:", error);
       }
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (socket !== ws) return;
       socket = null;
+      if (event.code === 4401) {
+        // No page credential in this origin's storage (or an outdated one): retrying cannot help.
+        setStatus("offline", "not signed in: open the URL ddbridge printed (…/_ddbridge/?token=…)");
+        return;
+      }
       const wait = Math.min(delay, RECONNECT_MAX_MS) * (0.8 + Math.random() * 0.4);
       delay = Math.min(delay * 2, RECONNECT_MAX_MS);
       setStatus("offline", `offline · retrying in ${(wait / 1000).toFixed(1)} s`);
