@@ -23,6 +23,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from bridge import listener
 from bridge.auth import SESSION_LIFETIME, TOKEN_QUERY, Credentials, bearer
 from bridge.security import POLICY_VIOLATION, check_host, check_request_origin
 
@@ -73,6 +74,7 @@ class AccessGate:
         if self.credentials.required and not self._authenticated(connection, query_token):
             await self._refuse_token(connection, receive, send)
             return
+        listener.credentialed(scope)
         if self.credentials.required:
             scope = self._without_credentials(connection)
         if scope["type"] == "websocket":
