@@ -158,6 +158,7 @@ class AccessGate:
     async def _refuse_token(self, connection: HTTPConnection, receive: Receive, send: Send) -> None:
         scope = connection.scope
         log.info("refused %s %s: no valid token", scope.get("method", "WebSocket"), scope["path"])
+        send = await listener.refused(scope, send)
         if scope["type"] == "websocket":
             websocket = WebSocket(scope, receive, send)
             await websocket.accept()

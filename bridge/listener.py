@@ -11,6 +11,11 @@ keep-alive connection of a signed-in page does not stay exempt either. While pen
   sends its request at once) still gets in, and the descriptors stay free for the
   connections that did present the token.
 
+Refusals for a missing or wrong token past a few a second (``FailureThrottle``) wait their
+turn and are answered 429 with ``Retry-After``; the right token is never slowed. A waiting
+refusal sits on a pending connection, so the waits are bounded by the same cap and deadline,
+and a wait ends as soon as its connection is closed.
+
 uvicorn has no header-read deadline, hence ``GuardedHttpProtocol`` (and, for a connection
 upgraded to a WebSocket, ``GuardedWebSocketProtocol``): its protocols, telling the ``Listener``
 (found in the server's app state, which uvicorn copies into every ASGI scope) when a connection
@@ -21,41 +26,76 @@ connection is named by its (server, client) addresses on both sides.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import resource
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.types import Scope
+from starlette.types import Message, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 log = logging.getLogger("ddbridge.listener")
 
 STATE_KEY = "ddbridge.listener"
+TOO_MANY_REQUESTS = 429
 
 Address = tuple[Any, ...] | None  # (host, port); (path, None) on a unix socket
 ConnectionKey = tuple[Address, Address]
 
 
 @dataclass
+class FailureThrottle:
+    """How long a refusal waits before it is answered: a bucket of ``burst`` refusals answered
+    at once, refilled at ``rate`` a second; past it each refusal queues behind the ones before
+    (``1 / rate`` seconds each), so that all clients together get ``rate`` answers a second,
+    and waits ``longest`` seconds at most. No I/O: ``now`` is given."""
+
+    rate: float = 10.0
+    burst: float = 30.0
+    longest: float = 5.0
+    _free: float = field(init=False)
+    _last: float | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._free = self.burst
+
+    def refuse(self, now: float) -> float:
+        """Count one refusal at ``now``; the seconds it waits (0: answered at once)."""
+        if self._last is not None:
+            self._free = min(self.burst, self._free + (now - self._last) * self.rate)
+        self._last = now
+        self._free = max(self._free - 1, -self.longest * self.rate)
+        return 0.0 if self._free >= 0 else -self._free / self.rate
+
+    def retry_after(self) -> int:
+        """Whole seconds until a refusal is answered at once again (what ``Retry-After`` says)."""
+        return max(1, math.ceil((1 - self._free) / self.rate))
+
+
+@dataclass
 class _Pending:
     transport: asyncio.BaseTransport
     deadline: asyncio.TimerHandle
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def close(self) -> None:
         self.deadline.cancel()
+        self.closed.set()
         if not self.transport.is_closing():
             self.transport.close()
 
 
 class Listener:
-    """The pending connections of one server and their deadlines."""
+    """The pending connections of one server, their deadlines, and the refusal throttle."""
 
     def __init__(self, handshake_timeout: float, pending_limit: int) -> None:
         self.handshake_timeout = handshake_timeout
         self.pending_limit = pending_limit
+        self.throttle = FailureThrottle()
         self.evicted = 0
         # Pending connections, oldest first, in two queues: when there is no room, those that
         # have not sent a whole request (idle, slow) are closed before those being answered, so
@@ -110,6 +150,20 @@ class Listener:
         if entry is not None:
             entry.deadline.cancel()
 
+    async def refused(self, key: ConnectionKey, send: Send) -> Send:
+        """Count a refusal; past the throttle's allowance wait (until the connection closes at
+        most) and answer it 429 with ``Retry-After`` (a WebSocket: the close reason says so)."""
+        wait = self.throttle.refuse(asyncio.get_running_loop().time())
+        if not wait:
+            return send
+        retry_after = self.throttle.retry_after()
+        entry = self._find(key)
+        # A connection not pending has been signed in: it holds the token, no need to wait.
+        if entry is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(entry.closed.wait(), wait)
+        return _throttled(send, retry_after)
+
     def _find(self, key: ConnectionKey) -> _Pending | None:
         entry = self._quiet.get(key)
         return entry if entry is not None else self._asking.get(key)
@@ -122,6 +176,22 @@ class Listener:
         entry = self._pop(key)
         if entry is not None:
             entry.close()
+
+
+def _throttled(send: Send, retry_after: int) -> Send:
+    """``send`` with a refusal's answer turned into 429 + Retry-After (HTTP) or its close
+    reason saying to wait (WebSocket, whose close code the shim reads stays)."""
+
+    async def throttled(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [*message.get("headers", ()), (b"retry-after", str(retry_after).encode())]
+            message = {**message, "status": TOO_MANY_REQUESTS, "headers": headers}
+        elif message["type"] == "websocket.close":
+            reason = f"ddbridge: too many refused tokens; retry after {retry_after} s"
+            message = {**message, "reason": reason}
+        await send(message)
+
+    return throttled
 
 
 def _in_state(state: object) -> Listener | None:
@@ -140,6 +210,15 @@ def credentialed(scope: Scope) -> None:
     listener = _in_state(scope.get("state"))
     if listener is not None:
         listener.credentialed(_key(scope))
+
+
+async def refused(scope: Scope, send: Send) -> Send:
+    """The gate refuses this request or WebSocket for its credential: the ``send`` to answer
+    it with, after the throttle's wait (see ``Listener.refused``)."""
+    listener = _in_state(scope.get("state"))
+    if listener is None:
+        return send
+    return await listener.refused(_key(scope), send)
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):

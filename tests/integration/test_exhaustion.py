@@ -1,7 +1,8 @@
-"""What a client without the token can hold of a real daemon (issue 12, item 5): idle
+"""What a client without the token can hold of a real daemon (issue 12, items 5 and 12): idle
 and byte-a-second connections are closed at the handshake deadline, a flood past the cap on
 pending connections closes the oldest while /healthz and a page with the token still get in,
-and the open-files soft limit is raised to the hard one."""
+the open-files soft limit is raised to the hard one, and repeated wrong tokens are slowed
+while the right one is not."""
 
 from __future__ import annotations
 
@@ -149,6 +150,32 @@ async def test_a_flood_past_the_pending_cap_closes_the_oldest_and_the_token_gets
     assert "connections that had not presented the token, oldest first" in running.log()
 
 
+async def test_a_flood_of_idle_connections_does_not_push_out_requests_being_answered(
+    bridge: Callable[..., RunningBridge],
+) -> None:
+    """Idle connections are closed before those whose whole request is in: here refusals held
+    back by the throttle, which all still get their answer while the flood comes in."""
+    running = bridge(
+        env={"DDBRIDGE_SERVER_PENDING_CONNECTIONS": "100", "DDBRIDGE_SERVER_HANDSHAKE_TIMEOUT": "60"}
+    )
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+    flood: list[socket.socket] = []
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=None)) as http:
+        url = running.url + "_ddbridge/"
+        guesses = [asyncio.create_task(http.get(url, headers=wrong)) for _ in range(60)]
+        for first in asyncio.as_completed(guesses):
+            await first  # the throttle's burst is answered at once: the rest wait in turn
+            break
+        try:
+            for _ in range(300):
+                flood.append(socket.create_connection(("127.0.0.1", running.port)))
+            statuses = [(await guess).status_code for guess in guesses]
+        finally:
+            for sock in flood:
+                sock.close()
+    assert set(statuses) == {401, 429}
+
+
 async def test_refused_websockets_leave_no_count_behind(bridge: Callable[..., RunningBridge]) -> None:
     """A WebSocket refused for its token, once closed, no longer counts against the cap: it
     does not push out the pending connections opened before it."""
@@ -197,3 +224,35 @@ def test_the_daemon_raises_its_open_files_soft_limit_to_the_hard_one(
         running = bridge()
     soft, daemon_hard = _open_files_limits(running.process.pid)
     assert soft == daemon_hard != "256"
+
+
+async def test_repeated_wrong_tokens_are_slowed_and_the_right_token_is_not(
+    bridge: Callable[..., RunningBridge],
+) -> None:
+    running = bridge()
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=None)) as http:
+        url = running.url + "_ddbridge/"
+        guesses = [asyncio.create_task(http.get(url, headers=wrong)) for _ in range(100)]
+        answered_at_once = []
+        for first in asyncio.as_completed(guesses):
+            answered_at_once.append(await first)
+            if len(answered_at_once) == 3:
+                break
+        # The right token, while the wrong ones past the allowance still wait.
+        right = await http.get(url, headers=running.headers)
+        still_waiting = sum(not guess.done() for guess in guesses)
+        answers = [await guess for guess in guesses]
+    assert right.status_code == 200
+    assert still_waiting > 0
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) == {401, 429}
+    assert statuses.count(429) >= 50, statuses
+    for answer in answers:
+        if answer.status_code == 429:
+            assert int(answer.headers["retry-after"]) >= 1
+            assert "Authorization: Bearer TOKEN" in answer.text
+    # WebSockets with a wrong token, a burst of them: the close code the shim reads stays, and
+    # those past the allowance say why they waited.
+    reasons = await asyncio.gather(*(_refused_websocket(running) for _ in range(40)))
+    assert any("too many refused tokens" in reason for reason in reasons), reasons
