@@ -40,6 +40,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from bridge import listener
 from bridge.auth import SESSION_LIFETIME, TOKEN_QUERY, Credentials, bearer
 from bridge.security import POLICY_VIOLATION, admit_websocket, check_host, check_request_origin
 
@@ -127,6 +128,7 @@ class AccessGate:
                 await self._refuse(connection, receive, send, EXPLICIT_HELP, EXPLICIT_REASON)
                 return
             scope = self._without_credentials(scope)
+        listener.credentialed(scope)
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
@@ -256,6 +258,7 @@ class AccessGate:
         with 4401 and ``reason`` (a close frame has room for 123 bytes)."""
         scope = connection.scope
         log.info("refused %s %s: no valid credential", scope.get("method", "WebSocket"), scope["path"])
+        send = await listener.refused(scope, send)
         if scope["type"] == "websocket":
             websocket = WebSocket(scope, receive, send)
             await websocket.accept(subprotocol=rpc_subprotocol(websocket))

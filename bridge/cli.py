@@ -48,6 +48,13 @@ from bridge.extension.image import (
 from bridge.extension.metadata import ExtensionError, MetadataError
 from bridge.extension.model import Extension
 from bridge.extension.session import BackendFactory, Runtime, running_extension
+from bridge.listener import (
+    STATE_KEY,
+    GuardedHttpProtocol,
+    GuardedWebSocketProtocol,
+    Listener,
+    raise_descriptor_limit,
+)
 from bridge.mock import check_mock_settings
 from bridge.progress import Progress
 from bridge.redaction import RedactingFilter
@@ -235,13 +242,22 @@ def _with_token(settings: Settings) -> Settings:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, announcing the ready line once it accepts connections."""
+    """uvicorn's server, announcing the ready line once it accepts connections, and showing
+    every connection to the ``Listener`` (bridge.listener)."""
 
-    def __init__(self, config: uvicorn.Config, sock: socket.socket, token: str, open_browser: bool) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        sock: socket.socket,
+        token: str,
+        open_browser: bool,
+        listener: Listener,
+    ) -> None:
         super().__init__(config)
         self.sock = sock
         self.token = token
         self.open_browser = open_browser
+        self.listener = listener
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -250,6 +266,8 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # The app state reaches every connection's protocol and every ASGI scope (bridge.listener).
+        self.lifespan.state[STATE_KEY] = self.listener
         await super().startup(sockets)
         if self.started:
             host, port = self.sock.getsockname()[:2]
@@ -280,6 +298,7 @@ class _Daemon:
             level=logging.DEBUG if args.verbose else logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        raise_descriptor_limit()
         self.settings = _with_token(load_settings(args.config, _flag_layer(args)))
         # Every record, uvicorn's and websockets' too (see log_config below), passes this handler.
         redacting = RedactingFilter([self.settings.server.token or ""])
@@ -303,6 +322,8 @@ class _Daemon:
         _check_folders(settings)
         return uvicorn.Config(
             create_app(settings, extension),
+            http=GuardedHttpProtocol,
+            ws=GuardedWebSocketProtocol,
             log_level="debug" if self.args.verbose else "warning",
             # uvicorn's loggers go to the root handler, through the redacting filter.
             log_config=None,
@@ -315,7 +336,8 @@ class _Daemon:
 
     async def serve(self, settings: Settings, extension: ExtensionInfo | None = None) -> None:
         token = settings.server.token or ""
-        server = _Server(self.config(settings, extension), self.sock, token, self.args.open)
+        listener = Listener(settings.server.handshake_timeout, settings.server.pending_connections)
+        server = _Server(self.config(settings, extension), self.sock, token, self.args.open, listener)
         await server.serve(sockets=[self.sock])
 
     def run(self, main: Callable[[], Coroutine[Any, Any, None]]) -> None:

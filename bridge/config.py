@@ -36,6 +36,11 @@ class ServerSettings(_Section):
     allow_hosts: tuple[str, ...] = ()
     token: str | None = None
     secret_file: Path | None = None
+    # A connection that has not presented the token is closed this many seconds after it opened
+    # (or after its last answer); at most pending_connections such are held, oldest closed
+    # first (bridge.listener).
+    handshake_timeout: float = Field(10.0, gt=0, le=3600)
+    pending_connections: int = Field(512, ge=1)
 
     @field_validator("token")
     @classmethod
