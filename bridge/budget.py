@@ -59,9 +59,15 @@ class Hold:
         self._budget._take(size, self._what)
         self.size += size
 
+    def give_back(self, size: int) -> None:
+        """Give back ``size`` of the bytes held (a buffer was dropped or shrank)."""
+        size = min(size, self.size)
+        self._budget._give_back(size)
+        self.size -= size
+
     def release(self) -> None:
-        self._budget._give_back(self.size)
-        self.size = 0
+        """Give back everything held; releasing again does nothing."""
+        self.give_back(self.size)
 
     def __enter__(self) -> Hold:
         return self

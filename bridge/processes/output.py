@@ -1,7 +1,9 @@
 """The two consumers of a running process: ``collect`` (blocking exec) and ``Stream``.
 
-Both decode UTF-8 incrementally per output stream, so a character split across chunks stays
-whole and invalid bytes become U+FFFD.
+A stream decodes UTF-8 incrementally per output stream, so a character split across chunks
+stays whole; ``collect`` decodes each output whole at its end. Invalid bytes become U+FFFD.
+``collect`` keeps what it reads within the daemon's memory budget (``bridge.budget``); a stream
+holds one chunk at a time.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import asyncio
 import codecs
 import contextlib
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.budget import Hold
 from bridge.errors import LimitExceeded
 from bridge.processes.base import STDERR, STDOUT, ExitStatus, RunningProcess
 
@@ -55,10 +59,17 @@ class ExecResult:
         }
 
 
-async def collect(process: RunningProcess, *, cmd: str, max_output: int, grace: float) -> ExecResult:
-    """Run a process to its end and keep its output, up to ``max_output`` bytes in all."""
-    decoders = _Decoders()
-    parts: dict[int, list[str]] = {STDOUT: [], STDERR: []}
+async def collect(
+    process: RunningProcess, *, cmd: str, max_output: int, grace: float, hold: Hold
+) -> ExecResult:
+    """Run a process to its end and keep its output, up to ``max_output`` bytes in all.
+
+    The bytes kept are taken from ``hold`` as they arrive, so a call past the memory budget
+    fails with ``LimitExceeded`` and ends the process; afterwards ``hold`` covers the result's
+    two strings (on failure it is given back at once). Each output is kept in one growing
+    buffer and decoded at the end: one large block that goes back to the system when freed,
+    where thousands of chunk-sized strings would leave the heap holding their pages."""
+    buffers = {STDOUT: bytearray(), STDERR: bytearray()}
     total = 0
     try:
         while chunks := await process.read():
@@ -71,16 +82,35 @@ async def collect(process: RunningProcess, *, cmd: str, max_output: int, grace: 
                         limit="exec.max_output",
                         value=max_output,
                     )
-                parts[fd].append(decoders.decode(fd, data))
-        for fd, text in decoders.flush():
-            parts[fd].append(text)
+                hold.add(len(data))
+                buffers[fd] += data
         status = await process.wait()
+        stdout = _decode(buffers.pop(STDOUT), hold)
+        stderr = _decode(buffers.pop(STDERR), hold)
     except BaseException:
+        hold.release()
         await process.terminate(grace)
         raise
     finally:
         process.close()
-    return ExecResult(cmd, status, process.killed, "".join(parts[STDOUT]), "".join(parts[STDERR]))
+    return ExecResult(cmd, status, process.killed, stdout, stderr)
+
+
+_STR_HEADER = 80  # at least what a str object takes besides its characters
+
+
+def _decode(buffer: bytearray, hold: Hold) -> str:
+    """``buffer`` as text (invalid UTF-8 becomes U+FFFD), its size taken from ``hold`` before it
+    is made: the buffer's length when it is ASCII, else 4 bytes a byte (one character past
+    U+FFFF makes a string 4 bytes a character), then what it did not need given back with the
+    buffer's own bytes."""
+    kept = len(buffer)
+    reserved = (1 if buffer.isascii() else 4) * kept + _STR_HEADER
+    hold.add(reserved)
+    text = buffer.decode("utf-8", "replace")
+    del buffer
+    hold.give_back(kept + reserved - sys.getsizeof(text))
+    return text
 
 
 Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -126,9 +156,12 @@ class Stream:
             # longer lists the stream once it is done): end it rather than leave it running.
             await self._process.terminate(self._grace)
         finally:
-            self._process.close()
-            for callback in self.done_callbacks:
-                callback()
+            self._done()
+
+    def _done(self) -> None:
+        self._process.close()
+        for callback in self.done_callbacks:
+            callback()
 
     async def kill(self) -> None:
         """End the process; the pump then reports its exit."""
@@ -137,8 +170,8 @@ class Stream:
     async def abandon(self) -> None:
         """The client is gone: end the process and stop pumping."""
         await self.kill()
-        if self._task is None:
-            self._process.close()
+        if self._task is None:  # never started (its id was not sent): nothing else ends it
+            self._done()
         else:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
