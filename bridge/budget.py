@@ -47,12 +47,19 @@ class MemoryBudget:
 
 
 class Hold:
-    """The bytes one call holds; ``with budget.hold(...) as hold:`` gives them all back at the end."""
+    """The bytes one call holds; ``with budget.hold(...) as hold:`` gives them all back at the end.
+
+    ``json_utf8`` and ``json_ascii`` are what its holder knows of the held buffers' size once
+    written as JSON strings in a reply (UTF-8 kept, or escaped to ASCII): upper bounds that let
+    the connection take a reply's bytes from the budget before it makes them.
+    """
 
     def __init__(self, budget: MemoryBudget, what: str) -> None:
         self._budget = budget
         self._what = what
         self.size = 0
+        self.json_utf8 = 0
+        self.json_ascii = 0
 
     def add(self, size: int) -> None:
         """Take ``size`` more bytes, or raise ``LimitExceeded`` (holding what it held before)."""

@@ -25,7 +25,7 @@ from bridge.budget import Hold
 from bridge.errors import LimitExceeded, UnknownStream
 from bridge.processes.base import RunningProcess
 from bridge.processes.output import Stream
-from bridge.rpc import Frame, Reply, dispatch, encode, notification, parse_frame
+from bridge.rpc import Frame, Reply, Request, dispatch, encode, notification, parse_frame
 from bridge.rpc.dispatch import admit, refuse
 
 if TYPE_CHECKING:
@@ -41,11 +41,17 @@ T = TypeVar("T")
 _frame_holds: ContextVar[list[Hold]] = ContextVar("frame_holds")
 
 
-def frame_cost(data: bytes) -> int:
-    """The bytes a reply whose JSON is ``data`` takes from here until it is sent: ``data`` (then
-    the UTF-8 copy the WebSocket layer encodes), the frame it builds with its header, and the
-    text in between (4 bytes a character, the widest, unless it is ASCII)."""
-    return 2 * len(data) + (1 if data.isascii() else 4) * len(data) + 80
+RESPONSE_BYTES = 4096  # what a response takes besides the buffers its call held, at most (mostly)
+
+
+def _needs_ascii(frame: Frame) -> bool:
+    """Whether the frame's reply may be written with ASCII escapes: orjson refuses integers
+    past 64 bits, so an id like that sends the reply to the stdlib encoder (``rpc.dumps``)."""
+    return any(
+        isinstance(item.id, int) and not -(2**63) <= item.id < 2**64
+        for item in frame.items
+        if not isinstance(item, Request) or not item.notification
+    )
 
 
 class Session:
@@ -109,18 +115,29 @@ class Session:
             callback()
 
     def _encode(self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold) -> str | None:
-        """The text of ``reply``, its bytes taken from ``held`` (the budget's error for each
-        request instead, when they do not fit) and given back by the calls' ``holds``: once
-        encoded, the buffers they held are dropped with the responses."""
-        data = reply.encode()
-        reply.responses = []
+        """The text of ``reply``, every copy it makes on its way to the socket taken from
+        ``held`` before it is made: the JSON bytes, the text, then the encoded text and the
+        frame the WebSocket layer makes (the JSON's share reused). The calls' ``holds`` are
+        given back first: encoding drops their buffers with the responses, and bound the JSON.
+        A reply that does not fit becomes the budget's error for each request."""
+        if not reply.responses:
+            return None
+        bound = sum(hold.json_ascii if _needs_ascii(frame) else hold.json_utf8 for hold in holds)
+        bound += RESPONSE_BYTES * len(reply.responses)
         for hold in holds:
             hold.release()
-        if data is None:
-            return None
         try:
-            held.add(frame_cost(data))
+            held.add(2 * bound)
+            data = reply.encode() or b""
+            reply.responses = []
+            if len(data) > bound:  # more than its calls foresaw (an answer of unknown size)
+                held.add(2 * (len(data) - bound))
+            else:
+                held.give_back(2 * (bound - len(data)))
+            held.add((1 if data.isascii() else 4) * len(data) + 80)
         except LimitExceeded as exc:
+            reply.responses = []
+            held.release()
             data = refuse(frame, exc).encode() or b""
         return data.decode()
 

@@ -66,10 +66,11 @@ async def collect(
 
     The bytes kept are taken from ``hold`` as they arrive, so a call past the memory budget
     fails with ``LimitExceeded`` and ends the process; afterwards ``hold`` covers the result's
-    two strings (on failure it is given back at once). Each output is kept in one growing
-    buffer and decoded at the end: one large block that goes back to the system when freed,
-    where thousands of chunk-sized strings would leave the heap holding their pages."""
-    buffers = {STDOUT: bytearray(), STDERR: bytearray()}
+    two strings and bounds their JSON (on failure it is given back at once). Each output is
+    kept in one growing buffer and decoded at the end: one large block that goes back to the
+    system when freed, where thousands of chunk-sized strings would leave the heap holding
+    their pages."""
+    outputs = {STDOUT: _Output(), STDERR: _Output()}
     total = 0
     try:
         while chunks := await process.read():
@@ -83,10 +84,10 @@ async def collect(
                         value=max_output,
                     )
                 hold.add(len(data))
-                buffers[fd] += data
+                outputs[fd].add(data)
         status = await process.wait()
-        stdout = _decode(buffers.pop(STDOUT), hold)
-        stderr = _decode(buffers.pop(STDERR), hold)
+        stdout = outputs.pop(STDOUT).decode(hold)
+        stderr = outputs.pop(STDERR).decode(hold)
     except BaseException:
         hold.release()
         await process.terminate(grace)
@@ -97,20 +98,45 @@ async def collect(
 
 
 _STR_HEADER = 80  # at least what a str object takes besides its characters
+_PLAIN, _SHORT, _CONTROL, _HIGH = b"psch"
+# Each byte's class in a JSON string: plain; a short escape (\n, \"); \u00XX; past ASCII.
+_CLASSES = bytes(
+    _HIGH if b >= 0x80 else _SHORT if b in b'\b\t\n\f\r"\\' else _CONTROL if b < 0x20 else _PLAIN
+    for b in range(256)
+)
 
 
-def _decode(buffer: bytearray, hold: Hold) -> str:
-    """``buffer`` as text (invalid UTF-8 becomes U+FFFD), its size taken from ``hold`` before it
-    is made: the buffer's length when it is ASCII, else 4 bytes a byte (one character past
-    U+FFFF makes a string 4 bytes a character), then what it did not need given back with the
-    buffer's own bytes."""
-    kept = len(buffer)
-    reserved = (1 if buffer.isascii() else 4) * kept + _STR_HEADER
-    hold.add(reserved)
-    text = buffer.decode("utf-8", "replace")
-    del buffer
-    hold.give_back(kept + reserved - sys.getsizeof(text))
-    return text
+class _Output:
+    """One output of a blocking exec: its bytes, and what JSON will make of them."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.escapes = 0  # bytes the escapes of ASCII characters add
+        self.high = 0  # bytes past ASCII
+
+    def add(self, data: bytes) -> None:
+        self.buffer += data
+        classes = data.translate(_CLASSES)
+        self.escapes += classes.count(_SHORT) + 5 * classes.count(_CONTROL)
+        self.high += classes.count(_HIGH)
+
+    def decode(self, hold: Hold) -> str:
+        """The output as text (invalid UTF-8 becomes U+FFFD), its size taken from ``hold``
+        before it is made: the buffer's length when it is ASCII, else 4 bytes a byte (one
+        character past U+FFFF makes a string 4 bytes a character); then the buffer's bytes and
+        what the text did not need are given back, and the bounds of its JSON added: UTF-8
+        kept (each U+FFFD, 3 bytes, may stand for 1) or escaped to ASCII (6 bytes at most for
+        each byte past ASCII, as ``\\uXXXX`` or half of a surrogate pair)."""
+        kept = len(self.buffer)
+        reserved = (1 if self.high == 0 else 4) * kept + _STR_HEADER
+        hold.add(reserved)
+        text = self.buffer.decode("utf-8", "replace")
+        self.buffer = bytearray()
+        hold.give_back(kept + reserved - sys.getsizeof(text))
+        replaced = text.count("\ufffd") if self.high else 0
+        hold.json_utf8 += kept + self.escapes + 2 * replaced + 2
+        hold.json_ascii += kept + self.escapes + 5 * self.high + 2
+        return text
 
 
 Notify = Callable[[str, dict[str, Any]], Awaitable[None]]

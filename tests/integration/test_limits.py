@@ -230,3 +230,31 @@ async def test_a_batch_reply_past_the_memory_budget_is_refused_as_a_whole(
     assert [answer["id"] for answer in answers] == [0, 1, 2, 3]
     assert {answer["error"]["data"]["limit"] for answer in answers} == {"limits.memory"}
     assert "the reply does not fit" in answers[0]["error"]["message"]
+
+
+async def test_replies_escaped_to_ascii_stay_within_the_memory_budget(
+    bridge: Callable[..., RunningBridge], host_binaries: Path
+) -> None:
+    # An id past 64 bits sends the reply to the stdlib encoder, which writes "é" as \u00e9.
+    write_script(
+        host_binaries, "big", "head -c $1 /dev/zero | tr '\\0' a | sed 's/a/\\xc3\\xa9/g'; sleep 1\n"
+    )
+    running = bridge("--host-binaries", host_binaries, env={"DDBRIDGE_LIMITS_MEMORY": str(BUDGET)})
+    async with websockets.connect(running.ws_url, max_size=None) as ws:
+        before = vm_status(running.process.pid, "VmRSS")
+        for n in range(12):
+            request = {
+                "jsonrpc": "2.0",
+                "id": 2**70 + n,
+                "method": "exec.run",
+                "params": _exec("big", "400000"),
+            }
+            await ws.send(json.dumps(request))
+        answers = [json.loads(await ws.recv()) for _ in range(12)]
+        grown = vm_status(running.process.pid, "VmHWM") - before
+    assert {answer["id"] for answer in answers} == {2**70 + n for n in range(12)}
+    answered = [answer["result"]["stdout"] for answer in answers if "result" in answer]
+    assert answered and all(stdout == "é" * 400000 for stdout in answered)
+    refused = [answer["error"]["data"] for answer in answers if "error" in answer]
+    assert refused and all(data == {"limit": "limits.memory", "value": BUDGET} for data in refused)
+    assert grown < BUDGET + SLACK, f"the daemon grew by {grown >> 20} MiB"
