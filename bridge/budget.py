@@ -18,6 +18,13 @@ from types import TracebackType
 from bridge.errors import LimitExceeded
 
 SETTING = "limits.memory"
+_STR_HEADER = 80  # at least what a str object takes besides its characters
+
+
+def str_size(length: int, *, ascii: bool) -> int:
+    """The most a str of ``length`` characters (or of ``length`` UTF-8 bytes) takes: one byte a
+    character when ASCII, else four (one character past U+FFFF widens every character)."""
+    return (1 if ascii else 4) * length + _STR_HEADER
 
 
 class MemoryBudget:

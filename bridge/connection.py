@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bridge.budget import Hold
+from bridge.budget import Hold, str_size
 from bridge.errors import LimitExceeded, UnknownStream
 from bridge.processes.base import RunningProcess
 from bridge.processes.output import Stream
@@ -39,9 +39,9 @@ T = TypeVar("T")
 
 # The holds of the frame being handled (batch members run in tasks that share the list).
 _frame_holds: ContextVar[list[Hold]] = ContextVar("frame_holds")
-
-
-RESPONSE_BYTES = 4096  # what a response takes besides the buffers its call held, at most (mostly)
+# A response's JSON besides the buffers its call held, taken before encoding; a reply that
+# comes out bigger takes the rest once it is made.
+RESPONSE_BYTES = 4096
 
 
 def _needs_ascii(frame: Frame) -> bool:
@@ -106,7 +106,7 @@ class Session:
                     except Exception as exc:  # the socket closed under us: close() cleans up
                         log.debug("reply to %s not sent: %s", self.peer, exc)
                         return
-                    del text
+                    del text  # gone before its bytes are given back
         finally:
             self._calls -= admitted
             for hold in holds:
@@ -122,7 +122,8 @@ class Session:
         A reply that does not fit becomes the budget's error for each request."""
         if not reply.responses:
             return None
-        bound = sum(hold.json_ascii if _needs_ascii(frame) else hold.json_utf8 for hold in holds)
+        ascii_escapes = _needs_ascii(frame)
+        bound = sum(hold.json_ascii if ascii_escapes else hold.json_utf8 for hold in holds)
         bound += RESPONSE_BYTES * len(reply.responses)
         for hold in holds:
             hold.release()
@@ -134,7 +135,7 @@ class Session:
                 held.add(2 * (len(data) - bound))
             else:
                 held.give_back(2 * (bound - len(data)))
-            held.add((1 if data.isascii() else 4) * len(data) + 80)
+            held.add(str_size(len(data), ascii=data.isascii()))
         except LimitExceeded as exc:
             reply.responses = []
             held.release()

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.budget import Hold
+from bridge.budget import Hold, str_size
 from bridge.errors import LimitExceeded
 from bridge.processes.base import STDERR, STDOUT, ExitStatus, RunningProcess
 
@@ -97,7 +97,6 @@ async def collect(
     return ExecResult(cmd, status, process.killed, stdout, stderr)
 
 
-_STR_HEADER = 80  # at least what a str object takes besides its characters
 _PLAIN, _SHORT, _CONTROL, _HIGH = b"psch"
 # Each byte's class in a JSON string: plain; a short escape (\n, \"); \u00XX; past ASCII.
 _CLASSES = bytes(
@@ -122,13 +121,12 @@ class _Output:
 
     def decode(self, hold: Hold) -> str:
         """The output as text (invalid UTF-8 becomes U+FFFD), its size taken from ``hold``
-        before it is made: the buffer's length when it is ASCII, else 4 bytes a byte (one
-        character past U+FFFF makes a string 4 bytes a character); then the buffer's bytes and
-        what the text did not need are given back, and the bounds of its JSON added: UTF-8
-        kept (each U+FFFD, 3 bytes, may stand for 1) or escaped to ASCII (6 bytes at most for
-        each byte past ASCII, as ``\\uXXXX`` or half of a surrogate pair)."""
+        before it is made (``str_size``); then the buffer's bytes and what the text did not
+        need are given back, and the bounds of its JSON added: UTF-8 kept (each U+FFFD, 3
+        bytes, may stand for 1) or escaped to ASCII (6 bytes at most for each byte past ASCII,
+        as ``\\uXXXX`` or half of a surrogate pair)."""
         kept = len(self.buffer)
-        reserved = (1 if self.high == 0 else 4) * kept + _STR_HEADER
+        reserved = str_size(kept, ascii=self.high == 0)
         hold.add(reserved)
         text = self.buffer.decode("utf-8", "replace")
         self.buffer = bytearray()
