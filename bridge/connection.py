@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,7 +26,7 @@ from bridge.budget import Hold, str_size
 from bridge.errors import LimitExceeded, UnknownStream
 from bridge.processes.base import RunningProcess
 from bridge.processes.output import Stream
-from bridge.rpc import Frame, Reply, Request, dispatch, encode, notification, parse_frame
+from bridge.rpc import Frame, Reply, dispatch, encode, notification, parse_frame
 from bridge.rpc.dispatch import admit, refuse
 
 if TYPE_CHECKING:
@@ -44,14 +45,16 @@ _frame_holds: ContextVar[list[Hold]] = ContextVar("frame_holds")
 RESPONSE_BYTES = 4096
 
 
-def _needs_ascii(frame: Frame) -> bool:
-    """Whether the frame's reply may be written with ASCII escapes: orjson refuses integers
-    past 64 bits, so an id like that sends the reply to the stdlib encoder (``rpc.dumps``)."""
-    return any(
-        isinstance(item.id, int) and not -(2**63) <= item.id < 2**64
-        for item in frame.items
-        if not isinstance(item, Request) or not item.notification
-    )
+# What in a frame could reach its reply and make orjson refuse it, sending it to the stdlib
+# encoder, which escapes everything past ASCII (``rpc.dumps``): a surrogate escape (a lone one
+# has no UTF-8 form) or an integer that may be past 64 bits. Ids, methods and names in error
+# messages come back; be conservative.
+_ESCAPED_TO_ASCII = re.compile(r"\\u[dD][89a-fA-F]|[0-9]{19}")
+
+
+def _may_escape_to_ascii(data: str | bytes) -> bool:
+    text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+    return _ESCAPED_TO_ASCII.search(text) is not None
 
 
 class Session:
@@ -99,7 +102,7 @@ class Session:
         try:
             reply = await dispatch(self.bridge.registry, frame, self, self.events)
             with self.bridge.memory.hold("the reply") as held:
-                text = self._encode(frame, reply, holds, held)
+                text = self._encode(frame, reply, holds, held, ascii_escapes=_may_escape_to_ascii(data))
                 if text is not None:
                     try:
                         await self.send(text)
@@ -114,7 +117,9 @@ class Session:
         for callback in reply.then:
             callback()
 
-    def _encode(self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold) -> str | None:
+    def _encode(
+        self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold, *, ascii_escapes: bool
+    ) -> str | None:
         """The text of ``reply``, every copy it makes on its way to the socket taken from
         ``held`` before it is made: the JSON bytes, the text, then the encoded text and the
         frame the WebSocket layer makes (the JSON's share reused). The calls' ``holds`` are
@@ -122,7 +127,6 @@ class Session:
         A reply that does not fit becomes the budget's error for each request."""
         if not reply.responses:
             return None
-        ascii_escapes = _needs_ascii(frame)
         bound = sum(hold.json_ascii if ascii_escapes else hold.json_utf8 for hold in holds)
         bound += RESPONSE_BYTES * len(reply.responses)
         for hold in holds:

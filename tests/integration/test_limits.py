@@ -232,10 +232,25 @@ async def test_a_batch_reply_past_the_memory_budget_is_refused_as_a_whole(
     assert "the reply does not fit" in answers[0]["error"]["message"]
 
 
+def _big_id(n: int) -> list[dict[str, Any]]:
+    return [{"jsonrpc": "2.0", "id": 2**70 + n, "method": "exec.run", "params": _exec("big", "400000")}]
+
+
+def _lone_surrogate_beside(n: int) -> list[dict[str, Any]]:
+    # Its "method not found" error names the method: the whole batch reply goes to the stdlib.
+    return [
+        {"jsonrpc": "2.0", "id": n, "method": "exec.run", "params": _exec("big", "400000")},
+        {"jsonrpc": "2.0", "id": -n - 1, "method": "\ud800"},
+    ]
+
+
+@pytest.mark.parametrize("requests", [_big_id, _lone_surrogate_beside])
 async def test_replies_escaped_to_ascii_stay_within_the_memory_budget(
-    bridge: Callable[..., RunningBridge], host_binaries: Path
+    bridge: Callable[..., RunningBridge],
+    host_binaries: Path,
+    requests: Callable[[int], list[dict[str, Any]]],
 ) -> None:
-    # An id past 64 bits sends the reply to the stdlib encoder, which writes "é" as \u00e9.
+    # What orjson refuses goes to the stdlib encoder, which writes each "é" as \u00e9.
     write_script(
         host_binaries, "big", "head -c $1 /dev/zero | tr '\\0' a | sed 's/a/\\xc3\\xa9/g'; sleep 1\n"
     )
@@ -243,18 +258,19 @@ async def test_replies_escaped_to_ascii_stay_within_the_memory_budget(
     async with websockets.connect(running.ws_url, max_size=None) as ws:
         before = vm_status(running.process.pid, "VmRSS")
         for n in range(12):
-            request = {
-                "jsonrpc": "2.0",
-                "id": 2**70 + n,
-                "method": "exec.run",
-                "params": _exec("big", "400000"),
-            }
-            await ws.send(json.dumps(request))
-        answers = [json.loads(await ws.recv()) for _ in range(12)]
+            frame = requests(n)
+            await ws.send(json.dumps(frame if len(frame) > 1 else frame[0]))
+        replies = [json.loads(await ws.recv()) for _ in range(12)]
         grown = vm_status(running.process.pid, "VmHWM") - before
-    assert {answer["id"] for answer in answers} == {2**70 + n for n in range(12)}
-    answered = [answer["result"]["stdout"] for answer in answers if "result" in answer]
+    answers = [answer for reply in replies for answer in (reply if isinstance(reply, list) else [reply])]
+    execs = [
+        answer
+        for answer in answers
+        if answer["id"] in (2**70 + n for n in range(12)) or answer["id"] in range(12)
+    ]
+    assert len(execs) == 12
+    answered = [answer["result"]["stdout"] for answer in execs if "result" in answer]
     assert answered and all(stdout == "é" * 400000 for stdout in answered)
-    refused = [answer["error"]["data"] for answer in answers if "error" in answer]
+    refused = [answer["error"]["data"] for answer in execs if "error" in answer]
     assert refused and all(data == {"limit": "limits.memory", "value": BUDGET} for data in refused)
     assert grown < BUDGET + SLACK, f"the daemon grew by {grown >> 20} MiB"
