@@ -18,6 +18,13 @@ from types import TracebackType
 from bridge.errors import LimitExceeded
 
 SETTING = "limits.memory"
+_STR_HEADER = 80  # at least what a str object takes besides its characters
+
+
+def str_size(length: int, *, ascii: bool) -> int:
+    """The most a str of ``length`` characters (or of ``length`` UTF-8 bytes) takes: one byte a
+    character when ASCII, else four (one character past U+FFFF widens every character)."""
+    return (1 if ascii else 4) * length + _STR_HEADER
 
 
 class MemoryBudget:
@@ -47,21 +54,34 @@ class MemoryBudget:
 
 
 class Hold:
-    """The bytes one call holds; ``with budget.hold(...) as hold:`` gives them all back at the end."""
+    """The bytes one call holds; ``with budget.hold(...) as hold:`` gives them all back at the end.
+
+    ``json_utf8`` and ``json_ascii`` are what its holder knows of the held buffers' size once
+    written as JSON strings in a reply (UTF-8 kept, or escaped to ASCII): upper bounds that let
+    the connection take a reply's bytes from the budget before it makes them.
+    """
 
     def __init__(self, budget: MemoryBudget, what: str) -> None:
         self._budget = budget
         self._what = what
         self.size = 0
+        self.json_utf8 = 0
+        self.json_ascii = 0
 
     def add(self, size: int) -> None:
         """Take ``size`` more bytes, or raise ``LimitExceeded`` (holding what it held before)."""
         self._budget._take(size, self._what)
         self.size += size
 
+    def give_back(self, size: int) -> None:
+        """Give back ``size`` of the bytes held (a buffer was dropped or shrank)."""
+        size = min(size, self.size)
+        self._budget._give_back(size)
+        self.size -= size
+
     def release(self) -> None:
-        self._budget._give_back(self.size)
-        self.size = 0
+        """Give back everything held; releasing again does nothing."""
+        self.give_back(self.size)
 
     def __enter__(self) -> Hold:
         return self

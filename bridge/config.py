@@ -121,6 +121,10 @@ class LimitsSettings(_Section):
     message_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     connections: int = Field(2048, ge=1)
     calls_per_connection: int = Field(512, ge=1)
+    # Processes running at once (blocking exec and streams alike); streams alone have the
+    # narrower limits below.
+    processes_per_connection: int = Field(256, ge=1)
+    processes: int = Field(1024, ge=1)
     streams_per_connection: int = Field(128, ge=1)
     streams: int = Field(1024, ge=1)
     # Bytes of blocking-exec output and service answers held at once, for all calls together

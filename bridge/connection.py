@@ -4,6 +4,11 @@ The WebSocket endpoint feeds each text frame to ``Session.receive`` and calls ``
 the socket goes away. Every frame is handled in its own task (a long ``exec.run`` must not hold
 up a service call); the tasks are kept so that closing cancels them, and closing ends every
 process the page started.
+
+The limits of ``[limits]`` are counted here: calls in flight (each request of a frame, batch
+members too, until its reply is sent), processes running (blocking and streamed alike, from
+before each starts until it ended) and, with the daemon's memory budget, the bytes of every
+reply: a call's buffers are held until its reply is encoded, the reply's frame until it is sent.
 """
 
 from __future__ import annotations
@@ -12,14 +17,17 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from bridge.budget import Hold, str_size
 from bridge.errors import LimitExceeded, UnknownStream
 from bridge.processes.base import RunningProcess
 from bridge.processes.output import Stream
-from bridge.rpc import dispatch, encode, notification, parse_frame
-from bridge.rpc.dispatch import refuse
+from bridge.rpc import Frame, Reply, dispatch, encode, notification, parse_frame
+from bridge.rpc.dispatch import admit, refuse
 
 if TYPE_CHECKING:
     from bridge.state import Bridge
@@ -28,6 +36,25 @@ log = logging.getLogger("ddbridge.connection")
 
 SendText = Callable[[str], Awaitable[None]]
 StartProcess = Callable[[], Awaitable[RunningProcess]]
+T = TypeVar("T")
+
+# The holds of the frame being handled (batch members run in tasks that share the list).
+_frame_holds: ContextVar[list[Hold]] = ContextVar("frame_holds")
+# A response's JSON besides the buffers its call held, taken before encoding; a reply that
+# comes out bigger takes the rest once it is made.
+RESPONSE_BYTES = 4096
+
+
+# What in a frame could reach its reply and make orjson refuse it, sending it to the stdlib
+# encoder, which escapes everything past ASCII (``rpc.dumps``): a surrogate escape (a lone one
+# has no UTF-8 form) or an integer that may be past 64 bits. Ids, methods and names in error
+# messages come back; be conservative.
+_ESCAPED_TO_ASCII = re.compile(r"\\u[dD][89a-fA-F]|[0-9]{19}")
+
+
+def _may_escape_to_ascii(data: str | bytes) -> bool:
+    text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+    return _ESCAPED_TO_ASCII.search(text) is not None
 
 
 class Session:
@@ -40,7 +67,9 @@ class Session:
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._streams: dict[str, Stream] = {}
-        self._starting = 0  # streams whose process is being started
+        self._calls = 0  # requests admitted and not yet answered
+        self._processes = 0  # processes starting or running, blocking and streamed
+        self._stream_places = 0  # streams starting or running
         self._stream_ids = itertools.count(1)
         self.closed = False
 
@@ -53,60 +82,151 @@ class Session:
         await self.send(encode(notification(method, params)))
 
     def receive(self, frame: str | bytes) -> None:
-        task = asyncio.create_task(self._handle(frame, len(self._tasks)))
+        task = asyncio.create_task(self._handle(frame))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, frame: str | bytes, in_flight: int) -> None:
+    async def _handle(self, data: str | bytes) -> None:
         limit = self.bridge.settings.limits.calls_per_connection
-        if in_flight >= limit:
-            reply = refuse(
-                parse_frame(frame),
-                LimitExceeded(
-                    f"too many calls in flight on this connection ({limit}, [limits] calls_per_connection); "
-                    "wait for some to answer",
-                    limit="limits.calls_per_connection",
-                    value=limit,
-                ),
-            )
-        else:
-            reply = await dispatch(self.bridge.registry, parse_frame(frame), self, self.events)
-        if reply.text is not None:
-            try:
-                await self.send(reply.text)
-            except Exception as exc:  # the socket closed under us: close() cleans up
-                log.debug("reply to %s not sent: %s", self.peer, exc)
-                return
+        refusal = LimitExceeded(
+            f"too many calls in flight on this connection ({limit}, [limits] calls_per_connection); "
+            "wait for some to answer",
+            limit="limits.calls_per_connection",
+            value=limit,
+        )
+        # Counted before the first await: frames handled at once cannot slip past the limit.
+        frame, admitted = admit(parse_frame(data), limit - self._calls, refusal)
+        self._calls += admitted
+        holds: list[Hold] = []
+        _frame_holds.set(holds)  # this task's own context
+        try:
+            reply = await dispatch(self.bridge.registry, frame, self, self.events)
+            with self.bridge.memory.hold("the reply") as held:
+                text = self._encode(frame, reply, holds, held, ascii_escapes=_may_escape_to_ascii(data))
+                if text is not None:
+                    try:
+                        await self.send(text)
+                    except Exception as exc:  # the socket closed under us: close() cleans up
+                        log.debug("reply to %s not sent: %s", self.peer, exc)
+                        return
+                    del text  # gone before its bytes are given back
+        finally:
+            self._calls -= admitted
+            for hold in holds:
+                hold.release()
         for callback in reply.then:
             callback()
 
+    def _encode(
+        self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold, *, ascii_escapes: bool
+    ) -> str | None:
+        """The text of ``reply``, every copy it makes on its way to the socket taken from
+        ``held`` before it is made: the JSON bytes, the text, then the encoded text and the
+        frame the WebSocket layer makes (the JSON's share reused). The calls' ``holds`` are
+        given back first: encoding drops their buffers with the responses, and bound the JSON.
+        A reply that does not fit becomes the budget's error for each request."""
+        if not reply.responses:
+            return None
+        bound = sum(hold.json_ascii if ascii_escapes else hold.json_utf8 for hold in holds)
+        bound += RESPONSE_BYTES * len(reply.responses)
+        for hold in holds:
+            hold.release()
+        try:
+            held.add(2 * bound)
+            data = reply.encode() or b""
+            reply.responses = []
+            if len(data) > bound:  # more than its calls foresaw (an answer of unknown size)
+                held.add(2 * (len(data) - bound))
+            else:
+                held.give_back(2 * (bound - len(data)))
+            held.add(str_size(len(data), ascii=data.isascii()))
+        except LimitExceeded as exc:
+            reply.responses = []
+            held.release()
+            data = refuse(frame, exc).encode() or b""
+        return data.decode()
+
+    def reply_hold(self, what: str) -> Hold:
+        """A hold on the daemon's memory budget for buffers that go into the reply of the call
+        being handled (``what`` names them in the error): given back once that reply is encoded,
+        or the call ended without one."""
+        hold = self.bridge.memory.hold(what)
+        _frame_holds.get().append(hold)
+        return hold
+
+    async def run_process(self, start: StartProcess, use: Callable[[RunningProcess], Awaitable[T]]) -> T:
+        """``use`` the process ``start`` starts (a blocking exec), within the process limits; it
+        counts until ``use`` returned, which ends it."""
+        release = self._take_process(stream=False)
+        try:
+            return await use(await start())
+        finally:
+            release()
+
     async def open_stream(self, start: StartProcess) -> Stream:
-        """A process ``start`` starts, as a stream of this connection, within the stream limits
-        (counted from before the start, so concurrent spawns cannot slip past them)."""
-        self._check_stream_room()
-        self._starting += 1
-        self.bridge.streams_running += 1
+        """A process ``start`` starts, as a stream of this connection, within the process and
+        stream limits; it counts until the stream is done."""
+        release = self._take_process(stream=True)
         try:
             process = await start()
         except BaseException:
-            self.bridge.streams_running -= 1
+            release()
             raise
-        finally:
-            self._starting -= 1
         stream_id = str(next(self._stream_ids))
         stream = Stream(stream_id, process, self.notify, self.bridge.settings.exec.kill_grace)
         self._streams[stream_id] = stream
 
         def forget() -> None:
-            if self._streams.pop(stream_id, None) is not None:
-                self.bridge.streams_running -= 1
+            self._streams.pop(stream_id, None)
+            release()
 
         stream.done_callbacks.append(forget)
         return stream
 
-    def _check_stream_room(self) -> None:
+    def _take_process(self, *, stream: bool) -> Callable[[], None]:
+        """Count one more process (and stream) from before it starts, so that concurrent starts
+        cannot slip past the limits; returns what gives the place back (once)."""
+        self._check_room(stream=stream)
+        bridge = self.bridge
+        self._processes += 1
+        bridge.processes_running += 1
+        if stream:
+            self._stream_places += 1
+            bridge.streams_running += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self._processes -= 1
+            bridge.processes_running -= 1
+            if stream:
+                self._stream_places -= 1
+                bridge.streams_running -= 1
+
+        return release
+
+    def _check_room(self, *, stream: bool) -> None:
         limits = self.bridge.settings.limits
-        if len(self._streams) + self._starting >= limits.streams_per_connection:
+        if self._processes >= limits.processes_per_connection:
+            raise LimitExceeded(
+                f"too many processes on this connection ({limits.processes_per_connection} running, "
+                "[limits] processes_per_connection); wait for some to end or kill some streams",
+                limit="limits.processes_per_connection",
+                value=limits.processes_per_connection,
+            )
+        if self.bridge.processes_running >= limits.processes:
+            raise LimitExceeded(
+                f"too many processes on the daemon ({limits.processes} running for all pages, "
+                "[limits] processes)",
+                limit="limits.processes",
+                value=limits.processes,
+            )
+        if not stream:
+            return
+        if self._stream_places >= limits.streams_per_connection:
             raise LimitExceeded(
                 f"too many streams on this connection ({limits.streams_per_connection} running, "
                 "[limits] streams_per_connection); kill some first",

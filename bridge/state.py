@@ -57,6 +57,7 @@ class Bridge:
     host_info: dict[str, Any] = field(default_factory=host_info)
     sessions: set[Session] = field(default_factory=set)
     streams_running: int = 0  # for all sessions: [limits] streams
+    processes_running: int = 0  # for all sessions, blocking and streamed: [limits] processes
 
     @cached_property
     def memory(self) -> MemoryBudget:

@@ -145,9 +145,14 @@ async def run(params: ExecParams, session: Session) -> dict[str, Any]:
     """Run to completion; the result is returned whatever the exit code (the client rejects)."""
     if params.target == "docker":
         params = params.model_copy(update={"args": [strip_matching_quotes(arg) for arg in params.args]})
-    process = await start_process(params, session)
     settings = session.bridge.settings.exec
-    result = await collect(process, cmd=params.cmd, max_output=settings.max_output, grace=settings.kill_grace)
+    hold = session.reply_hold(f"the output of {params.cmd!r}")
+    result = await session.run_process(
+        lambda: start_process(params, session),
+        lambda process: collect(
+            process, cmd=params.cmd, max_output=settings.max_output, grace=settings.kill_grace, hold=hold
+        ),
+    )
     return result.to_wire()
 
 

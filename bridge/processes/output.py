@@ -1,7 +1,9 @@
 """The two consumers of a running process: ``collect`` (blocking exec) and ``Stream``.
 
-Both decode UTF-8 incrementally per output stream, so a character split across chunks stays
-whole and invalid bytes become U+FFFD.
+A stream decodes UTF-8 incrementally per output stream, so a character split across chunks
+stays whole; ``collect`` decodes each output whole at its end. Invalid bytes become U+FFFD.
+``collect`` keeps what it reads within the daemon's memory budget (``bridge.budget``); a stream
+holds one chunk at a time.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import asyncio
 import codecs
 import contextlib
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.budget import Hold, str_size
 from bridge.errors import LimitExceeded
 from bridge.processes.base import STDERR, STDOUT, ExitStatus, RunningProcess
 
@@ -55,10 +59,18 @@ class ExecResult:
         }
 
 
-async def collect(process: RunningProcess, *, cmd: str, max_output: int, grace: float) -> ExecResult:
-    """Run a process to its end and keep its output, up to ``max_output`` bytes in all."""
-    decoders = _Decoders()
-    parts: dict[int, list[str]] = {STDOUT: [], STDERR: []}
+async def collect(
+    process: RunningProcess, *, cmd: str, max_output: int, grace: float, hold: Hold
+) -> ExecResult:
+    """Run a process to its end and keep its output, up to ``max_output`` bytes in all.
+
+    The bytes kept are taken from ``hold`` as they arrive, so a call past the memory budget
+    fails with ``LimitExceeded`` and ends the process; afterwards ``hold`` covers the result's
+    two strings and bounds their JSON (on failure it is given back at once). Each output is
+    kept in one growing buffer and decoded at the end: one large block that goes back to the
+    system when freed, where thousands of chunk-sized strings would leave the heap holding
+    their pages."""
+    outputs = {STDOUT: _Output(), STDERR: _Output()}
     total = 0
     try:
         while chunks := await process.read():
@@ -71,16 +83,58 @@ async def collect(process: RunningProcess, *, cmd: str, max_output: int, grace: 
                         limit="exec.max_output",
                         value=max_output,
                     )
-                parts[fd].append(decoders.decode(fd, data))
-        for fd, text in decoders.flush():
-            parts[fd].append(text)
+                hold.add(len(data))
+                outputs[fd].add(data)
         status = await process.wait()
+        stdout = outputs.pop(STDOUT).decode(hold)
+        stderr = outputs.pop(STDERR).decode(hold)
     except BaseException:
+        hold.release()
         await process.terminate(grace)
         raise
     finally:
         process.close()
-    return ExecResult(cmd, status, process.killed, "".join(parts[STDOUT]), "".join(parts[STDERR]))
+    return ExecResult(cmd, status, process.killed, stdout, stderr)
+
+
+_PLAIN, _SHORT, _CONTROL, _HIGH = b"psch"
+# Each byte's class in a JSON string: plain; a short escape (\n, \"); \u00XX; past ASCII.
+_CLASSES = bytes(
+    _HIGH if b >= 0x80 else _SHORT if b in b'\b\t\n\f\r"\\' else _CONTROL if b < 0x20 else _PLAIN
+    for b in range(256)
+)
+
+
+class _Output:
+    """One output of a blocking exec: its bytes, and what JSON will make of them."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.escapes = 0  # bytes the escapes of ASCII characters add
+        self.high = 0  # bytes past ASCII
+
+    def add(self, data: bytes) -> None:
+        self.buffer += data
+        classes = data.translate(_CLASSES)
+        self.escapes += classes.count(_SHORT) + 5 * classes.count(_CONTROL)
+        self.high += classes.count(_HIGH)
+
+    def decode(self, hold: Hold) -> str:
+        """The output as text (invalid UTF-8 becomes U+FFFD), its size taken from ``hold``
+        before it is made (``str_size``); then the buffer's bytes and what the text did not
+        need are given back, and the bounds of its JSON added: UTF-8 kept (each U+FFFD, 3
+        bytes, may stand for 1) or escaped to ASCII (6 bytes at most for each byte past ASCII,
+        as ``\\uXXXX`` or half of a surrogate pair)."""
+        kept = len(self.buffer)
+        reserved = str_size(kept, ascii=self.high == 0)
+        hold.add(reserved)
+        text = self.buffer.decode("utf-8", "replace")
+        self.buffer = bytearray()
+        hold.give_back(kept + reserved - sys.getsizeof(text))
+        replaced = text.count("\ufffd") if self.high else 0
+        hold.json_utf8 += kept + self.escapes + 2 * replaced + 2
+        hold.json_ascii += kept + self.escapes + 5 * self.high + 2
+        return text
 
 
 Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -126,9 +180,12 @@ class Stream:
             # longer lists the stream once it is done): end it rather than leave it running.
             await self._process.terminate(self._grace)
         finally:
-            self._process.close()
-            for callback in self.done_callbacks:
-                callback()
+            self._done()
+
+    def _done(self) -> None:
+        self._process.close()
+        for callback in self.done_callbacks:
+            callback()
 
     async def kill(self) -> None:
         """End the process; the pump then reports its exit."""
@@ -137,8 +194,8 @@ class Stream:
     async def abandon(self) -> None:
         """The client is gone: end the process and stop pumping."""
         await self.kill()
-        if self._task is None:
-            self._process.close()
+        if self._task is None:  # never started (its id was not sent): nothing else ends it
+            self._done()
         else:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -5,6 +5,8 @@ A method is an ``async def handler(params: Model, ctx) -> result`` registered on
 signature is the schema. ``dispatch`` runs the items of a frame (a batch concurrently), maps
 ``BridgeError`` subclasses to their codes, and never lets an exception escape except
 cancellation. An optional observer sees each request start and finish (the inspector's hook).
+``admit`` keeps a frame within the room its connection has: every request counts, batch
+members too.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from bridge.rpc.protocol import (
     Invalid,
     Request,
     RpcError,
-    encode,
+    dumps,
     error_response,
     result_response,
 )
@@ -61,11 +63,24 @@ class Method:
 
 @dataclass(slots=True)
 class Reply:
-    """The text to send for one frame (``None`` when it held only notifications), and the
-    callbacks to run after sending it."""
+    """The responses to send for one frame (none when it held only notifications), and the
+    callbacks to run after sending them. ``encode`` makes the one JSON text of the frame; the
+    connection drops the responses then, so that their big values do not outlive it."""
 
-    text: str | None
+    responses: list[dict[str, Any]]
+    batch: bool = False
     then: list[Callback] = field(default_factory=list)
+
+    def encode(self) -> bytes | None:
+        """The frame's UTF-8 JSON (a batch's responses as an array), or ``None`` for no reply."""
+        if not self.responses:
+            return None
+        return dumps(self.responses if self.batch else self.responses[0])
+
+    @property
+    def text(self) -> str | None:
+        data = self.encode()
+        return None if data is None else data.decode()
 
 
 class CallObserver(Protocol[Token]):
@@ -176,18 +191,31 @@ async def _answer(
     return result_response(item.id, result), then
 
 
+def admit(frame: Frame, room: int, refusal: BridgeError) -> tuple[Frame, int]:
+    """The frame as it may run when its connection has ``room`` more calls: its first ``room``
+    requests (notifications count: they run too) stay; each later one becomes an item answered
+    with ``refusal``, or is dropped when it is a notification, which cannot be answered. Also
+    returns how many requests stay, for the connection to count until the reply is sent."""
+    error = RpcError(refusal.code, refusal.message, refusal.data)
+    items: list[Request | Invalid] = []
+    admitted = 0
+    for item in frame.items:
+        if isinstance(item, Invalid):
+            items.append(item)
+        elif admitted < room:
+            items.append(item)
+            admitted += 1
+        elif not item.notification:
+            items.append(Invalid(error, item.id))
+    return Frame(items, frame.batch), admitted
+
+
 def refuse(frame: Frame, error: BridgeError) -> Reply:
-    """The reply to a frame the connection may not take on now: ``error`` for each request
-    (invalid items get their own error; notifications, which cannot be answered, nothing)."""
-    refusal = RpcError(error.code, error.message, error.data)
-    responses = [
-        error_response(item.id, item.error if isinstance(item, Invalid) else refusal)
-        for item in frame.items
-        if isinstance(item, Invalid) or not item.notification
-    ]
-    if not responses:
-        return Reply(None)
-    return Reply(encode(responses if frame.batch else responses[0]))
+    """The reply to a frame none of whose requests runs: ``error`` for each request (invalid
+    items get their own error; notifications, which cannot be answered, nothing)."""
+    refused, _ = admit(frame, 0, error)
+    responses = [error_response(item.id, item.error) for item in refused.items if isinstance(item, Invalid)]
+    return Reply(responses, frame.batch)
 
 
 async def dispatch(
@@ -202,6 +230,4 @@ async def dispatch(
         )
     responses = [response for response, _ in answers if response is not None]
     then = [callback for _, callback in answers if callback is not None]
-    if not responses:
-        return Reply(None, then)
-    return Reply(encode(responses if frame.batch else responses[0]), then)
+    return Reply(responses, frame.batch, then)

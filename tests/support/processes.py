@@ -30,6 +30,7 @@ __all__ = [
     "start_backend",
     "start_bridge",
     "still_running",
+    "vm_status",
     "wait_listening",
 ]
 
@@ -179,3 +180,13 @@ def still_running(processes: list[HostProcess]) -> list[HostProcess]:
         if read is not None and read.state != "Z" and read.start == process.start:
             alive.append(process)
     return alive
+
+
+def vm_status(pid: int, field: str) -> int:
+    """A memory figure of a process from /proc/PID/status, in bytes: ``VmRSS`` (resident now),
+    ``VmHWM`` (the most it was resident since it started)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name == field:
+            return int(value.split()[0]) * 1024
+    raise AssertionError(f"no {field} for {pid}")

@@ -11,7 +11,7 @@ import pytest
 from bridge.api.models import Params
 from bridge.errors import LimitExceeded, ServiceError
 from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, dumps, encode, parse_frame
-from bridge.rpc.dispatch import refuse
+from bridge.rpc.dispatch import admit, refuse
 from bridge.rpc.protocol import Invalid, Request
 
 router = MethodRouter("t")
@@ -308,3 +308,35 @@ def test_what_orjson_refuses_is_still_valid_utf8_json(value: dict[str, object], 
     assert encode(value) == wire
     assert dumps(value) == wire.encode()
     assert json.loads(wire) == value
+
+
+def test_admit_counts_every_request_of_a_batch_and_refuses_those_past_the_room() -> None:
+    error = LimitExceeded("too many calls", limit="limits.calls_per_connection", value=3)
+    members = [{"jsonrpc": "2.0", "id": n, "method": "t.subtract", "params": [n, 1]} for n in range(700)]
+    members.insert(1, {"jsonrpc": "2.0", "method": "t.notify_hello"})  # a notification runs too
+    members.append({"jsonrpc": "2.0", "method": "t.notify_hello"})  # past the room: dropped
+    members.append(5)  # invalid: answered with its own error, whatever the room
+    frame, admitted = admit(parse_frame(json.dumps(members)), 3, error)
+    assert admitted == 3
+    running = [item for item in frame.items if isinstance(item, Request)]
+    assert [item.id for item in running] == [0, None, 1]
+    refused = [item for item in frame.items if isinstance(item, Invalid)]
+    assert [item.id for item in refused[:-1]] == list(range(2, 700))
+    assert {item.error.code for item in refused[:-1]} == {-32005}
+    assert refused[-1].error.code == -32600
+    assert admit(parse_frame(json.dumps(members)), 0, error)[1] == 0
+
+
+def test_a_batch_past_the_room_runs_only_the_admitted_members() -> None:
+    error = LimitExceeded("too many calls", limit="limits.calls_per_connection", value=2)
+    ctx: list[str] = []
+    text = json.dumps([{"jsonrpc": "2.0", "id": n, "method": "t.notify_hello"} for n in range(5)])
+    frame, _ = admit(parse_frame(text), 2, error)
+    reply = asyncio.run(dispatch(REGISTRY, frame, ctx))
+    assert ctx == ["hello", "hello"]
+    assert reply.text is not None
+    answers = json.loads(reply.text)
+    assert [answer["id"] for answer in answers] == [0, 1, 2, 3, 4]
+    assert [answer.get("error", {}).get("data") for answer in answers[2:]] == [
+        {"limit": "limits.calls_per_connection", "value": 2}
+    ] * 3

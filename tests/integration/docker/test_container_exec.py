@@ -286,3 +286,33 @@ async def test_a_vm_container_outside_the_grammar_is_not_used(
     assert refused.value.code == -32007
     assert refused.value.data == {"setting": "docker.vm_container"}
     assert state(engine, victim) == "running"
+
+
+async def test_container_execs_count_against_the_process_limit(
+    docker_bridge: StartBridge, engine: EngineUnderTest
+) -> None:
+    running = docker_bridge(env={"DDBRIDGE_LIMITS_PROCESSES_PER_CONNECTION": "2"})
+    sleeper = {"target": "vm", "cmd": "sleep", "args": ["31"]}
+    async with BridgeClient.connect(running.ws_url) as client:
+        stream = await client.spawn(sleeper)
+        # One frame of blocking execs: its members start at once, in the container.
+        batch = [
+            {"jsonrpc": "2.0", "id": n, "method": "exec.run", "params": {**sleeper, "args": ["1"]}}
+            for n in range(4)
+        ]
+        async with websockets.connect(running.ws_url, max_size=None) as ws:
+            await ws.send(json.dumps(batch))
+            answers = json.loads(await ws.recv())
+        assert sum("result" in answer for answer in answers) == 2  # its own connection's limit
+        refused = [answer for answer in answers if "error" in answer]
+        assert {answer["error"]["data"]["limit"] for answer in refused} == {"limits.processes_per_connection"}
+        another = asyncio.create_task(client.call("exec.run", {**sleeper, "args": ["1"]}))
+        await asyncio.sleep(0.5)
+        with pytest.raises(RpcFailure) as failure:
+            await client.call("exec.run", {**sleeper, "args": ["1"]})
+        assert failure.value.data == {"limit": "limits.processes_per_connection", "value": 2}
+        assert (await another)["code"] == 0
+        await stream.kill()
+        await stream.finished()
+        assert (await client.call("exec.run", {"target": "vm", "cmd": "true"}))["code"] == 0
+    assert wait_gone(engine, engine.vm, "sleep 31") == []
