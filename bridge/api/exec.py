@@ -64,7 +64,10 @@ async def _start_host(spec: ExecSpec, session: Session) -> RunningProcess:
     cwd = spec.cwd or str(folder)
     try:
         return await LocalProcess.start(
-            [binary.executable, *spec.args], cwd=cwd, env={**os.environ, **spec.env}, pass_fds=[binary.fd]
+            [binary.executable, *spec.args],
+            cwd=cwd,
+            env={**os.environ, **spec.env},
+            pass_fds=[binary.folder_fd],
         )
     except OSError as exc:
         culprit = f"cwd {cwd!r}" if exc.filename == cwd else f"host binary {spec.cmd!r}"

@@ -11,8 +11,13 @@ file outside in 7 of 400 calls. So the name is walked one component at a time, e
 are followed here, not by the kernel: a relative target continues from the link's folder, an
 absolute one must name a place inside the host-binaries folder and continues from its
 descriptor, ``..`` goes back to a descriptor already held and never above the folder. The
-file found is checked through its descriptor (a regular file the daemon may execute) and
-that descriptor is what runs (``/proc/self/fd/N``, see ``HostBinary``).
+file found is checked through its descriptor (a regular file the daemon may execute, no
+symlink), and it runs as ``/proc/self/fd/D/NAME``: D is the descriptor of the folder it was
+found in, which the process inherits, so no folder on the way can be swapped any more; NAME
+is its own name, so a binary still sees its name in ``argv[0]`` (multi-call binaries, usage
+lines) and a script's ``$(dirname "$0")`` still finds the files beside it. (Executing the file's
+own descriptor would pin NAME too, but shows ``/proc/self/fd/N`` as ``$0``; only someone who can
+write into that folder could swap NAME, and they can put any file there under that name.)
 """
 
 from __future__ import annotations
@@ -32,19 +37,19 @@ _OPEN_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 
 @dataclass(frozen=True, slots=True)
 class HostBinary:
-    """An opened host binary: ``fd`` is an ``O_PATH`` descriptor of the checked file, and
-    ``executable`` the name that runs exactly that file in a child that inherits ``fd``
-    (``pass_fds``: a script's interpreter opens it by that name). ``close`` once the process
-    started."""
+    """An opened host binary: ``folder_fd`` is an ``O_PATH`` descriptor of the folder the checked
+    file was found in, ``name`` its name there, and ``executable`` the path that runs it in a
+    child that inherits ``folder_fd`` (``pass_fds``). ``close`` once the process started."""
 
-    fd: int
+    folder_fd: int
+    name: str
 
     @property
     def executable(self) -> str:
-        return f"/proc/self/fd/{self.fd}"
+        return f"/proc/self/fd/{self.folder_fd}/{self.name}"
 
     def close(self) -> None:
-        os.close(self.fd)
+        os.close(self.folder_fd)
 
 
 def open_host_binary(folder: Path, name: str) -> HostBinary:
@@ -62,7 +67,7 @@ def open_host_binary(folder: Path, name: str) -> HostBinary:
         raise refuse("'..' is not allowed in a host binary name")
     root = folder.resolve()
     try:
-        fd, path = _Walk(root, refuse).open(relative.parts)
+        folder_fd, fd, path = _Walk(root, refuse).open(relative.parts)
     except (FileNotFoundError, NotADirectoryError):
         raise ExecError(
             f"host binary {name!r} not found in the host binaries folder {root}", target="host", cmd=name
@@ -80,9 +85,11 @@ def open_host_binary(folder: Path, name: str) -> HostBinary:
         if not os.access(f"/proc/self/fd/{fd}", os.X_OK):
             raise refuse(f"{path} is not executable")
     except BaseException:
-        os.close(fd)
+        os.close(folder_fd)
         raise
-    return HostBinary(fd)
+    finally:
+        os.close(fd)
+    return HostBinary(folder_fd, path.name)
 
 
 class _Walk:
@@ -94,8 +101,9 @@ class _Walk:
         self._refuse = refuse
         self._links = 0
 
-    def open(self, parts: tuple[str, ...]) -> tuple[int, Path]:
-        """The ``O_PATH`` descriptor of the last component, and the path it was found at."""
+    def open(self, parts: tuple[str, ...]) -> tuple[int, int, Path]:
+        """``O_PATH`` descriptors of the folder the last component is in and of the component
+        itself, and the path it was found at."""
         root_fd = os.open(self._root, _OPEN_FLAGS | os.O_DIRECTORY)
         stack: list[tuple[int, str]] = [(root_fd, "")]
         pending = list(parts)
@@ -125,7 +133,7 @@ class _Walk:
                         raise NotADirectoryError(path)
                     stack.append((fd, path))
                 else:
-                    return fd, self._root / path.lstrip("/")
+                    return os.dup(parent_fd), fd, self._root / path.lstrip("/")
             raise NotADirectoryError("a folder, not a file")
         finally:
             for held, _ in stack:

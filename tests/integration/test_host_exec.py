@@ -118,6 +118,22 @@ async def test_refused_binaries(client: BridgeClient, cmd: str, message: str) ->
     assert message in caught.value.message
 
 
+async def test_a_binary_keeps_its_name_and_finds_the_files_beside_it(
+    client: BridgeClient, host_binaries: Path
+) -> None:
+    """Run through the checked folder's descriptor, a binary still sees its own name in
+    ``argv[0]`` and ``$0`` (multi-call binaries, usage lines), and a script's
+    ``$(dirname "$0")`` is its folder, as when Docker Desktop runs it by path."""
+    write_script(host_binaries / "tools", "lib.sh", "echo from the lib\n")
+    write_script(
+        host_binaries / "tools",
+        "wrapper",
+        'echo "name=$(basename "$0")"; . "$(dirname "$0")/lib.sh"; "$(dirname "$0")/../greet" sibling\n',
+    )
+    result = await client.call("exec.run", host("tools/wrapper"))
+    assert result["stdout"] == "name=wrapper\nfrom the lib\nhello sibling\n", result
+
+
 async def test_symlink_leaving_the_folder_is_refused(client: BridgeClient, host_binaries: Path) -> None:
     (host_binaries / "sneaky").symlink_to("/bin/sh")
     with pytest.raises(RpcFailure, match="outside the host binaries folder"):

@@ -146,13 +146,13 @@ def marked_host_processes(marker: bytes) -> list[HostProcess]:
 
 def running_binary(binary: Path) -> list[HostProcess]:
     """The living processes that run ``binary``. The daemon runs a host binary as
-    ``/proc/self/fd/N``, the descriptor of the file it checked, which the process keeps: a
-    process whose command line names such a descriptor runs ``binary`` if that is its file."""
+    ``/proc/self/fd/D/NAME``, through the descriptor of the folder it checked, which the process
+    keeps: a process whose command line names such a path runs ``binary`` if that is its file."""
     found = []
     for process in host_processes():
-        for fd in re.findall(r"/proc/self/fd/(\d+)", process.command):
+        for fd, name in re.findall(r"/proc/self/fd/(\d+)/([^\s/]+)", process.command):
             with contextlib.suppress(OSError):  # gone meanwhile, or not ours to look at
-                if os.path.samefile(f"/proc/{process.pid}/fd/{fd}", binary):
+                if os.path.samefile(f"/proc/{process.pid}/fd/{fd}/{name}", binary):
                     found.append(process)
                     break
     return found

@@ -62,7 +62,7 @@ def test_the_descriptor_is_closed(folder: Path) -> None:
     binary = open_host_binary(folder, "tool")
     binary.close()
     with pytest.raises(OSError):
-        os.fstat(binary.fd)
+        os.fstat(binary.folder_fd)
 
 
 @pytest.mark.parametrize(
