@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bridge.budget import Hold, str_size
+from bridge.config import LimitsSettings
 from bridge.errors import LimitExceeded, UnknownStream
 from bridge.processes.base import RunningProcess
 from bridge.processes.output import Stream
@@ -209,36 +210,26 @@ class Session:
         return release
 
     def _check_room(self, *, stream: bool) -> None:
-        limits = self.bridge.settings.limits
-        if self._processes >= limits.processes_per_connection:
-            raise LimitExceeded(
-                f"too many processes on this connection ({limits.processes_per_connection} running, "
-                "[limits] processes_per_connection); wait for some to end or kill some streams",
-                limit="limits.processes_per_connection",
-                value=limits.processes_per_connection,
+        bridge = self.bridge
+        limits = bridge.settings.limits
+        on_all = "running for all pages"
+        _within(
+            limits,
+            "processes_per_connection",
+            self._processes,
+            "processes on this connection",
+            advice="; wait for some to end or kill some streams",
+        )
+        _within(limits, "processes", bridge.processes_running, "processes on the daemon", running=on_all)
+        if stream:
+            _within(
+                limits,
+                "streams_per_connection",
+                self._stream_places,
+                "streams on this connection",
+                advice="; kill some first",
             )
-        if self.bridge.processes_running >= limits.processes:
-            raise LimitExceeded(
-                f"too many processes on the daemon ({limits.processes} running for all pages, "
-                "[limits] processes)",
-                limit="limits.processes",
-                value=limits.processes,
-            )
-        if not stream:
-            return
-        if self._stream_places >= limits.streams_per_connection:
-            raise LimitExceeded(
-                f"too many streams on this connection ({limits.streams_per_connection} running, "
-                "[limits] streams_per_connection); kill some first",
-                limit="limits.streams_per_connection",
-                value=limits.streams_per_connection,
-            )
-        if self.bridge.streams_running >= limits.streams:
-            raise LimitExceeded(
-                f"too many streams on the daemon ({limits.streams} running for all pages, [limits] streams)",
-                limit="limits.streams",
-                value=limits.streams,
-            )
+            _within(limits, "streams", bridge.streams_running, "streams on the daemon", running=on_all)
 
     def stream(self, stream_id: str) -> Stream:
         try:
@@ -255,3 +246,16 @@ class Session:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(stream.abandon() for stream in list(self._streams.values())))
         self.events.closed()
+
+
+def _within(
+    limits: LimitsSettings, setting: str, count: int, what: str, *, running: str = "running", advice: str = ""
+) -> None:
+    """LimitExceeded naming ``[limits] setting`` when one more would pass it."""
+    limit: int = getattr(limits, setting)
+    if count >= limit:
+        raise LimitExceeded(
+            f"too many {what} ({limit} {running}, [limits] {setting}){advice}",
+            limit=f"limits.{setting}",
+            value=limit,
+        )
