@@ -120,12 +120,16 @@ class AccessGate:
             return  # another page's: refused at the handshake, before anything else is said
         query_tokens = self._query_tokens(scope)
         if self.credentials.required:
-            explicit = self._explicit(connection, query_tokens)
-            if not explicit and not self.credentials.accepts_view(self._cookie(connection)):
-                await self._refuse(connection, receive, send, TOKEN_HELP, TOKEN_REASON)
+            presented = self._presented(connection, query_tokens)
+            explicit = self.credentials.accepts_any(presented)
+            cookie = self._cookie(connection)
+            if not explicit and not self.credentials.accepts_view(cookie):
+                guess = bool(presented or cookie)
+                await self._refuse(connection, receive, send, TOKEN_HELP, TOKEN_REASON, guess=guess)
                 return
             if not explicit and scope["path"] in EXPLICIT_PATHS:
-                await self._refuse(connection, receive, send, EXPLICIT_HELP, EXPLICIT_REASON)
+                guess = bool(presented)
+                await self._refuse(connection, receive, send, EXPLICIT_HELP, EXPLICIT_REASON, guess=guess)
                 return
             scope = self._without_credentials(scope)
         listener.credentialed(scope)
@@ -178,7 +182,10 @@ class AccessGate:
         query = scope["query_string"].decode("latin-1")
         return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == TOKEN_QUERY]
 
-    def _explicit(self, connection: HTTPConnection, query_tokens: list[str]) -> bool:
+    @staticmethod
+    def _presented(connection: HTTPConnection, query_tokens: list[str]) -> list[str]:
+        """The explicit credentials the request presents: ``Authorization: Bearer``, ``?token=``,
+        and on a WebSocket the ``ddbridge.credential.*`` subprotocols."""
         presented = [bearer(connection.headers.get("authorization")), *query_tokens]
         if connection.scope["type"] == "websocket":
             presented += [
@@ -186,7 +193,7 @@ class AccessGate:
                 for protocol in connection.scope.get("subprotocols", ())
                 if protocol.startswith(CREDENTIAL_SUBPROTOCOL)
             ]
-        return self.credentials.accepts_any(value for value in presented if value)
+        return [value for value in presented if value]
 
     @staticmethod
     def _cookie(connection: HTTPConnection) -> str:
@@ -252,13 +259,16 @@ class AccessGate:
         return response
 
     async def _refuse(
-        self, connection: HTTPConnection, receive: Receive, send: Send, why: str, reason: str
+        self, connection: HTTPConnection, receive: Receive, send: Send, why: str, reason: str, *, guess: bool
     ) -> None:
         """401 with ``why`` (the login page for a browser's navigation); a WebSocket is closed
-        with 4401 and ``reason`` (a close frame has room for 123 bytes)."""
+        with 4401 and ``reason`` (a close frame has room for 123 bytes). A ``guess`` (something
+        was presented, and it was wrong) counts against the throttle of refused tokens and may
+        wait its turn; asking without any credential is no guess, and is answered at once."""
         scope = connection.scope
         log.info("refused %s %s: no valid credential", scope.get("method", "WebSocket"), scope["path"])
-        send = await listener.refused(scope, send)
+        if guess:
+            send = await listener.refused(scope, send)
         if scope["type"] == "websocket":
             websocket = WebSocket(scope, receive, send)
             await websocket.accept(subprotocol=rpc_subprotocol(websocket))

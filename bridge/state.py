@@ -66,7 +66,7 @@ class Bridge:
 
     @cached_property
     def service(self) -> ServiceProxy:
-        return ServiceProxy(self.settings.backend, self.memory)
+        return ServiceProxy(self.settings.backend)
 
     @cached_property
     def events(self) -> EventBus:

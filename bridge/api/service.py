@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 
 from bridge.api.http1 import Address, Answer, Http1Transport, Timeouts
 from bridge.api.models import Params
-from bridge.budget import Hold, MemoryBudget
+from bridge.budget import Hold
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, InvalidParams, NotConfigured, ServiceError
 from bridge.rpc import MethodRouter, dumps, loads
@@ -60,6 +60,7 @@ SEGMENT_END = re.compile(rb"[/\\]")
 SEGMENT_TAIL = re.compile(rb"[;\x00].*", re.DOTALL)
 DOT_SEGMENTS = frozenset({b".", b".."})
 ROOT = "http://localhost/"  # where a page's relative URL is resolved before it goes below the base
+ANSWER_JSON_SLACK = 64  # quotes and a few escapes beyond the body's own bytes
 
 
 class ServiceRequest(Params):
@@ -121,9 +122,8 @@ class ServiceProxy:
     a call's time; a plain path is joined to the base path as it is.
     """
 
-    def __init__(self, settings: BackendSettings, memory: MemoryBudget) -> None:
+    def __init__(self, settings: BackendSettings) -> None:
         self._settings = settings
-        self._memory = memory
         self._transport: Http1Transport | None = None
         self._timeouts = Timeouts(settings.timeout, settings.timeout)
         if settings.socket is not None:
@@ -174,7 +174,9 @@ class ServiceProxy:
             )
         return Target(address, self._base_path + resolved[1:], host, "/" + url.lstrip("/"))
 
-    async def request(self, params: ServiceRequest) -> Any:
+    async def request(self, params: ServiceRequest, hold: Hold) -> Any:
+        """The backend's answer to ``params``, its bytes taken from ``hold`` (the daemon's memory
+        budget) as they arrive; the caller gives them back once the reply has gone out."""
         if self._transport is None:
             raise NotConfigured(
                 "no extension backend is configured: start ddbridge with --backend-socket PATH "
@@ -199,11 +201,15 @@ class ServiceProxy:
             body = dumps(params.data)
             if b"content-type" not in names:
                 headers.append((b"content-type", b"application/json"))
-        with self._memory.hold("the extension backend's answer") as hold:
-            answer = await self._send(method, target, headers, body, hold)
-            if not answer.is_success:
-                raise ServiceError(answer.status, answer.reason_phrase, answer.text)
-            return _body(answer)
+        answer = await self._send(method, target, headers, body, hold)
+        if not answer.is_success:
+            raise ServiceError(answer.status, answer.reason_phrase, answer.text)
+        # What the reply's JSON will take, for the connection to reserve before it encodes:
+        # about the body's size (JSON re-encoded, or text with few escapes), three times it
+        # escaped to ASCII; an answer past that is taken when it shows (Session._encode).
+        hold.json_utf8 += len(answer.content) + ANSWER_JSON_SLACK
+        hold.json_ascii += 3 * len(answer.content) + ANSWER_JSON_SLACK
+        return _body(answer)
 
     async def _send(
         self, method: str, target: Target, headers: list[tuple[bytes, bytes]], body: bytes, hold: Hold
@@ -263,4 +269,4 @@ def _body(answer: Answer) -> Any:
 
 @router.method("request")
 async def request(params: ServiceRequest, session: Session) -> Any:
-    return await session.bridge.service.request(params)
+    return await session.bridge.service.request(params, session.reply_hold("the extension backend's answer"))

@@ -149,6 +149,8 @@ def test_without_a_session_the_browser_is_asked_for_the_token(
     assert not client.unexpected_errors()
 
 
+# A refusal: 401, or 429 once many wrong values came in a short time (the guess throttle).
+REFUSED = (401, 429)
 HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
@@ -197,11 +199,14 @@ def test_nothing_the_browser_sends_to_another_port_opens_the_rpc(
         for path in ("_ddbridge/events.json", "ddclient.js", ""):
             for replay in ({"params": {"token": value}}, {"headers": {"Authorization": f"Bearer {value}"}}):
                 answer = httpx.get(running.url + path, **replay)  # type: ignore[arg-type]
-                assert answer.status_code == 401, (value, path)
+                assert answer.status_code in REFUSED, (value, path)
     for header in cookie_headers:
         for path in ("rpc", "_ddbridge/events"):
             assert not rpc_answers(ws + path, additional_headers={"Cookie": header})
-        assert httpx.get(running.url + "_ddbridge/events.json", headers={"Cookie": header}).status_code == 401
+        assert (
+            httpx.get(running.url + "_ddbridge/events.json", headers={"Cookie": header}).status_code
+            in REFUSED
+        )
         for path in ("", "ddclient.js", "_ddbridge/", "_ddbridge/credential"):
             answer = httpx.get(running.url + path, headers={"Cookie": header})
             assert "s2." not in answer.text and running.token not in answer.text, path

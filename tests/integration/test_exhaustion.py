@@ -256,3 +256,21 @@ async def test_repeated_wrong_tokens_are_slowed_and_the_right_token_is_not(
     # those past the allowance say why they waited.
     reasons = await asyncio.gather(*(_refused_websocket(running) for _ in range(40)))
     assert any("too many refused tokens" in reason for reason in reasons), reasons
+
+
+async def test_asking_without_a_credential_is_no_guess_and_is_not_slowed(
+    bridge: Callable[..., RunningBridge],
+) -> None:
+    """A browser that has not signed in yet presents nothing: it gets the page asking for the
+    token at once, however many such requests came before (the throttle slows guesses only)."""
+    running = bridge()
+    async with httpx.AsyncClient(timeout=30) as http:
+        answers = await asyncio.gather(*(http.get(running.url) for _ in range(100)))
+        wrong = await asyncio.gather(
+            *(
+                http.get(running.url, headers={"Authorization": "Bearer wrong-token-0123456789"})
+                for _ in range(60)
+            )
+        )
+    assert {answer.status_code for answer in answers} == {401}
+    assert 429 in {answer.status_code for answer in wrong}

@@ -13,7 +13,6 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bridge.api.service import PLAIN_PATH, ServiceProxy
-from bridge.budget import MemoryBudget
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, InvalidParams
 
@@ -47,7 +46,7 @@ CLIMBS = [
 
 
 def proxy(url: str, **settings: object) -> ServiceProxy:
-    return ServiceProxy(BackendSettings(url=url, **settings), MemoryBudget(1 << 20))
+    return ServiceProxy(BackendSettings(url=url, **settings))
 
 
 def lenient_server_path(raw: bytes) -> bytes:
