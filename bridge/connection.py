@@ -88,29 +88,25 @@ class Session:
         task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, data: str | bytes) -> None:
-        limit = self.bridge.settings.limits.calls_per_connection
-        refusal = LimitExceeded(
-            f"too many calls in flight on this connection ({limit}, [limits] calls_per_connection); "
-            "wait for some to answer",
-            limit="limits.calls_per_connection",
-            value=limit,
-        )
         # Counted before the first await: frames handled at once cannot slip past the limit.
-        frame, admitted = admit(parse_frame(data), limit - self._calls, refusal)
+        frame, admitted = admit(
+            parse_frame(data), self.bridge.settings.limits.calls_per_connection - self._calls, self._no_room
+        )
         self._calls += admitted
         holds: list[Hold] = []
         _frame_holds.set(holds)  # this task's own context
         try:
             reply = await dispatch(self.bridge.registry, frame, self, self.events)
-            with self.bridge.memory.hold("the reply") as held:
-                text = self._encode(frame, reply, holds, held, ascii_escapes=_may_escape_to_ascii(data))
-                if text is not None:
-                    try:
-                        await self.send(text)
-                    except Exception as exc:  # the socket closed under us: close() cleans up
-                        log.debug("reply to %s not sent: %s", self.peer, exc)
-                        return
-                    del text  # gone before its bytes are given back
+            held = self.bridge.memory.hold("the reply")
+            holds.append(held)  # given back in the end, with the calls' own
+            text = self._encode(frame, reply, holds[:-1], held, data)
+            if text is not None:
+                try:
+                    await self.send(text)
+                except Exception as exc:  # the socket closed under us: close() cleans up
+                    log.debug("reply to %s not sent: %s", self.peer, exc)
+                    return
+                del text  # gone before its bytes are given back
         finally:
             self._calls -= admitted
             for hold in holds:
@@ -118,34 +114,54 @@ class Session:
         for callback in reply.then:
             callback()
 
+    def _no_room(self) -> LimitExceeded:
+        limit = self.bridge.settings.limits.calls_per_connection
+        return LimitExceeded(
+            f"too many calls in flight on this connection ({limit}, [limits] calls_per_connection); "
+            "wait for some to answer",
+            limit="limits.calls_per_connection",
+            value=limit,
+        )
+
     def _encode(
-        self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold, *, ascii_escapes: bool
+        self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold, data: str | bytes
     ) -> str | None:
         """The text of ``reply``, every copy it makes on its way to the socket taken from
         ``held`` before it is made: the JSON bytes, the text, then the encoded text and the
         frame the WebSocket layer makes (the JSON's share reused). The calls' ``holds`` are
-        given back first: encoding drops their buffers with the responses, and bound the JSON.
-        A reply that does not fit becomes the budget's error for each request."""
+        given back first: encoding drops their buffers with the responses, and bound the JSON
+        (escaped to ASCII when something in the request ``data`` may send the reply to the
+        stdlib's encoder). A reply that does not fit becomes the budget's error for each
+        request. A reply foreseen within ``RESPONSE_BYTES`` a response is part of the small
+        constant the budget leaves out: it is made first, and counted only if it came out
+        bigger (an answer of unknown size)."""
         if not reply.responses:
             return None
-        bound = sum(hold.json_ascii if ascii_escapes else hold.json_utf8 for hold in holds)
-        bound += RESPONSE_BYTES * len(reply.responses)
+        small = RESPONSE_BYTES * len(reply.responses)
+        foreseen = small + sum(hold.json_utf8 for hold in holds)
+        if holds and foreseen > 2 * small and _may_escape_to_ascii(data):
+            foreseen = small + sum(hold.json_ascii for hold in holds)
         for hold in holds:
             hold.release()
         try:
-            held.add(2 * bound)
-            data = reply.encode() or b""
+            if foreseen > 2 * small:
+                held.add(2 * foreseen)
+            encoded = reply.encode() or b""
             reply.responses = []
-            if len(data) > bound:  # more than its calls foresaw (an answer of unknown size)
-                held.add(2 * (len(data) - bound))
+            if len(encoded) <= small and foreseen <= 2 * small:
+                return encoded.decode()
+            if foreseen <= 2 * small:
+                held.add(2 * len(encoded))
+            elif len(encoded) > foreseen:
+                held.add(2 * (len(encoded) - foreseen))
             else:
-                held.give_back(2 * (bound - len(data)))
-            held.add(str_size(len(data), ascii=data.isascii()))
+                held.give_back(2 * (foreseen - len(encoded)))
+            held.add(str_size(len(encoded), ascii=encoded.isascii()))
         except LimitExceeded as exc:
             reply.responses = []
             held.release()
-            data = refuse(frame, exc).encode() or b""
-        return data.decode()
+            encoded = refuse(frame, exc).encode() or b""
+        return encoded.decode()
 
     def reply_hold(self, what: str) -> Hold:
         """A hold on the daemon's memory budget for buffers that go into the reply of the call

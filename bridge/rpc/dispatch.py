@@ -191,12 +191,16 @@ async def _answer(
     return result_response(item.id, result), then
 
 
-def admit(frame: Frame, room: int, refusal: BridgeError) -> tuple[Frame, int]:
+def admit(frame: Frame, room: int, refusal: Callable[[], BridgeError]) -> tuple[Frame, int]:
     """The frame as it may run when its connection has ``room`` more calls: its first ``room``
     requests (notifications count: they run too) stay; each later one becomes an item answered
-    with ``refusal``, or is dropped when it is a notification, which cannot be answered. Also
-    returns how many requests stay, for the connection to count until the reply is sent."""
-    error = RpcError(refusal.code, refusal.message, refusal.data)
+    with the error ``refusal()`` makes, or is dropped when it is a notification, which cannot be
+    answered. Also returns how many requests stay, for the connection to count until the reply
+    is sent."""
+    if len(frame.items) <= room:  # the usual case: all of it runs
+        return frame, sum(not isinstance(item, Invalid) for item in frame.items)
+    made = refusal()
+    error = RpcError(made.code, made.message, made.data)
     items: list[Request | Invalid] = []
     admitted = 0
     for item in frame.items:
@@ -213,7 +217,7 @@ def admit(frame: Frame, room: int, refusal: BridgeError) -> tuple[Frame, int]:
 def refuse(frame: Frame, error: BridgeError) -> Reply:
     """The reply to a frame none of whose requests runs: ``error`` for each request (invalid
     items get their own error; notifications, which cannot be answered, nothing)."""
-    refused, _ = admit(frame, 0, error)
+    refused, _ = admit(frame, 0, lambda: error)
     responses = [error_response(item.id, item.error) for item in refused.items if isinstance(item, Invalid)]
     return Reply(responses, frame.batch)
 

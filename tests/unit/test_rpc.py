@@ -316,7 +316,7 @@ def test_admit_counts_every_request_of_a_batch_and_refuses_those_past_the_room()
     members.insert(1, {"jsonrpc": "2.0", "method": "t.notify_hello"})  # a notification runs too
     members.append({"jsonrpc": "2.0", "method": "t.notify_hello"})  # past the room: dropped
     members.append(5)  # invalid: answered with its own error, whatever the room
-    frame, admitted = admit(parse_frame(json.dumps(members)), 3, error)
+    frame, admitted = admit(parse_frame(json.dumps(members)), 3, lambda: error)
     assert admitted == 3
     running = [item for item in frame.items if isinstance(item, Request)]
     assert [item.id for item in running] == [0, None, 1]
@@ -324,14 +324,14 @@ def test_admit_counts_every_request_of_a_batch_and_refuses_those_past_the_room()
     assert [item.id for item in refused[:-1]] == list(range(2, 700))
     assert {item.error.code for item in refused[:-1]} == {-32005}
     assert refused[-1].error.code == -32600
-    assert admit(parse_frame(json.dumps(members)), 0, error)[1] == 0
+    assert admit(parse_frame(json.dumps(members)), 0, lambda: error)[1] == 0
 
 
 def test_a_batch_past_the_room_runs_only_the_admitted_members() -> None:
     error = LimitExceeded("too many calls", limit="limits.calls_per_connection", value=2)
     ctx: list[str] = []
     text = json.dumps([{"jsonrpc": "2.0", "id": n, "method": "t.notify_hello"} for n in range(5)])
-    frame, _ = admit(parse_frame(text), 2, error)
+    frame, _ = admit(parse_frame(text), 2, lambda: error)
     reply = asyncio.run(dispatch(REGISTRY, frame, ctx))
     assert ctx == ["hello", "hello"]
     assert reply.text is not None
