@@ -1515,7 +1515,8 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
 
   /**
    * `theme.palette.docker`, which the theme package's types declare: colour ramps, lightest (100)
-   * to darkest (800). Docker publishes no values for it; these are close to its palette.
+   * to darkest (800). Docker Desktop injects its own; no published package has its values, so
+   * these ramps are ddbridge's.
    * @returns {DockerPalette}
    */
   function dockerPalette() {
@@ -1537,7 +1538,8 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
    * written here as v5 names them, so that they apply as they did there: `&$state` selectors as
    * `&.Mui-state`, the dialog's `paperScrollPaper` as `paper`, the table row's `hover` as the
    * `.MuiTableRow-hover` row, and the label's `shrink` for standard fields only (v4's filled and
-   * outlined labels had their own, more specific, shrink rule).
+   * outlined labels had their own, more specific, shrink rule). The icon button's hover
+   * `backgroundColor: 'none'` is not a CSS colour (browsers drop it) and is left out.
    * @param {"light" | "dark"} mode
    * @returns {DockerThemeOptions}
    */
