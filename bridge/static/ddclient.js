@@ -1500,6 +1500,11 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
 
   // ---------------------------------------------------------------------------------------
   // MUI themes for @docker/docker-mui-theme
+  //
+  // Docker's theme package reads `window.__ddMuiV5Themes[light|dark]` (V6 alike) and passes the
+  // entry to MUI's createTheme as is, so each entry is plain ThemeOptions. The values are those of
+  // Docker's published theme (@docker/docker-mui-theme 0.0.4, dist/themes.js and dist/colors.js),
+  // resolved to literals: object literals cost nothing at load, and this runs before every bundle.
 
   /**
    * @typedef {Pick<Color, 100 | 200 | 300 | 400 | 500 | 600 | 700 | 800>} DockerShades
@@ -1508,7 +1513,12 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
    * @typedef {ThemeOptions & {palette: {docker: DockerPalette}}} DockerThemeOptions
    */
 
-  /** @returns {DockerPalette} Docker-like colour ramps, lightest (100) to darkest (800) */
+  /**
+   * `theme.palette.docker`, which the theme package's types declare: colour ramps, lightest (100)
+   * to darkest (800). Docker Desktop injects its own; no published package has its values, so
+   * these ramps are ddbridge's.
+   * @returns {DockerPalette}
+   */
   function dockerPalette() {
     return {
       amber: { 100: "#fff4dc", 200: "#ffe4a8", 300: "#ffcf6e", 400: "#ffb938", 500: "#f5a10c", 600: "#c98307", 700: "#9a6405", 800: "#6e4703" },
@@ -1521,37 +1531,143 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
   }
 
   /**
-   * MUI ThemeOptions close to Docker Desktop's look.
+   * Docker Desktop's ThemeOptions for one mode. Both modes share the primary and secondary colours
+   * and the type scale (a 12 px base: MUI's variants at 12/14 of their size, body1 14 px,
+   * subtitle1 16 px, subtitle2 22 px semi-bold); backgrounds, text, inputs, menus and tooltips
+   * differ. Docker's source still names some things as MUI v4 did, which v5 ignores; they are
+   * written here as v5 names them, so that they apply as they did there: `&$state` selectors as
+   * `&.Mui-state`, the dialog's `paperScrollPaper` as `paper`, the table row's `hover` as the
+   * `.MuiTableRow-hover` row, and the label's `shrink` for standard fields only (v4's filled and
+   * outlined labels had their own, more specific, shrink rule). The icon button's hover
+   * `backgroundColor: 'none'` is not a CSS colour (browsers drop it) and is left out.
    * @param {"light" | "dark"} mode
    * @returns {DockerThemeOptions}
    */
   function muiTheme(mode) {
-    const docker = dockerPalette();
     const dark = mode === "dark";
+    const primary = "#007BFF";
+    const secondary = "#E12B0C";
+    const hoverTransparent = {
+      "&:hover": { backgroundColor: "transparent" },
+      "&.Mui-checked:hover": { backgroundColor: "transparent" },
+    };
     return {
       palette: {
         mode,
-        primary: { main: dark ? docker.blue[400] : docker.blue[500], contrastText: "#ffffff" },
-        secondary: { main: dark ? docker.violet[400] : docker.violet[500] },
-        success: { main: dark ? docker.green[400] : docker.green[600] },
-        warning: { main: dark ? docker.amber[400] : docker.amber[500] },
-        error: { main: dark ? docker.red[400] : docker.red[600] },
-        background: dark
-          ? { default: "#202124", paper: docker.grey[800] }
-          : { default: "#ffffff", paper: docker.grey[100] },
+        primary: { light: "#6BC3F3", main: primary, dark: "#096BD4" },
+        secondary: { main: secondary, dark: "#871907" },
+        action: { hover: "rgba(107, 195, 243, 0.4)", selected: "rgba(107, 195, 243, 0.25)" },
+        background: dark ? { default: "#202C33", paper: "#202C33" } : { default: "#F4F4F6", paper: "#F4F4F6" },
         text: dark
-          ? { primary: "#e8eaed", secondary: docker.grey[300] }
-          : { primary: "#17191e", secondary: docker.grey[600] },
-        divider: dark ? docker.grey[700] : docker.grey[200],
-        docker,
+          ? { primary: "#FFF", secondary: "#70787D", disabled: "#B7BBBE" }
+          : { secondary: "#70787D", disabled: "#B7BBBE" },
+        docker: dockerPalette(),
       },
       shape: { borderRadius: 4 },
+      spacing: 8,
       typography: {
-        fontFamily: "Roboto, system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif",
-        button: { textTransform: "none", fontWeight: 500 },
+        fontFamily: '"Open SansVariable", "Helvetica Neue", sans-serif',
+        fontSize: 12,
+        subtitle1: { fontSize: 16 },
+        body1: { fontSize: 14 },
+        subtitle2: { fontSize: 22, fontWeight: 600 },
       },
       components: {
-        MuiButton: { defaultProps: { disableElevation: true } },
+        MuiAppBar: { styleOverrides: { colorPrimary: { backgroundColor: "#27343B" } } },
+        MuiButtonBase: { defaultProps: { disableRipple: true } },
+        MuiButton: {
+          styleOverrides: {
+            root: { textTransform: "initial", fontWeight: 600 },
+            contained: { boxShadow: "none", "&:hover, &:focus": { boxShadow: "none" } },
+            outlinedPrimary: { color: primary, border: `1px solid ${primary}` },
+            outlinedSecondary: { color: secondary, border: `1px solid ${secondary}` },
+          },
+        },
+        MuiIconButton: { styleOverrides: { root: { transition: "color 0.3s ease-out" } } },
+        MuiCheckbox: {
+          defaultProps: { disableRipple: true },
+          styleOverrides: { root: { paddingTop: 4, paddingBottom: 4 }, colorPrimary: hoverTransparent },
+        },
+        MuiRadio: { styleOverrides: { root: { paddingTop: 4, paddingBottom: 4 } } },
+        MuiSwitch: { styleOverrides: { colorPrimary: hoverTransparent } },
+        MuiChip: {
+          styleOverrides: {
+            labelSmall: { paddingLeft: 4, paddingRight: 4 },
+            sizeSmall: { height: 14, fontSize: 8, borderRadius: 4, textTransform: "uppercase" },
+          },
+        },
+        MuiFormLabel: {
+          styleOverrides: dark
+            ? { root: { color: "#B7BBBE", "&.Mui-disabled": { color: "#70787D" }, "&.Mui-focused": { color: primary } } }
+            : {},
+        },
+        MuiInputLabel: {
+          styleOverrides: { standard: { "&.MuiInputLabel-shrink": { transform: "translate(0, 1.6px) scale(0.86)" } } },
+        },
+        MuiInput: {
+          styleOverrides: {
+            input: { "&:focus": { backgroundColor: dark ? "rgba(255, 255, 255, 0.1)" : "rgba(0, 0, 0, 0.03)" } },
+            underline: { "&:after": { borderBottomColor: primary } },
+          },
+        },
+        MuiFilledInput: {
+          styleOverrides: {
+            root: {
+              borderRadius: "0 !important",
+              backgroundColor: dark ? "rgba(255, 255, 255, 0.09)" : "#ECECEC",
+              "&:focus, &:hover": { backgroundColor: dark ? "rgba(255, 255, 255, 0.13)" : "#E4E4E4" },
+            },
+            underline: { "&:after": { borderBottomColor: primary } },
+          },
+        },
+        MuiOutlinedInput: {
+          styleOverrides: {
+            notchedOutline: {
+              borderColor: dark ? "#555D61 !important" : "rgba(0, 0, 0, 0.23) !important",
+              borderWidth: "1px !important",
+            },
+            root: {
+              "&.Mui-disabled": {
+                backgroundColor: dark ? "#2C373E" : "#EFEFEF",
+                borderRadius: "4px",
+                color: "rgba(112, 120, 125, 0.5)",
+              },
+            },
+          },
+        },
+        MuiPaper: { styleOverrides: { root: { borderRadius: "0 !important" } } },
+        MuiDialog: { styleOverrides: { paper: dark ? {} : { backgroundColor: "#FFFFFF" } } },
+        MuiList: { styleOverrides: { root: { paddingTop: "0 !important", paddingBottom: "0 !important" } } },
+        MuiListItem: {
+          styleOverrides: {
+            root: { paddingTop: 6, paddingBottom: 6, "&.Mui-selected": { backgroundColor: "rgba(107, 195, 243, 0.2)" } },
+            button: { "&:hover": { backgroundColor: "rgba(107, 195, 243, 0.1)" } },
+          },
+        },
+        MuiListItemIcon: { styleOverrides: { root: { minWidth: 36 } } },
+        MuiMenu: { styleOverrides: { paper: { background: dark ? "#303E46" : "#FAFAFB", boxShadow: "none" } } },
+        MuiMenuItem: {
+          styleOverrides: {
+            root: {
+              minHeight: "auto",
+              "&:focus": { "& .MuiListItemIcon-root, & .MuiListItemText-primary": { color: "white" } },
+            },
+            gutters: { fontSize: 14 },
+          },
+        },
+        MuiTableRow: { styleOverrides: { root: { "&.MuiTableRow-hover": { backgroundColor: "transparent !important" } } } },
+        MuiTooltip: {
+          styleOverrides: {
+            tooltip: {
+              fontSize: "10px",
+              lineHeight: "13px",
+              letterSpacing: "1px",
+              textTransform: "uppercase",
+              color: "white",
+              backgroundColor: dark ? "#5C6972" : "#2F3B43",
+            },
+          },
+        },
       },
     };
   }

@@ -26,16 +26,17 @@ def test_theme_renders_visible_content(client_page: ClientPage, artifacts: Path)
     expect(page.get_by_test_id("host-card")).to_be_visible()
     button = page.get_by_test_id("backend-get")
     expect(button).to_be_visible()
-    # The theme comes from the shim's window.__ddMuiV5Themes: Docker blue on contained buttons,
-    # Roboto-first typography, no upper-cased button labels.
+    # The theme comes from the shim's window.__ddMuiV5Themes: Docker's primary (#007BFF) on
+    # contained buttons, Open Sans first, no upper-cased button labels (test_browser_theme.py
+    # checks the rest of Docker's theme).
     style = button.evaluate(
         "el => { const s = getComputedStyle(el);"
         " return {bg: s.backgroundColor, transform: s.textTransform, font: s.fontFamily}; }"
     )
     assert style == {
-        "bg": "rgb(29, 99, 237)",
+        "bg": "rgb(0, 123, 255)",
         "transform": "none",
-        "font": 'Roboto, system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif',
+        "font": '"Open SansVariable", "Helvetica Neue", sans-serif',
     }
     assert page.evaluate("document.body.innerText.length") > 100
     box = page.get_by_test_id("host-card").bounding_box()

@@ -163,7 +163,7 @@ def test_toasts_and_docs_link(sample_page: ClientPage, sample_bridge: RunningBri
 def test_dark_theme(sample_page: ClientPage, artifacts: Path) -> None:
     page = sample_page.page
     page.emulate_media(color_scheme="dark")
-    expect(page.locator("body")).to_have_css("background-color", "rgb(32, 33, 36)")
+    expect(page.locator("body")).to_have_css("background-color", "rgb(32, 44, 51)")  # Docker's #202C33
     page.get_by_test_id("backend-hello").click()
     expect(page.get_by_test_id("backend-result")).to_have_attribute("data-status", "ok")
     page.screenshot(path=artifacts / "sample-extension-dark.png", full_page=True)
