@@ -134,6 +134,28 @@ async def test_streams_toasts_and_closing_connections(running: RunningBridge) ->
         assert later.kinds().count("stream.output") == 1
 
 
+async def test_a_page_closed_under_running_streams_ends_each_once_without_a_warning(
+    running: RunningBridge,
+) -> None:
+    """Closing a page whose streams are writing (several at once, so a send, a read and the
+    kill race) ends each stream with one event at most, never a ``stream.error``: the page's
+    ``connection.close`` is their end. A page going away is no failure: no WARNING."""
+    async with BridgeClient.connect(running.ws_url) as client:
+        streams = [await client.spawn({"target": "host", "cmd": "ticker"}) for _ in range(6)]
+        for stream in streams:
+            await asyncio.wait_for(stream.output.get(), 5)
+    async with inspector(running) as later:
+        closed = await later.until(kind_is("connection.close"))
+    ends = [
+        (event["stream"], event["kind"])
+        for event in running.events()
+        if event["kind"] in ("stream.exit", "stream.error") and event["conn"] == closed["conn"]
+    ]
+    assert [kind for _, kind in ends if kind == "stream.error"] == []
+    assert len(ends) == len({stream for stream, _ in ends})
+    assert "WARNING" not in running.log()
+
+
 async def test_clear_empties_the_history_for_every_inspector(running: RunningBridge) -> None:
     async with BridgeClient.connect(running.ws_url) as client:
         await client.call("host.info")
