@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from bridge import __version__
+from bridge import __version__, favicon
 from bridge.access import HANDOFF_PAGE, HANDOFF_PATH, AccessGate, frame_ancestors, rpc_subprotocol
 from bridge.auth import Credentials, default_secret_file, load_secret
 from bridge.config import Settings
@@ -122,11 +123,22 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
             return FileResponse(icon)
 
     ui_dir = settings.ui.dir
+    icon_response = partial(favicon.icon_response, icon)
+    if dev_server is None:  # (the dev server's own favicon wins: DevServerFavicon below)
+
+        @app.api_route(favicon.PATH, methods=["GET", "HEAD"])
+        def favicon_ico() -> Response:  # sync: file reads run in the threadpool
+            if ui_dir is not None:
+                own = ui_response(ui_dir, favicon.PATH, bridge.inject)
+                if own.status_code == 200:
+                    return own
+            return icon_response()
+
     if dev_server is not None:
         if ui_dir is not None:
             log.warning("both [ui] dir %s and source %s are set: serving the dev server", ui_dir, ui_source)
         # Mounted last, so the routes above win; it takes HTTP and WebSocket alike.
-        app.mount("/", dev_server, name="ui-source")
+        app.mount("/", favicon.DevServerFavicon(dev_server, icon_response), name="ui-source")
     elif ui_dir is not None:
 
         @app.get("/{path:path}")

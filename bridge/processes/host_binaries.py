@@ -70,7 +70,9 @@ def open_host_binary(folder: Path, name: str) -> HostBinary:
         folder_fd, fd, path = _Walk(root, refuse).open(relative.parts)
     except (FileNotFoundError, NotADirectoryError):
         raise ExecError(
-            f"host binary {name!r} not found in the host binaries folder {root}", target="host", cmd=name
+            f"host binary {name!r} not found in the host binaries folder {root}{_suffixed(root, relative)}",
+            target="host",
+            cmd=name,
         ) from None
     except OSError as exc:
         raise refuse(f"cannot open it in {root}: {exc.strerror}") from exc
@@ -90,6 +92,26 @@ def open_host_binary(folder: Path, name: str) -> HostBinary:
     finally:
         os.close(fd)
     return HostBinary(folder_fd, path.name)
+
+
+def _suffixed(root: Path, relative: PurePosixPath) -> str:
+    """For a bare name not found: the files of the folder named like it with a suffix (``tool``
+    when only ``tool.sh`` is there), as advice. Docker Desktop adds no suffix either: its guide
+    and published extensions pick ``hello.sh`` or ``hello.cmd`` per platform themselves. Only the
+    folder itself is listed, never a place a name would lead to."""
+    if len(relative.parts) != 1:
+        return ""
+    try:
+        found = sorted(entry for entry in os.listdir(root) if entry.startswith(f"{relative.name}."))
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    listed = ", ".join(repr(entry) for entry in found[:5])
+    return (
+        f"; it has {listed}: Docker Desktop runs the file named exactly, suffix included, "
+        f"so call exec({found[0]!r}, ...)"
+    )
 
 
 class _Walk:

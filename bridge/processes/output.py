@@ -140,11 +140,19 @@ class _Output:
 Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
+class _PageGone(Exception):
+    """A notification could not be sent: the page's socket is closed, or the page was closed."""
+
+
 class Stream:
     """A streaming exec: pumps a process's output to the client as notifications.
 
-    Sends ``exec.output`` for each decoded chunk and ``exec.exit`` at the end, or
-    ``exec.error`` if reading fails. Each send is awaited, so a slow client slows the process.
+    Sends ``exec.output`` for each decoded chunk, then exactly one end: ``exec.exit``, or
+    ``exec.error`` if reading the process fails. Each send is awaited, so a slow client slows
+    the process. A page that goes away (its socket closes under a send, or the session abandons
+    the stream) gets no end at all: nothing could receive it, and the inspector shows the
+    stream ended by the page's ``connection.close``. That is routine, not a failure: it is
+    logged at debug level only.
     """
 
     def __init__(self, stream_id: str, process: RunningProcess, notify: Notify, grace: float) -> None:
@@ -153,34 +161,54 @@ class Stream:
         self._notify = notify
         self._grace = grace
         self._task: asyncio.Task[None] | None = None
+        self._abandoned = False
         self.done_callbacks: list[Callable[[], None]] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._pump(), name=f"stream {self.id}")
 
     async def _pump(self) -> None:
-        decoders = _Decoders()
         try:
-            while chunks := await self._process.read():
-                for fd, data in chunks:
-                    text = decoders.decode(fd, data)
-                    if text:
-                        await self._notify("exec.output", {"stream": self.id, NAMES[fd]: text})
-            for fd, text in decoders.flush():
-                await self._notify("exec.output", {"stream": self.id, NAMES[fd]: text})
-            status = await self._process.wait()
-            await self._notify("exec.exit", {"stream": self.id, "code": status.code, "signal": status.signal})
+            await self._forward()
         except asyncio.CancelledError:
             raise
+        except _PageGone as gone:
+            log.debug("stream %s: the page went away (%r); ending its process", self.id, gone.__cause__)
+            await self._process.terminate(self._grace)
         except Exception as exc:
             log.warning("stream %s failed: %r", self.id, exc)
-            with contextlib.suppress(Exception):
-                await self._notify("exec.error", {"stream": self.id, "message": f"stream failed: {exc}"})
-            # Nobody reads this process any more (the socket may be gone, and the session no
-            # longer lists the stream once it is done): end it rather than leave it running.
+            with contextlib.suppress(_PageGone):
+                await self._send(
+                    "exec.error", {"stream": self.id, "message": f"stream failed: {str(exc) or repr(exc)}"}
+                )
+            # Nobody reads this process any more (the session no longer lists the stream once
+            # it is done): end it rather than leave it running.
             await self._process.terminate(self._grace)
         finally:
             self._done()
+
+    async def _forward(self) -> None:
+        """The process's output, then its exit, to the page."""
+        decoders = _Decoders()
+        while chunks := await self._process.read():
+            for fd, data in chunks:
+                text = decoders.decode(fd, data)
+                if text:
+                    await self._send("exec.output", {"stream": self.id, NAMES[fd]: text})
+        for fd, text in decoders.flush():
+            await self._send("exec.output", {"stream": self.id, NAMES[fd]: text})
+        status = await self._process.wait()
+        await self._send("exec.exit", {"stream": self.id, "code": status.code, "signal": status.signal})
+
+    async def _send(self, method: str, params: dict[str, Any]) -> None:
+        """One notification to the page; ``_PageGone`` once the page cannot receive it."""
+        if self._abandoned:
+            raise _PageGone
+        try:
+            await self._notify(method, params)
+        except Exception as exc:
+            self._abandoned = True
+            raise _PageGone from exc
 
     def _done(self) -> None:
         self._process.close()
@@ -192,7 +220,9 @@ class Stream:
         await self._process.terminate(self._grace)
 
     async def abandon(self) -> None:
-        """The client is gone: end the process and stop pumping."""
+        """The client is gone: end the process and stop pumping, sending nothing more (the
+        process's end, which killing it brings, must not be reported to a closed page)."""
+        self._abandoned = True
         await self.kill()
         if self._task is None:  # never started (its id was not sent): nothing else ends it
             self._done()

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import platform
 import re
+import shutil
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Route, expect
 
+from tests.browser.conftest import READY
 from tests.browser.helpers import ClientPage, wait_for
 from tests.support.processes import RunningBridge
 
@@ -157,3 +160,34 @@ def test_open_external_refuses_other_schemes(client_page: ClientPage) -> None:
             assert "http" in error["message"]
     client_page.page.wait_for_timeout(200)
     assert opened == []
+
+
+# The page loads the favicon the way the tab would (headless Chromium never asks for it itself);
+# a 404 is the console error ("Failed to load resource") the fixture fails a test on. The query
+# only gets it past Playwright, whose request interception fails every URL ending in
+# /favicon.ico; the bridge answers by path.
+LOAD_FAVICON = """() => new Promise((resolve) => {
+    const img = new Image();
+    img.onload = () => resolve(img.naturalWidth);
+    img.onerror = () => resolve(-1);
+    img.src = "/favicon.ico?from-the-page";
+})"""
+
+
+def test_a_page_that_names_no_icon_gets_the_bridges_without_a_console_error(
+    open_page: Callable[..., ClientPage],
+    module_bridge: Callable[..., RunningBridge],
+    test_page_build: Path,
+    tmp_path: Path,
+) -> None:
+    """The test page without its ``<link rel="icon">``: what a browser then loads is
+    ``/favicon.ico``, which is the bridge's icon (the UI names none, nor an extension)."""
+    ui = shutil.copytree(test_page_build, tmp_path / "ui")
+    index = ui / "index.html"
+    page_html = index.read_text()
+    assert 'rel="icon"' in page_html
+    index.write_text(re.sub(r"<link rel=\"icon\"[^>]*>", "", page_html))
+    running = module_bridge("--ui", ui)
+    client_page = open_page(running.login_url(), READY)
+    assert client_page.page.evaluate("document.querySelector('link[rel~=icon]')") is None
+    assert client_page.page.evaluate(LOAD_FAVICON) == 32  # the bridge's icon, 32 px wide

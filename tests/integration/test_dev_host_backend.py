@@ -89,6 +89,10 @@ async def test_title_icon_and_binaries_of_a_folder(
     running = dev(bridge, extension, "--backend-cmd", backend)
     page = httpx.get(running.url, headers=running.headers).text
     assert "<title>My Ext</title>" in page and "my extension" in page
+    # /favicon.ico, which browsers ask for whatever the page names, is the extension's icon too.
+    icon = httpx.get(running.url + "favicon.ico", headers=running.headers)
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content == (extension / "icon.svg").read_bytes()
     async with BridgeClient.connect(running.ws_url) as client:
         echoed = await client.call("service.request", {"method": "POST", "url": "/echo", "data": {"a": 1}})
         assert echoed["body"] == '{"a":1}'

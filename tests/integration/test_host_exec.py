@@ -118,6 +118,37 @@ async def test_refused_binaries(client: BridgeClient, cmd: str, message: str) ->
     assert message in caught.value.message
 
 
+async def test_a_name_without_its_suffix_is_not_found_as_on_docker_desktop(
+    client: BridgeClient, host_binaries: Path, tmp_path: Path
+) -> None:
+    """``exec("host-tool")`` when only ``host-tool.sh`` is there: Docker Desktop runs the file
+    named exactly (its "Invoke host binaries" guide calls ``exec("hello.sh")`` on Linux and
+    ``exec("hello.cmd")`` on Windows), so nothing runs, and the error names the file to call.
+    The advice lists the folder only: a name with a folder in it, or one leading outside, gets
+    none (no listing of other places)."""
+    ran = tmp_path / "ran"
+    write_script(host_binaries, "host-tool.sh", f'touch "{ran}"\n')
+    write_script(host_binaries, "host-tool.sh.bak", "exit 0\n")
+    for method in ("exec.run", "exec.spawn"):
+        with pytest.raises(RpcFailure) as caught:
+            await client.call(method, host("host-tool"))
+        assert caught.value.code == -32002
+        message = caught.value.message
+        assert "host binary 'host-tool' not found in the host binaries folder" in message
+        assert "it has 'host-tool.sh', 'host-tool.sh.bak'" in message
+        assert "call exec('host-tool.sh', ...)" in message
+    assert not ran.exists()
+    assert (await client.call("exec.run", host("host-tool.sh")))["code"] == 0 and ran.exists()
+    outside = tmp_path / "outside"
+    write_script(outside, "secret.sh", "exit 0\n")
+    (host_binaries / "out").symlink_to(outside)
+    write_script(host_binaries / "sub", "tool.sh", "exit 0\n")
+    for cmd, hidden in (("out/secret", "secret.sh"), ("sub/tool", "tool.sh"), ("nope", "it has")):
+        with pytest.raises(RpcFailure) as caught:
+            await client.call("exec.run", host(cmd))
+        assert caught.value.code == -32002 and hidden not in caught.value.message, cmd
+
+
 async def test_a_binary_keeps_its_name_and_finds_the_files_beside_it(
     client: BridgeClient, host_binaries: Path
 ) -> None:

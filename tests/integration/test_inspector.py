@@ -134,6 +134,40 @@ async def test_streams_toasts_and_closing_connections(running: RunningBridge) ->
         assert later.kinds().count("stream.output") == 1
 
 
+@pytest.mark.parametrize("how", ["close", "drop"])
+async def test_a_page_closed_under_running_streams_ends_each_once_without_a_warning(
+    running: RunningBridge, how: str
+) -> None:
+    """Closing a page whose streams are writing (several at once, so a send, a read and the
+    kill race), with a close frame or by dropping the connection, ends each stream with one
+    event at most, never a ``stream.error``: the page's ``connection.close`` is their end. A
+    page going away is no failure: no WARNING."""
+    count = 6
+    async with websockets.connect(running.ws_url) as ws:
+        for index in range(count):
+            spawn = {"target": "host", "cmd": "ticker"}
+            frame = {"jsonrpc": "2.0", "id": index, "method": "exec.spawn", "params": spawn}
+            await ws.send(json.dumps(frame))
+        writing: set[str] = set()
+        async with asyncio.timeout(10):
+            while len(writing) < count:
+                message = json.loads(await ws.recv())
+                if message.get("method") == "exec.output":
+                    writing.add(message["params"]["stream"])
+        if how == "drop":
+            ws.transport.abort()
+    async with inspector(running) as later:
+        closed = await later.until(kind_is("connection.close"))
+    ends = [
+        (event["stream"], event["kind"])
+        for event in running.events()
+        if event["kind"] in ("stream.exit", "stream.error") and event["conn"] == closed["conn"]
+    ]
+    assert [kind for _, kind in ends if kind == "stream.error"] == []
+    assert len(ends) == len({stream for stream, _ in ends})
+    assert "WARNING" not in running.log()
+
+
 async def test_clear_empties_the_history_for_every_inspector(running: RunningBridge) -> None:
     async with BridgeClient.connect(running.ws_url) as client:
         await client.call("host.info")

@@ -17,7 +17,7 @@ import websockets
 from bridge import __version__
 from bridge.testing import BridgeClient
 from tests.support.handshake import upgrade_status
-from tests.support.processes import RunningBridge, run_ddbridge
+from tests.support.processes import REPO, RunningBridge, run_ddbridge
 
 pytestmark = pytest.mark.integration
 
@@ -125,6 +125,49 @@ def test_ui_is_served_with_the_shim_first(bridge: Callable[..., RunningBridge], 
     assert asset.text == "window.app = 1;" and "javascript" in asset.headers["content-type"]
     assert httpx.get(running.url + "missing.png", headers=running.headers).status_code == 404
     assert httpx.get(running.url + "..%2F..%2Fetc%2Fpasswd", headers=running.headers).status_code == 404
+
+
+BRIDGE_ICON = (REPO / "bridge" / "static" / "favicon.svg").read_bytes()
+
+
+def favicon(running: RunningBridge, **headers: str) -> httpx.Response:
+    return httpx.get(running.url + "favicon.ico", headers={**running.headers, **headers})
+
+
+def test_favicon_is_the_bridges_own_icon_without_ui_and_for_a_ui_without_one(
+    bridge: Callable[..., RunningBridge], tmp_path: Path
+) -> None:
+    """Browsers ask every page's /favicon.ico: a 404 is a console error on each of them."""
+    ui = tmp_path / "ui"
+    ui.mkdir()
+    (ui / "index.html").write_text("<html><head></head><body>no icon</body></html>")
+    for running in (bridge(), bridge("--ui", ui)):
+        answer = favicon(running)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "image/svg+xml"
+        assert answer.content == BRIDGE_ICON
+        assert httpx.head(running.url + "favicon.ico", headers=running.headers).status_code == 200
+
+
+def test_favicon_of_the_ui_folder_wins_but_stays_inside_it(
+    bridge: Callable[..., RunningBridge], tmp_path: Path
+) -> None:
+    ui = tmp_path / "ui"
+    ui.mkdir()
+    (ui / "favicon.ico").write_bytes(b"\x00\x00\x01\x00own icon")
+    own = bridge("--ui", ui)
+    answer = favicon(own)
+    assert answer.content == b"\x00\x00\x01\x00own icon"
+    assert answer.headers["content-type"] in ("image/vnd.microsoft.icon", "image/x-icon")
+    # A favicon.ico that leads out of the UI folder is not followed: the bridge's icon instead.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for pages")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "favicon.ico").symlink_to(secret)
+    assert favicon(bridge("--ui", linked)).content == BRIDGE_ICON
+    # Behind the view credential like every UI file.
+    assert httpx.get(own.url + "favicon.ico").status_code in (401, 403)
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:7700", "127.0.0.1.evil.example"])

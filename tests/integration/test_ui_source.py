@@ -201,6 +201,22 @@ def test_the_bridges_own_paths_are_not_forwarded(proxy: RunningBridge) -> None:
         assert "belongs to ddbridge" in answer.text
 
 
+def test_the_dev_servers_favicon_wins_and_the_bridges_stands_in_for_none(
+    proxy: RunningBridge, bridge: Callable[..., RunningBridge]
+) -> None:
+    own = httpx.get(proxy.url + "favicon.ico", headers=proxy.headers)
+    assert own.status_code == 200 and own.content == devserver_app.FAVICON
+    # A dev server that has none answers an error (here: none runs, a 502): the bridge's icon.
+    running = bridge("--ui-source", f"http://127.0.0.1:{free_port()}")
+    for method in ("GET", "HEAD"):
+        stand_in = httpx.request(method, running.url + "favicon.ico", headers=running.headers)
+        assert stand_in.status_code == 200, method
+        assert stand_in.headers["content-type"] == "image/svg+xml"
+    assert stand_in.content == b""  # HEAD
+    bridge_icon = (REPO / "bridge" / "static" / "favicon.svg").read_bytes()
+    assert httpx.get(running.url + "favicon.ico", headers=running.headers).content == bridge_icon
+
+
 def test_a_source_with_a_path_opens_there(
     module_bridge: Callable[..., RunningBridge], dev_server: str
 ) -> None:

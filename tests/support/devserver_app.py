@@ -26,6 +26,7 @@ PAGE = (
     b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>dev page</title>'
     b'<script type="module" src="/app.js"></script></head><body><p>dev server page</p></body></html>'
 )
+FAVICON = b'<svg xmlns="http://www.w3.org/2000/svg"><title>dev server icon</title></svg>'
 SCRIPT = b'document.body.dataset.app = "loaded"; // <head> in a script is not HTML\n'
 BIG_CHUNK = 64 * 1024
 BIG_CHUNKS = 128  # 8 MiB
@@ -43,6 +44,10 @@ closes: list[dict[str, object]] = []
 
 async def page(request: Request) -> Response:
     return Response(PAGE, media_type="text/html", headers={"X-Dev-Server": "yes"})
+
+
+async def favicon(request: Request) -> Response:
+    return Response(FAVICON, media_type="image/svg+xml")
 
 
 async def script(request: Request) -> Response:
@@ -172,6 +177,7 @@ app = Starlette(
     routes=[
         Route("/", page),
         Route("/app.js", script),
+        Route("/favicon.ico", favicon),
         Route("/gzipped.html", gzipped_page),
         Route("/echo", echo, methods=METHODS),
         Route("/echo/{rest:path}", echo, methods=METHODS),
