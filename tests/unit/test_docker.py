@@ -1,5 +1,5 @@
-"""The pure parts of the Docker support: quote stripping, list options, the engine address, the
-names that may become Engine API paths."""
+"""The pure parts of the Docker support: the blocking CLI form's command line, list options,
+the engine address, the names that may become Engine API paths."""
 
 from __future__ import annotations
 
@@ -11,29 +11,29 @@ import pytest
 from pydantic import ValidationError
 
 from bridge.api.docker import ContainerListOptions, ImageListOptions, ListContainersParams
-from bridge.api.exec import strip_matching_quotes
+from bridge.api.exec import ExecParams, docker_command_line
 from bridge.config import DockerSettings, load_settings
 from bridge.docker_engine import DEFAULT_HOST, EngineAddress, container_ref, is_image_ref, segment
 from bridge.errors import ConfigError, InvalidParams
+from bridge.processes.base import ExecSpec
 
 
-@pytest.mark.parametrize(
-    ("given", "passed"),
-    [
-        ('"{{json .}}"', "{{json .}}"),
-        ("'{{json .}}'", "{{json .}}"),
-        ("\"'twice'\"", "'twice'"),
-        ("'\"twice\"'", '"twice"'),
-        ('""', ""),
-        ('"', '"'),
-        ("'mismatched\"", "'mismatched\""),
-        ('"inner" "quotes"', 'inner" "quotes'),
-        ("plain", "plain"),
-        ("", ""),
-    ],
-)
-def test_strip_matching_quotes(given: str, passed: str) -> None:
-    assert strip_matching_quotes(given) == passed
+def test_the_blocking_form_splits_the_joined_line_into_words() -> None:
+    params = ExecParams(target="docker", cmd="image inspect", args=["--format", '"{{ .Id }}"', "", "''"])
+    assert docker_command_line(params).spec() == ExecSpec("image", ["inspect", "--format", "{{ .Id }}", ""])
+
+
+@pytest.mark.parametrize(("cmd", "args"), [("ps", ["--format", "'{{.Names}}"]), ("'ps", [])])
+def test_an_unclosed_quote_is_invalid_params_naming_the_command(cmd: str, args: list[str]) -> None:
+    with pytest.raises(InvalidParams) as refused:
+        docker_command_line(ExecParams(target="docker", cmd=cmd, args=args))
+    assert f"docker {cmd!r}" in refused.value.message and "never closed" in refused.value.message
+    assert refused.value.data["errors"][0]["field"] == "args"
+
+
+def test_a_line_of_no_words_is_invalid_params() -> None:
+    with pytest.raises(InvalidParams, match="has no words"):
+        docker_command_line(ExecParams(target="docker", cmd=" ", args=["", " "]))
 
 
 def test_only_given_options_are_sent() -> None:
