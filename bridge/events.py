@@ -395,7 +395,7 @@ class ConnectionEvents:
     def publish(self, kind: str, data: dict[str, Any]) -> Event | None:
         return self.bus.publish(kind, {"conn": self.conn, **data})
 
-    def started(self, request: Request) -> CallToken:
+    def started(self, request: Request, ignored: list[str]) -> CallToken:
         if not self.bus.active:
             return None
         data: dict[str, Any] = {
@@ -406,6 +406,8 @@ class ConnectionEvents:
         }
         if request.notification:
             data["notification"] = True
+        if ignored:
+            data["ignored"] = ignored
         event = self.publish("call", data)
         return None if event is None else (event.seq, time.perf_counter())
 

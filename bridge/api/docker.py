@@ -2,9 +2,13 @@
 
 Serves v1 ``docker.listContainers`` / ``docker.listImages`` and their v0 twins. The result is
 the engine's JSON exactly as ``GET /containers/json`` and ``GET /images/json`` return it
-(extensions read fields such as ``Names``, ``Labels`` and ``RepoTags`` straight from it). The
-options are the endpoints' query parameters; unknown ones are refused by name rather than passed
-on, so a typo does not silently list everything.
+(extensions read fields such as ``Names``, ``Labels`` and ``RepoTags`` straight from it).
+
+The options the endpoints take as query parameters are checked strictly (``all: "yes"`` is
+refused naming ``options.all``) and sent. Any other key is accepted and not sent, as Docker
+Desktop does: its types take ``options?: any`` and published extensions pass keys such as
+``format: "json"`` or ``namespace``. The inspector's call event names the keys left out
+(``ignored``), so a typo still shows.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import aiodocker
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from bridge.api.models import Params
 from bridge.errors import InvalidParams
@@ -29,11 +33,12 @@ FilterValues = list[str] | dict[str, bool]
 
 
 class _Options(BaseModel):
-    """Engine query parameters; only those given are sent."""
+    """Engine query parameters; only those given are sent. Other keys are kept aside (pydantic's
+    ``model_extra``) and never sent."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
-    all: bool | None = None
+    all: StrictBool | None = None
     filters: dict[str, FilterValues] | None = None
 
     @field_validator("filters", mode="before")
@@ -53,7 +58,8 @@ class _Options(BaseModel):
     def query(self) -> dict[str, Any]:
         """The query parameters: booleans and numbers as the engine spells them, filters as JSON."""
         query: dict[str, Any] = {}
-        for name, value in self.model_dump(exclude_none=True).items():
+        sent = self.model_dump(include=set(type(self).model_fields), exclude_none=True, by_alias=True)
+        for name, value in sent.items():
             if name == "filters":
                 query[name] = json.dumps(value)
             elif isinstance(value, bool):
@@ -64,12 +70,14 @@ class _Options(BaseModel):
 
 
 class ContainerListOptions(_Options):
-    limit: int | None = Field(default=None, ge=0)
-    size: bool | None = None
+    limit: StrictInt | None = Field(default=None, ge=0)
+    size: StrictBool | None = None
 
 
 class ImageListOptions(_Options):
-    digests: bool | None = None
+    digests: StrictBool | None = None
+    shared_size: StrictBool | None = Field(default=None, alias="shared-size")
+    manifests: StrictBool | None = None
 
 
 class ListContainersParams(Params):

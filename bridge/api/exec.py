@@ -20,7 +20,7 @@ from pydantic import Field
 
 from bridge.api.models import Params
 from bridge.docker_engine import container_ref, is_container_ref
-from bridge.errors import ExecError, NotConfigured
+from bridge.errors import ExecError, InvalidParams, NotConfigured
 from bridge.processes.base import ExecSpec, RunningProcess
 from bridge.processes.container import ContainerProcess
 from bridge.processes.host_binaries import open_host_binary
@@ -28,6 +28,7 @@ from bridge.processes.host_env import check_host_env
 from bridge.processes.local import LocalProcess
 from bridge.processes.output import collect
 from bridge.processes.reaper import adopt_orphans
+from bridge.processes.shell_words import UnbalancedQuote, split_words
 from bridge.rpc import AfterReply, MethodRouter
 
 if TYPE_CHECKING:
@@ -124,15 +125,21 @@ async def _start_docker_cli(spec: ExecSpec, session: Session) -> RunningProcess:
         ) from exc
 
 
-def strip_matching_quotes(arg: str) -> str:
-    """One level of matching surrounding quotes off: ``'"{{json .}}"'`` → ``{{json .}}``.
-
-    Docker Desktop's blocking ``docker.cli.exec`` does this (its arguments once went through a
-    shell), and extensions written for it quote format strings that way.
-    """
-    if len(arg) >= 2 and arg[0] == arg[-1] and arg[0] in "'\"":
-        return arg[1:-1]
-    return arg
+def docker_command_line(params: ExecParams) -> ExecParams:
+    """The blocking ``docker`` form as Docker Desktop runs it: ``cmd`` and ``args`` joined with
+    spaces and split again as a POSIX shell would (quotes and backslashes only; see
+    ``bridge.processes.shell_words``), so ``--format="{{ .Name }}"`` loses its quotes and
+    ``"--label a=b"`` is two words. The streaming form passes ``args`` as given (#303)."""
+    line = " ".join([params.cmd, *params.args])
+    try:
+        words = split_words(line)
+    except UnbalancedQuote as exc:
+        raise InvalidParams(
+            f"cannot split the command line of docker {params.cmd!r}: {exc}", field="args"
+        ) from exc
+    if not words:
+        raise InvalidParams(f"the command line of docker {params.cmd!r} has no words", field="cmd")
+    return params.model_copy(update={"cmd": words[0], "args": words[1:]})
 
 
 async def start_process(params: ExecParams, session: Session) -> RunningProcess:
@@ -147,7 +154,7 @@ async def start_process(params: ExecParams, session: Session) -> RunningProcess:
 async def run(params: ExecParams, session: Session) -> dict[str, Any]:
     """Run to completion; the result is returned whatever the exit code (the client rejects)."""
     if params.target == "docker":
-        params = params.model_copy(update={"args": [strip_matching_quotes(arg) for arg in params.args]})
+        params = docker_command_line(params)
     settings = session.bridge.settings.exec
     hold = session.reply_hold(f"the output of {params.cmd!r}")
     result = await session.run_process(

@@ -84,12 +84,13 @@ class Reply:
 
 
 class CallObserver(Protocol[Token]):
-    """Told of every request of a frame: ``started`` before its handler runs, ``finished`` with
+    """Told of every request of a frame: ``started`` once its params are validated, before its
+    handler runs, with the params keys the handler will not use (``ignored_fields``); ``finished`` with
     its outcome (the result unwrapped from ``AfterReply``) before the reply is sent. Whatever
     ``started`` returns is handed back to ``finished``. A request cancelled with its connection
     is never finished. Both must be cheap and must not raise: they are on every call's path."""
 
-    def started(self, request: Request) -> Token: ...
+    def started(self, request: Request, ignored: list[str]) -> Token: ...
 
     def finished(self, token: Token, result: Any, error: RpcError | None) -> None: ...
 
@@ -150,25 +151,37 @@ def _describe_validation(method: str, exc: ValidationError) -> RpcError:
     )
 
 
-async def _call(registry: Registry[Ctx], request: Request, ctx: Ctx) -> tuple[Any, RpcError | None]:
+def ignored_fields(model: BaseModel, where: str = "") -> list[str]:
+    """The dotted names of the keys a params model accepted and kept aside (``extra="allow"``:
+    ``model_extra``), in its nested models too: what the call's handler did not use."""
+    names = [f"{where}{key}" for key in model.model_extra or {}]
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            names.extend(ignored_fields(value, f"{where}{name}."))
+    return names
+
+
+def _parse(registry: Registry[Ctx], request: Request) -> tuple[Method, BaseModel] | RpcError:
     method = registry.get(request.method)
     if method is None:
-        return None, RpcError(METHOD_NOT_FOUND, f"method not found: {request.method}")
+        return RpcError(METHOD_NOT_FOUND, f"method not found: {request.method}")
     if isinstance(request.params, list):
-        return None, RpcError(
-            INVALID_PARAMS, f"invalid params for {request.method}: pass named params (an object)"
-        )
+        return RpcError(INVALID_PARAMS, f"invalid params for {request.method}: pass named params (an object)")
     try:
-        params = method.params.model_validate(request.params or {})
+        return method, method.params.model_validate(request.params or {})
     except ValidationError as exc:
-        return None, _describe_validation(request.method, exc)
+        return _describe_validation(request.method, exc)
+
+
+async def _call(method: Method, params: BaseModel, ctx: Ctx) -> tuple[Any, RpcError | None]:
     try:
         return await method.handler(params, ctx), None
     except BridgeError as exc:
         return None, RpcError(exc.code, exc.message, exc.data)
     except Exception:
-        log.exception("internal error in %s", request.method)
-        return None, RpcError(INTERNAL_ERROR, f"internal error in {request.method} (see the daemon log)")
+        log.exception("internal error in %s", method.name)
+        return None, RpcError(INTERNAL_ERROR, f"internal error in {method.name} (see the daemon log)")
 
 
 async def _answer(
@@ -176,8 +189,14 @@ async def _answer(
 ) -> tuple[dict[str, Any] | None, Callback | None]:
     if isinstance(item, Invalid):
         return error_response(item.id, item.error), None
-    token = observer.started(item) if observer is not None else None
-    result, error = await _call(registry, item, ctx)
+    parsed = _parse(registry, item)
+    if observer is not None:
+        ignored = [] if isinstance(parsed, RpcError) else ignored_fields(parsed[1])
+        token = observer.started(item, ignored)
+    result: Any = None
+    error: RpcError | None = parsed if isinstance(parsed, RpcError) else None
+    if not isinstance(parsed, RpcError):
+        result, error = await _call(*parsed, ctx)
     then = None
     if isinstance(result, AfterReply):
         result, then = result.result, result.then

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 VM_EXEC = "extension.vm.cli.exec"
 DOCKER_EXEC = "docker.cli.exec"
-JSON_FORMAT = '"{{json .}}"'  # as extensions write it in JS: the blocking form strips the quotes
+JSON_FORMAT = '"{{json .}}"'  # as extensions write it in JS: the blocking form removes the quotes
 
 
 @pytest.fixture
@@ -178,9 +178,32 @@ def test_docker_cli_ps_parses_json_lines(page: ClientPage, engine: EngineUnderTe
 def test_v0_exec_docker_cmd(page: ClientPage, engine: EngineUnderTest) -> None:
     result = page.value("execDockerCmd", "ps", "--format", JSON_FORMAT)
     assert result["code"] == 0, result["stderr"]
-    assert result["lines"][0].startswith("{"), "the quotes around the format were stripped"
+    assert result["lines"][0].startswith("{"), "the quotes around the format were removed"
     rows = parsed(page, "parseJsonLines", "execDockerCmd", "ps", "--format", JSON_FORMAT)
     assert engine.vm in {row["Names"] for row in rows}
+
+
+def test_docker_cli_blocking_splits_like_a_shell_streaming_passes_args_as_given(
+    page: ClientPage, engine: EngineUnderTest
+) -> None:
+    """docker/extensions-sdk #303: the same call, without and with ``stream``, as Docker Desktop
+    runs it. Blocking (and v0 ``execDockerCmd``): the line ``inspect --format "{{ .Name }}" VM``
+    split as a shell would; streaming: argv as given, quotes included."""
+    args = ["--format", '"{{ .Name }}"', engine.vm]
+    blocking = page.value(DOCKER_EXEC, "inspect", args)
+    assert blocking["stdout"] == f"/{engine.vm}\n"
+    assert page.value("execDockerCmd", "inspect", *args)["stdout"] == f"/{engine.vm}\n"
+    streamed = page.wait_done(page.stream(DOCKER_EXEC, "inspect", args, splitOutputLines=True))
+    assert streamed["exitCode"] == 0 and "error" not in streamed, streamed
+    assert of_kind(streamed["events"], "stdout") == [f'"/{engine.vm}"']
+    two_words = page.value(DOCKER_EXEC, "image inspect", ["--format", "{{.Id}}", engine.image])
+    assert two_words["stdout"].startswith("sha256:")
+
+
+def test_docker_cli_unclosed_quote_rejects_naming_the_command(page: ClientPage) -> None:
+    error = page.error(DOCKER_EXEC, "ps", ["--format", "'{{.Names}}"])
+    assert error["isError"] and error["code"] == -32602
+    assert "docker 'ps'" in error["message"] and "never closed" in error["message"]
 
 
 def test_docker_cli_failure_rejects_with_the_exec_result(page: ClientPage) -> None:
@@ -240,6 +263,18 @@ def test_list_images(page: ClientPage, engine: EngineUnderTest, path: str) -> No
     listed = page.value(path)
     (image,) = [image for image in listed if engine.image in (image["RepoTags"] or [])]
     assert {"Id", "RepoTags", "Created", "Size"} <= set(image)
+
+
+def test_list_calls_take_docker_desktops_options(
+    page: ClientPage, engine: EngineUnderTest, ticker: str
+) -> None:
+    """What published extensions pass: ``format: "json"`` is no Engine API parameter."""
+    listed = page.value("docker.listContainers", {"all": True, "format": "json"})
+    assert {f"/{engine.vm}", f"/{ticker}"} <= container_names(listed)
+    images = page.value("docker.listImages", {"format": "json"})
+    assert engine.image in {tag for image in images for tag in image["RepoTags"] or []}
+    error = page.error("docker.listContainers", {"all": "yes", "format": "json"})
+    assert error["code"] == -32602 and "options.all" in error["message"]
 
 
 def test_list_containers_bad_option_names_the_field(page: ClientPage) -> None:

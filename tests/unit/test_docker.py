@@ -1,5 +1,5 @@
-"""The pure parts of the Docker support: quote stripping, list options, the engine address, the
-names that may become Engine API paths."""
+"""The pure parts of the Docker support: the blocking CLI form's command line, list options,
+the engine address, the names that may become Engine API paths."""
 
 from __future__ import annotations
 
@@ -10,30 +10,31 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bridge.api.docker import ContainerListOptions, ImageListOptions, ListContainersParams
-from bridge.api.exec import strip_matching_quotes
+from bridge.api.docker import ContainerListOptions, ImageListOptions, ListContainersParams, ListImagesParams
+from bridge.api.exec import ExecParams, docker_command_line
 from bridge.config import DockerSettings, load_settings
 from bridge.docker_engine import DEFAULT_HOST, EngineAddress, container_ref, is_image_ref, segment
 from bridge.errors import ConfigError, InvalidParams
+from bridge.processes.base import ExecSpec
+from bridge.rpc.dispatch import ignored_fields
 
 
-@pytest.mark.parametrize(
-    ("given", "passed"),
-    [
-        ('"{{json .}}"', "{{json .}}"),
-        ("'{{json .}}'", "{{json .}}"),
-        ("\"'twice'\"", "'twice'"),
-        ("'\"twice\"'", '"twice"'),
-        ('""', ""),
-        ('"', '"'),
-        ("'mismatched\"", "'mismatched\""),
-        ('"inner" "quotes"', 'inner" "quotes'),
-        ("plain", "plain"),
-        ("", ""),
-    ],
-)
-def test_strip_matching_quotes(given: str, passed: str) -> None:
-    assert strip_matching_quotes(given) == passed
+def test_the_blocking_form_splits_the_joined_line_into_words() -> None:
+    params = ExecParams(target="docker", cmd="image inspect", args=["--format", '"{{ .Id }}"', "", "''"])
+    assert docker_command_line(params).spec() == ExecSpec("image", ["inspect", "--format", "{{ .Id }}", ""])
+
+
+@pytest.mark.parametrize(("cmd", "args"), [("ps", ["--format", "'{{.Names}}"]), ("'ps", [])])
+def test_an_unclosed_quote_is_invalid_params_naming_the_command(cmd: str, args: list[str]) -> None:
+    with pytest.raises(InvalidParams) as refused:
+        docker_command_line(ExecParams(target="docker", cmd=cmd, args=args))
+    assert f"docker {cmd!r}" in refused.value.message and "never closed" in refused.value.message
+    assert refused.value.data["errors"][0]["field"] == "args"
+
+
+def test_a_line_of_no_words_is_invalid_params() -> None:
+    with pytest.raises(InvalidParams, match="has no words"):
+        docker_command_line(ExecParams(target="docker", cmd=" ", args=["", " "]))
 
 
 def test_only_given_options_are_sent() -> None:
@@ -63,12 +64,15 @@ def test_the_older_map_form_of_filters_is_kept() -> None:
 @pytest.mark.parametrize(
     ("options", "field"),
     [
-        ({"colour": 1}, "options.colour"),
         ({"limit": -1}, "options.limit"),
+        ({"limit": "5"}, "options.limit"),
+        ({"limit": 2.5}, "options.limit"),
+        ({"all": "yes"}, "options.all"),
+        ({"all": 1}, "options.all"),
+        ({"size": "true"}, "options.size"),
         ({"filters": "{nope"}, "options.filters"),
         ({"filters": "[]"}, "options.filters"),
         ({"filters": {"name": 1}}, "options.filters"),
-        ({"digests": True}, "options.digests"),
     ],
 )
 def test_bad_options_name_the_field(options: dict[str, Any], field: str) -> None:
@@ -76,6 +80,22 @@ def test_bad_options_name_the_field(options: dict[str, Any], field: str) -> None
         ListContainersParams.model_validate({"options": options})
     where = {".".join(str(part) for part in error["loc"]) for error in failure.value.errors()}
     assert any(place.startswith(field) for place in where), where
+
+
+def test_other_keys_are_accepted_noted_and_never_sent() -> None:
+    """Docker Desktop's keys the engine has no use for (``format``, ``namespace``) and those of the
+    other list (``digests`` for containers, ``size`` for images), whatever their values."""
+    containers = ListContainersParams.model_validate(
+        {"options": {"all": True, "format": "json", "namespace": {"x": 1}, "digests": "yes"}}
+    )
+    assert containers.options.query() == {"all": "1"}
+    assert sorted(ignored_fields(containers)) == ["options.digests", "options.format", "options.namespace"]
+    images = ListImagesParams.model_validate(
+        {"options": {"format": "json", "size": True, "shared-size": True}}
+    )
+    assert images.options.query() == {"shared-size": "1"}
+    assert sorted(ignored_fields(images)) == ["options.format", "options.size"]
+    assert ignored_fields(ListContainersParams.model_validate({"options": {"all": False}})) == []
 
 
 def test_engine_address_defaults_like_the_docker_cli() -> None:

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from bridge.api.models import Params
 from bridge.errors import ServiceError
@@ -89,7 +90,7 @@ def test_nothing_is_done_when_nothing_keeps_or_watches() -> None:
     assert not bus.active
     assert bus.publish("toast", {"message": "lost"}) is None
     conn = bus.connect("peer", None)
-    token = conn.started(Request("host.info", {}, 1))
+    token = conn.started(Request("host.info", {}, 1), [])
     assert token is None
     conn.finished(token, {"ok": True}, None)
     conn.notified("exec.output", {"stream": "1", "stdout": "x"})
@@ -278,6 +279,20 @@ async def later(params: EchoParams, ctx: None) -> AfterReply:
     return AfterReply({"stream": "1"}, lambda: None)
 
 
+class LenientOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    used: bool = False
+
+
+class LenientParams(Params):
+    options: LenientOptions = LenientOptions()
+
+
+@router.method("lenient")
+async def lenient(params: LenientParams, ctx: None) -> bool:
+    return params.options.used
+
+
 registry: Registry[None] = Registry([router])
 
 
@@ -285,7 +300,7 @@ class Recorder:
     def __init__(self) -> None:
         self.seen: list[tuple[str, Any]] = []
 
-    def started(self, request: Request) -> str:
+    def started(self, request: Request, ignored: list[str]) -> str:
         self.seen.append(("started", request.method))
         return f"token-{request.id}"
 
@@ -356,6 +371,18 @@ async def test_connection_events_as_observer_publish_calls_and_results() -> None
     assert history[5]["notification"] is True and history[6]["result"] is None
 
 
+async def test_the_call_event_names_the_keys_its_method_ignores() -> None:
+    bus = EventBus()
+    conn = bus.connect("peer", None)
+    for options in ({"used": True, "format": "json", "namespace": "x"}, {"used": True}):
+        text = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "t.lenient", "params": {"options": options}})
+        reply = await dispatch(registry, parse_frame(text), None, conn)
+        assert json.loads(reply.text or "")["result"] is True
+    noted, plain = [event for event in bus.history() if event["kind"] == "call"]
+    assert noted["ignored"] == ["options.format", "options.namespace"]
+    assert "ignored" not in plain
+
+
 @pytest.mark.parametrize("history", [2000, 0])
 def test_publishing_is_cheap(history: int) -> None:
     """Not a benchmark: a guard against an accidental encode or copy of whole values."""
@@ -365,6 +392,6 @@ def test_publishing_is_cheap(history: int) -> None:
     result = {"cmd": "greet", "code": 0, "stdout": "s" * (16 * 1024 * 1024), "stderr": ""}
     began = time.perf_counter()
     for _ in range(1000):
-        conn.finished(conn.started(request), result, None)
+        conn.finished(conn.started(request, []), result, None)
     per_call = (time.perf_counter() - began) / 1000
     assert per_call < 500e-6, f"{per_call * 1e6:.0f} µs per observed call"

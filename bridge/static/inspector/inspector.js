@@ -374,6 +374,7 @@
     fact("from", connections.get(row.conn || "")?.peer);
     fact("request id", row.id);
     if (row.event?.notification) fact("notification", "no reply expected");
+    if (Array.isArray(row.event?.ignored)) fact("ignored", row.event.ignored.join(", "));
     if (row.durationMs !== undefined) fact("duration", duration(row.durationMs));
     if (row.stream) {
       fact("stream", row.stream.key.split("/")[1]);

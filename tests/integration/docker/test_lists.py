@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bridge.testing import BridgeClient, RpcFailure
+from tests.integration.docker.conftest import StartBridge
 from tests.support.dockerd import LABEL, EngineUnderTest
 
 pytestmark = pytest.mark.integration
@@ -72,17 +73,38 @@ async def test_images(client: BridgeClient, engine: EngineUnderTest) -> None:
     assert "RepoDigests" in both[0]
 
 
+async def test_docker_desktops_other_keys_are_ignored_and_noted(
+    docker_bridge: StartBridge, engine: EngineUnderTest, exited: str
+) -> None:
+    """What published extensions pass (``format: "json"``, ``namespace``, the other list's keys):
+    the call works as without them, and the inspector's call event names them."""
+    running = docker_bridge()
+    async with BridgeClient.connect(running.ws_url) as client:
+        listed = await containers(client, all=True, format="json", namespace="default", digests=True)
+        assert {exited, engine.vm} <= names(listed)
+        images = await client.call("docker.listImages", {"options": {"format": "json", "size": True}})
+        assert engine.image in {tag for image in images for tag in image["RepoTags"] or []}
+        plain = await containers(client, all=True)
+    assert names(plain) == names(listed)
+    calls = [event for event in running.events() if event["kind"] == "call"]
+    assert [(event["method"], event.get("ignored")) for event in calls] == [
+        ("docker.listContainers", ["options.format", "options.namespace", "options.digests"]),
+        ("docker.listImages", ["options.format", "options.size"]),
+        ("docker.listContainers", None),
+    ]
+
+
 @pytest.mark.parametrize(
     ("method", "options", "field"),
     [
-        ("docker.listContainers", {"colour": "blue"}, "options.colour"),
+        ("docker.listContainers", {"all": "yes", "format": "json"}, "options.all"),
+        ("docker.listContainers", {"size": 1}, "options.size"),
         ("docker.listContainers", {"limit": "many"}, "options.limit"),
         ("docker.listContainers", {"limit": -1}, "options.limit"),
-        ("docker.listContainers", {"digests": True}, "options.digests"),
         ("docker.listContainers", {"filters": "{not json"}, "options.filters"),
         ("docker.listContainers", {"filters": "[1, 2]"}, "options.filters"),
         ("docker.listContainers", {"filters": {"name": 3}}, "options.filters"),
-        ("docker.listImages", {"size": True}, "options.size"),
+        ("docker.listImages", {"digests": "true"}, "options.digests"),
         ("docker.listImages", {"all": "sometimes"}, "options.all"),
     ],
 )
