@@ -27,15 +27,23 @@ DESKTOP_SOCKET = Path("/var/run/docker.sock")
 _UNIX = "unix://"
 
 
+def _in_real_folder(path: Path) -> Path:
+    """``path`` with its folder's links resolved (the socket itself need not exist)."""
+    return path.parent.resolve() / path.name
+
+
 def engine_socket_note(host: str) -> str | None:
     """The warning for an engine that is not the one at ``/var/run/docker.sock``, or None.
 
     Extensions that bind-mount that path then reach another engine, or none (and dockerd makes
     an empty folder there). A unix socket is checked (a link to the same socket is fine); the
-    machine behind ``tcp://`` cannot be, so it is named as a doubt.
+    machine behind ``tcp://`` cannot be, so it is named as a doubt. No engine answering there is
+    not this note's business (``/run/docker.sock`` is the same path: ``/var/run`` leads to ``/run``).
     """
     if host.startswith(_UNIX):
         path = Path(host.removeprefix(_UNIX))
+        if _in_real_folder(path) == _in_real_folder(DESKTOP_SOCKET):
+            return None
         with contextlib.suppress(OSError):
             if path.samefile(DESKTOP_SOCKET):
                 return None
