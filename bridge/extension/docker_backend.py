@@ -307,6 +307,7 @@ class ComposeBackend(DockerBackend):
 
     async def _launch(self, step: Step) -> None:
         services = _services(self._extension)
+        await self._refuse_others()
         # Compose interpolates ``$`` in the override too: a title of ``${SECRET}`` would become the
         # value of that variable in ddbridge's environment, so ``$`` is written as ``$$``.
         labels = {key: value.replace("$", "$$") for key, value in self._labels.items()}
@@ -323,14 +324,34 @@ class ComposeBackend(DockerBackend):
             )
         self.vm_container = first[0]
 
-    async def _project_containers(self, service: str | None = None) -> list[str]:
+    async def _refuse_others(self) -> None:
+        """Docker Desktop's project name is shared with Docker Desktop itself: on its engine, with
+        the extension installed, ``up`` would take over its backend and ``down`` remove it. A
+        project with containers ddbridge did not label (``--keep`` leaves labelled ones) is
+        refused."""
+        others = [
+            container["Names"][0].lstrip("/") if container.get("Names") else container["Id"][:12]
+            for container in await self._listed()
+            if (container.get("Labels") or {}).get(LABEL) != self._extension.name
+        ]
+        if others:
+            raise ExtensionError(
+                f"the compose project {self._project} already has containers ddbridge did not start "
+                f"({', '.join(sorted(others))}): Docker Desktop's own backend of this extension? "
+                "ddbridge leaves them alone; run it against another engine, or remove them first"
+            )
+
+    async def _listed(self, service: str | None = None) -> list[dict[str, Any]]:
         labels = [f"{COMPOSE_PROJECT_LABEL}={self._project}"]
         if service is not None:
             labels.append(f"{COMPOSE_SERVICE_LABEL}={service}")
         params = {"all": "1", "filters": json.dumps({"label": labels})}
         async with engine_errors(self._engine, f"cannot list the containers of {self._project}"):
             found: list[dict[str, Any]] = await self._engine.get_json("containers/json", params)
-        return [container["Id"] for container in found]
+        return found
+
+    async def _project_containers(self, service: str | None = None) -> list[str]:
+        return [container["Id"] for container in await self._listed(service)]
 
     async def _containers(self) -> list[str]:
         return await self._project_containers()

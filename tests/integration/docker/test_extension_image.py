@@ -36,8 +36,11 @@ SAMPLE_LABELS = {
 }
 
 
-def runtime_folders() -> set[Path]:
-    return set(Path("/tmp").glob("ddbridge-*"))
+def runtime_of(engine: EngineUnderTest, container: str) -> Path:
+    """The run folder whose guest-services the container mounts (other runs, of other test
+    sessions on this machine, make folders of the same name pattern at the same time)."""
+    template = '{{range .Mounts}}{{if eq .Destination "/run/guest-services"}}{{.Source}}{{end}}{{end}}'
+    return Path(engine.docker("inspect", "-f", template, container).stdout.strip()).parent
 
 
 def ddbridge(
@@ -129,7 +132,6 @@ async def test_run_serves_the_image_and_removes_its_backend(
     extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    before = runtime_folders()
     running = extension_bridge("run", sample_image, "--cache-dir", cache)
     log = running.log()
     assert f"✓ Extracting {sample_image}" in log
@@ -154,7 +156,8 @@ async def test_run_serves_the_image_and_removes_its_backend(
         "binaries",
     }
     assert [path.name for path in (folder / "binaries").rglob("*") if path.is_file()] == ["sample-cli"]
-    (runtime,) = runtime_folders() - before
+    runtime = runtime_of(engine, the_container(engine, NAME))
+    assert (runtime / "guest-services" / "backend.sock").is_socket()
     assert running.stop() == 0
     assert extension_containers(engine, NAME) == []
     assert not runtime.exists()
@@ -177,9 +180,8 @@ async def test_keep_leaves_the_backend_running(
     extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
 ) -> None:
     """What --keep leaves is Docker Desktop's project: compose takes it down by that name."""
-    before = runtime_folders()
     running = extension_bridge("run", sample_image, "--cache-dir", tmp_path, "--keep")
-    (runtime,) = runtime_folders() - before
+    runtime = runtime_of(engine, the_container(engine, NAME))
     try:
         assert running.stop() == 0
         assert f"kept (--keep): {runtime} and compose project {PROJECT}" in running.log()
@@ -498,3 +500,31 @@ def test_an_engine_elsewhere_than_var_run_docker_sock_is_said_once(
     assert len(warnings) == 1, running.log()
     assert warnings[0].startswith(f"! the Docker engine is at {socket}, not /var/run/docker.sock: ")
     assert "serve them from an engine listening at unix:///var/run/docker.sock" in warnings[0]
+
+
+def test_a_project_of_someone_else_is_left_alone(
+    engine: EngineUnderTest, sample_image: str, tmp_path: Path
+) -> None:
+    """Docker Desktop, on its own engine, runs the extension under the same project name: ddbridge
+    neither takes those containers over nor removes them."""
+    theirs = engine.docker(
+        "create",
+        "--label",
+        f"com.docker.compose.project={PROJECT}",
+        "--name",
+        f"{PROJECT}-theirs",
+        engine.image,
+        "true",
+    ).stdout.strip()
+    try:
+        result = ddbridge("run", sample_image, "--cache-dir", tmp_path, docker_host=engine.host)
+        assert result.returncode == 1
+        last = one_error_line(result)
+        assert (
+            f"the compose project {PROJECT} already has containers ddbridge did not start ({PROJECT}-theirs)"
+            in last
+        )
+        assert extension_containers(engine, NAME) == []
+        assert engine.docker("inspect", "-f", "{{.Id}}", theirs).stdout.strip() == theirs
+    finally:
+        engine.docker("rm", "-f", theirs, check=False)
