@@ -9,7 +9,17 @@ Every backend container gets what Docker Desktop's VM gives it:
   (backends that manage containers use it; a remote engine has no such file to bind);
 - ``${DESKTOP_PLUGIN_IMAGE}`` standing for the extension's image (substituted in ``vm.image``,
   an environment variable for the compose file's interpolation);
+- Docker Desktop's labels, by which published UIs find and hide their own backend:
+  ``com.docker.desktop.extension=true``, ``com.docker.desktop.plugin=true``,
+  ``com.docker.desktop.extension.name`` (the image's title, as Docker Desktop shows it) and
+  ``com.docker.desktop.extension.api.version`` (the image's label of that name);
 - the label ``ddbridge.extension=<name>``, to find what a run left (``--keep``).
+
+Names are Docker Desktop's too, since published UIs hard-code them: the compose project is the
+image's repository with ``/`` as ``_`` plus ``-desktop-extension``
+(``localstack/localstack-docker-desktop`` → ``localstack_localstack-docker-desktop-desktop-extension``),
+its containers named as compose names them (``<project>-<service>-1``, v1 ``<project>_<service>_1``);
+the single ``vm.image`` container is ``<project>-service``, the name Docker Desktop gives it.
 
 ``vm_container``, where ``extension.vm.cli.exec`` runs, is the single container or the
 container of the compose file's first service. ``start`` waits for the socket; should a
@@ -22,6 +32,7 @@ import abc
 import contextlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +42,7 @@ import yaml
 from bridge.docker_engine import DockerEngine
 from bridge.extension.backend import wait_for_socket
 from bridge.extension.engine import engine_errors, run_cli, succeeds
+from bridge.extension.image import API_LABEL, TITLE_LABEL, inspect_image
 from bridge.extension.metadata import PLUGIN_IMAGE, ExtensionError, MetadataError
 from bridge.extension.model import Extension
 from bridge.extension.session import Runtime
@@ -42,6 +54,15 @@ LABEL = "ddbridge.extension"
 PLUGIN_IMAGE_VARIABLE = "DESKTOP_PLUGIN_IMAGE"
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
+DESKTOP_EXTENSION_LABEL = "com.docker.desktop.extension"
+DESKTOP_PLUGIN_LABEL = "com.docker.desktop.plugin"
+DESKTOP_NAME_LABEL = "com.docker.desktop.extension.name"
+PROJECT_SUFFIX = "-desktop-extension"
+# What Docker Desktop appends to the project name to name a vm.image backend's container.
+SINGLE_CONTAINER_SUFFIX = "-service"
+# Compose v2 accepts only these in a project name (v1 drops the others).
+_NOT_IN_PROJECT = re.compile(r"[^a-z0-9_-]")
+_IMAGE_ID = re.compile(r"sha256:[0-9a-f]+|[0-9a-f]{64}")
 # Log lines of a dead backend container quoted in the error.
 _LOG_LINES = 10
 # Seconds a container gets between SIGTERM and SIGKILL at the end of a run.
@@ -57,6 +78,20 @@ def needs_plugin_image(extension: Extension) -> bool:
     if vm.image is not None:
         return PLUGIN_IMAGE in vm.image
     return PLUGIN_IMAGE_VARIABLE in _read_compose_file(extension)
+
+
+def project_name(extension: Extension, image: str) -> str:
+    """Docker Desktop's compose project for the extension in ``image``: the repository (no tag,
+    no digest), ``/`` as ``_``, then ``-desktop-extension``. Characters compose refuses in a
+    project name (a registry's ``.`` or ``:port``) become ``_`` too. Without a repository (no
+    image, or an image id) the extension's name stands in for it."""
+    repository = image.split("@", 1)[0]
+    last = repository.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository = repository[: len(repository) - len(last)] + last.split(":", 1)[0]
+    if not repository or _IMAGE_ID.fullmatch(image):
+        repository = extension.name
+    return _NOT_IN_PROJECT.sub("_", repository.lower().replace("/", "_")) + PROJECT_SUFFIX
 
 
 def _compose_path(extension: Extension) -> Path:
@@ -101,6 +136,8 @@ class DockerBackend(abc.ABC):
         self._runtime = runtime
         self._image = image
         self._timeout = timeout
+        self._project = project_name(extension, image)
+        self._labels = {LABEL: extension.name}
         self.vm_container: str | None = None
 
     @property
@@ -114,9 +151,21 @@ class DockerBackend(abc.ABC):
             binds.append(f"{self._local_socket}:{DOCKER_SOCKET_RAW}")
         return binds
 
-    @property
-    def _labels(self) -> dict[str, str]:
-        return {LABEL: self._extension.name}
+    async def _desktop_labels(self) -> dict[str, str]:
+        """Docker Desktop's labels, from the extension image's own (``ddbridge dev`` of a backend
+        that does not name ``${DESKTOP_PLUGIN_IMAGE}`` has no image: metadata.json's title)."""
+        image: dict[str, str] = {}
+        if self._image:
+            info = await inspect_image(self._engine, self._image)
+            image = (info.get("Config") or {}).get("Labels") or {}
+        labels = {
+            DESKTOP_EXTENSION_LABEL: "true",
+            DESKTOP_PLUGIN_LABEL: "true",
+            DESKTOP_NAME_LABEL: image.get(TITLE_LABEL) or self._extension.title,
+        }
+        if API_LABEL in image:
+            labels[API_LABEL] = image[API_LABEL]
+        return labels
 
     async def start(self, progress: Progress, step: Step) -> None:
         if self._local_socket is None:
@@ -124,6 +173,7 @@ class DockerBackend(abc.ABC):
                 f"the Docker engine at {self._engine.host} is not a local socket: the backend's socket "
                 f"reaches {self._runtime.guest_services} only if the engine's machine shares that folder"
             )
+        self._labels = {**await self._desktop_labels(), LABEL: self._extension.name}
         await self._launch(step)
         name = self._extension.metadata.backend_socket
         if name is not None:
@@ -165,7 +215,9 @@ class DockerBackend(abc.ABC):
 
 
 class ContainerBackend(DockerBackend):
-    """``vm.image``: one container of that image, started with its own command."""
+    """``vm.image``: one container of that image, started with its own command, named as Docker
+    Desktop names it (``<project>-service``) and labelled with the project, as Docker Desktop's
+    generated one-service compose file would label it."""
 
     def __init__(
         self, engine: DockerEngine, extension: Extension, runtime: Runtime, image: str, timeout: float
@@ -174,7 +226,7 @@ class ContainerBackend(DockerBackend):
         vm = extension.metadata.manifest.vm
         assert vm is not None and vm.image is not None
         self._vm_image = vm.image.replace(PLUGIN_IMAGE, image)
-        self._name = f"ddbridge-{extension.name}"
+        self._name = self._project + SINGLE_CONTAINER_SUFFIX
         self._id: str | None = None
         self.description = f"container {self._name} of {self._vm_image}"
 
@@ -182,7 +234,7 @@ class ContainerBackend(DockerBackend):
         step.detail = f"starting {self._name}"
         config: dict[str, Any] = {
             "Image": self._vm_image,
-            "Labels": self._labels,
+            "Labels": {**self._labels, COMPOSE_PROJECT_LABEL: self._project},
             "HostConfig": {"Binds": self._binds()},
         }
         async with engine_errors(self._engine, f"cannot start the backend container {self._name}") as client:
@@ -223,9 +275,9 @@ class ContainerBackend(DockerBackend):
 
 
 class ComposeBackend(DockerBackend):
-    """``vm.composefile``: a compose project ``ddbridge-<name>``, with an override file adding the
-    mounts and the label to every service. ``docker compose`` (the CLI plugin) is used when it
-    runs here, else ``docker-compose`` (v1, as Debian packages it)."""
+    """``vm.composefile``: a compose project named as Docker Desktop names it, with an override
+    file adding the mounts and the labels to every service. ``docker compose`` (the CLI plugin)
+    is used when it runs here, else ``docker-compose`` (v1, as Debian packages it)."""
 
     def __init__(
         self, engine: DockerEngine, extension: Extension, runtime: Runtime, image: str, timeout: float
@@ -233,7 +285,6 @@ class ComposeBackend(DockerBackend):
         super().__init__(engine, extension, runtime, image, timeout)
         self._file = _compose_path(extension)
         self._override = runtime.root / "compose.ddbridge.yaml"
-        self._project = f"ddbridge-{extension.name}"
         self._cli: list[str] | None = None
         self.description = f"compose project {self._project}"
 
@@ -256,9 +307,11 @@ class ComposeBackend(DockerBackend):
 
     async def _launch(self, step: Step) -> None:
         services = _services(self._extension)
-        override = {
-            "services": {name: {"volumes": self._binds(), "labels": self._labels} for name in services}
-        }
+        await self._refuse_others()
+        # Compose interpolates ``$`` in the override too: a title of ``${SECRET}`` would become the
+        # value of that variable in ddbridge's environment, so ``$`` is written as ``$$``.
+        labels = {key: value.replace("$", "$$") for key, value in self._labels.items()}
+        override = {"services": {name: {"volumes": self._binds(), "labels": labels} for name in services}}
         self._override.write_text(yaml.safe_dump(override, sort_keys=False))
         step.detail = "looking for docker compose"
         self._cli = await self._compose_cli()
@@ -271,14 +324,34 @@ class ComposeBackend(DockerBackend):
             )
         self.vm_container = first[0]
 
-    async def _project_containers(self, service: str | None = None) -> list[str]:
+    async def _refuse_others(self) -> None:
+        """Docker Desktop's project name is shared with Docker Desktop itself: on its engine, with
+        the extension installed, ``up`` would take over its backend and ``down`` remove it. A
+        project with containers ddbridge did not label (``--keep`` leaves labelled ones) is
+        refused."""
+        others = [
+            container["Names"][0].lstrip("/") if container.get("Names") else container["Id"][:12]
+            for container in await self._listed()
+            if (container.get("Labels") or {}).get(LABEL) != self._extension.name
+        ]
+        if others:
+            raise ExtensionError(
+                f"the compose project {self._project} already has containers ddbridge did not start "
+                f"({', '.join(sorted(others))}): Docker Desktop's own backend of this extension? "
+                "ddbridge leaves them alone; run it against another engine, or remove them first"
+            )
+
+    async def _listed(self, service: str | None = None) -> list[dict[str, Any]]:
         labels = [f"{COMPOSE_PROJECT_LABEL}={self._project}"]
         if service is not None:
             labels.append(f"{COMPOSE_SERVICE_LABEL}={service}")
         params = {"all": "1", "filters": json.dumps({"label": labels})}
         async with engine_errors(self._engine, f"cannot list the containers of {self._project}"):
             found: list[dict[str, Any]] = await self._engine.get_json("containers/json", params)
-        return [container["Id"] for container in found]
+        return found
+
+    async def _project_containers(self, service: str | None = None) -> list[str]:
+        return [container["Id"] for container in await self._listed(service)]
 
     async def _containers(self) -> list[str]:
         return await self._project_containers()

@@ -4,6 +4,7 @@ the daemon serves it with. Everything started here is stopped and removed at the
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -13,10 +14,48 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import Settings, with_overrides
+from bridge.docker_engine import EngineAddress
 from bridge.extension.backend import Backend
 from bridge.extension.metadata import ExtensionError
 from bridge.extension.model import Extension
 from bridge.progress import Progress
+
+# Where Docker Desktop's VM guarantees the engine's socket. Extensions bind-mount it in the
+# ``docker run`` lines they give docker.cli.exec (``-v /var/run/docker.sock:/var/run/docker.sock``);
+# a bind mount names a path on the engine's machine.
+DESKTOP_SOCKET = Path("/var/run/docker.sock")
+_UNIX = "unix://"
+
+
+def _in_real_folder(path: Path) -> Path:
+    """``path`` with its folder's links resolved (the socket itself need not exist)."""
+    return path.parent.resolve() / path.name
+
+
+def engine_socket_note(host: str) -> str | None:
+    """The warning for an engine that is not the one at ``/var/run/docker.sock``, or None.
+
+    Extensions that bind-mount that path then reach another engine, or none (and dockerd makes
+    an empty folder there). A unix socket is checked (a link to the same socket is fine); the
+    machine behind ``tcp://`` cannot be, so it is named as a doubt. No engine answering there is
+    not this note's business (``/run/docker.sock`` is the same path: ``/var/run`` leads to ``/run``).
+    """
+    if host.startswith(_UNIX):
+        path = Path(host.removeprefix(_UNIX))
+        if _in_real_folder(path) == _in_real_folder(DESKTOP_SOCKET):
+            return None
+        with contextlib.suppress(OSError):
+            if path.samefile(DESKTOP_SOCKET):
+                return None
+        where = f"the Docker engine is at {path}, not {DESKTOP_SOCKET}"
+    else:
+        where = f"the Docker engine is at {host}, whose machine may have no engine at {DESKTOP_SOCKET}"
+    return (
+        f"{where}: extensions that bind-mount {DESKTOP_SOCKET} in the `docker run` commands they give "
+        "docker.cli.exec (Docker Desktop guarantees that path) will reach another engine or none, and "
+        f"dockerd creates an empty folder there; to run them, serve them from an engine listening at "
+        f"{_UNIX}{DESKTOP_SOCKET} (--docker-host, or dockerd -H)"
+    )
 
 
 @dataclass(frozen=True)
@@ -56,6 +95,9 @@ async def running_extension(
     keep: bool = False,
 ) -> AsyncIterator[Settings]:
     """Prepare and start the extension; yield the settings to serve it with; stop it at the end."""
+    note = engine_socket_note(EngineAddress.resolve(settings.docker).host)
+    if note is not None:
+        progress.warn(note)
     # Under /tmp: unix socket paths must stay short (108 bytes).
     runtime = Runtime(Path(tempfile.mkdtemp(prefix=f"ddbridge-{extension.name[:24]}-", dir="/tmp")))
     runtime.guest_services.mkdir()

@@ -5,6 +5,7 @@ one-line errors of images and engines that do not work."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,12 +23,24 @@ from tests.support.processes import REPO
 pytestmark = pytest.mark.integration
 
 SAMPLE_BACKEND = SAMPLE / "backend" / "main.py"
-# The image tag's last part (sample-extension) names the extension, its project and containers.
+# The image tag's last part (sample-extension) names the extension (the ddbridge.extension label).
 NAME = "sample-extension"
+# Docker Desktop's name for the project: the image's repository (ddbridge-test/sample-extension).
+PROJECT = "ddbridge-test_sample-extension-desktop-extension"
+# What Docker Desktop labels every backend container with, for the sample image.
+SAMPLE_LABELS = {
+    "com.docker.desktop.extension": "true",
+    "com.docker.desktop.plugin": "true",
+    "com.docker.desktop.extension.name": "Sample extension",
+    "com.docker.desktop.extension.api.version": ">= 0.3.4",
+}
 
 
-def runtime_folders() -> set[Path]:
-    return set(Path("/tmp").glob("ddbridge-*"))
+def runtime_of(engine: EngineUnderTest, container: str) -> Path:
+    """The run folder whose guest-services the container mounts (other runs, of other test
+    sessions on this machine, make folders of the same name pattern at the same time)."""
+    template = '{{range .Mounts}}{{if eq .Destination "/run/guest-services"}}{{.Source}}{{end}}{{end}}'
+    return Path(engine.docker("inspect", "-f", template, container).stdout.strip()).parent
 
 
 def ddbridge(
@@ -75,6 +88,23 @@ def the_container(engine: EngineUnderTest, name: str) -> str:
     return container
 
 
+def name_and_labels(engine: EngineUnderTest, container: str) -> tuple[str, dict[str, str]]:
+    found = engine.docker("inspect", "-f", "{{.Name}} {{json .Config.Labels}}", container).stdout
+    name, labels = found.strip().split(" ", 1)
+    return name.lstrip("/"), json.loads(labels)
+
+
+def compose_names(project: str, service: str) -> set[str]:
+    """The container name compose v2 gives a service's first container, and v1's."""
+    return {f"{project}-{service}-1", f"{project}_{service}_1"}
+
+
+def compose_cli() -> list[str]:
+    """The compose ddbridge uses here: the CLI plugin, else docker-compose (v1)."""
+    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+    return ["docker", "compose"] if plugin.returncode == 0 else ["docker-compose"]
+
+
 async def check_backend(url: str, engine: EngineUnderTest, name: str) -> None:
     """The service call, an exec in the vm container and a host binary all work."""
     container = the_container(engine, name)
@@ -102,17 +132,19 @@ async def test_run_serves_the_image_and_removes_its_backend(
     extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    before = runtime_folders()
     running = extension_bridge("run", sample_image, "--cache-dir", cache)
     log = running.log()
     assert f"✓ Extracting {sample_image}" in log
     assert "title 'Sample extension', vendor 'ddbridge', extension API '>= 0.3.4'" in log
-    assert "Starting the backend (compose project ddbridge-sample-extension)" in log
+    assert f"Starting the backend (compose project {PROJECT})" in log
     page = httpx.get(running.url, headers=running.headers)
     assert '<script src="/ddclient.js"></script><link rel="icon" href="/_ddbridge/icon">' in page.text
     bootstrap = httpx.get(running.url + "ddclient.js", headers=running.headers).text.splitlines()[0]
     assert f'"image":"{sample_image}"' in bootstrap and '"title":"Sample extension"' in bootstrap
     await check_backend(running.ws_url, engine, NAME)
+    name, labels = name_and_labels(engine, the_container(engine, NAME))
+    assert name in compose_names(PROJECT, "backend")
+    assert labels.items() >= {**SAMPLE_LABELS, "com.docker.compose.project": PROJECT}.items()
 
     (folder,) = cache.iterdir()
     assert {path.name for path in folder.iterdir()} == {
@@ -124,7 +156,8 @@ async def test_run_serves_the_image_and_removes_its_backend(
         "binaries",
     }
     assert [path.name for path in (folder / "binaries").rglob("*") if path.is_file()] == ["sample-cli"]
-    (runtime,) = runtime_folders() - before
+    runtime = runtime_of(engine, the_container(engine, NAME))
+    assert (runtime / "guest-services" / "backend.sock").is_socket()
     assert running.stop() == 0
     assert extension_containers(engine, NAME) == []
     assert not runtime.exists()
@@ -146,19 +179,27 @@ async def test_run_serves_the_image_and_removes_its_backend(
 async def test_keep_leaves_the_backend_running(
     extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
 ) -> None:
-    before = runtime_folders()
+    """What --keep leaves is Docker Desktop's project: compose takes it down by that name."""
     running = extension_bridge("run", sample_image, "--cache-dir", tmp_path, "--keep")
-    (runtime,) = runtime_folders() - before
+    runtime = runtime_of(engine, the_container(engine, NAME))
     try:
         assert running.stop() == 0
-        assert "kept (--keep)" in running.log() and "Stopping the backend" not in running.log()
+        assert f"kept (--keep): {runtime} and compose project {PROJECT}" in running.log()
+        assert "Stopping the backend" not in running.log()
         (container,) = extension_containers(engine, NAME)
         assert engine.docker("inspect", "-f", "{{.State.Running}}", container).stdout.strip() == "true"
         assert (runtime / "guest-services" / "backend.sock").is_socket()
+        (compose_file,) = tmp_path.glob("*/docker-compose.yaml")
+        env = {**os.environ, "DOCKER_HOST": engine.host, "DESKTOP_PLUGIN_IMAGE": sample_image}
+        down = [*compose_cli(), "-p", PROJECT, "-f", str(compose_file), "down"]
+        subprocess.run(down, env=env, capture_output=True, check=True, timeout=120)
+        assert extension_containers(engine, NAME) == []
+        networks = engine.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+        assert f"{PROJECT}_default" not in networks
     finally:
         for container in extension_containers(engine, NAME):
             engine.docker("rm", "-f", container)
-        engine.docker("network", "rm", f"ddbridge-{NAME}_default", check=False)
+        engine.docker("network", "rm", f"{PROJECT}_default", check=False)
         shutil.rmtree(runtime, ignore_errors=True)
 
 
@@ -167,7 +208,7 @@ async def test_dev_runs_the_folder_with_a_given_image(
 ) -> None:
     running = extension_bridge("dev", SAMPLE, "--image", sample_image)
     assert "Building" not in running.log()
-    assert "Starting the backend (compose project ddbridge-sample-extension)" in running.log()
+    assert f"Starting the backend (compose project {PROJECT})" in running.log()
     assert '<script src="/ddclient.js"></script>' in httpx.get(running.url, headers=running.headers).text
     await check_backend(running.ws_url, engine, NAME)
     assert running.stop() == 0
@@ -175,9 +216,26 @@ async def test_dev_runs_the_folder_with_a_given_image(
 
 
 async def test_compose_first_service_is_the_vm_and_every_service_gets_the_mounts(
-    extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
+    extension_bridge: StartBridge,
+    engine: EngineUnderTest,
+    sample_image: str,
+    python_image: str,
+    tmp_path: Path,
 ) -> None:
-    """``web`` comes first in the file but starts last (it depends on ``helper``)."""
+    """``web`` comes first in the file but starts last (it depends on ``helper``). Every service
+    carries Docker Desktop's labels, ``helper`` too although its image (python3) has none, and
+    the image's title reaches them as written: compose does not interpolate ``${HOME}`` in it."""
+    image = build(
+        engine,
+        tmp_path / "titled",
+        "localhost:5000/ddbridge-test/duo:1",
+        {"Dockerfile": f'FROM {sample_image}\nLABEL org.opencontainers.image.title="Duo \\${{HOME}}"\n'},
+    )
+    title = engine.docker(
+        "inspect", "-f", '{{index .Config.Labels "org.opencontainers.image.title"}}', image
+    ).stdout.strip()
+    assert title == "Duo ${HOME}"
+    project = "localhost_5000_ddbridge-test_duo-desktop-extension"
     folder = tmp_path / "duo"
     (folder / "ui").mkdir(parents=True)
     (folder / "ui" / "index.html").write_text("<html></html>")
@@ -196,25 +254,36 @@ async def test_compose_first_service_is_the_vm_and_every_service_gets_the_mounts
         "    image: ${DESKTOP_PLUGIN_IMAGE}\n"
         "    depends_on: [helper]\n"
         "  helper:\n"
-        "    image: ${DESKTOP_PLUGIN_IMAGE}\n"
+        f"    image: {python_image}\n"
         "    command: [sleep, '600']\n"
         "    init: true\n"  # sleep as PID 1 would ignore SIGTERM: compose down would wait 10 s
     )
-    running = extension_bridge("dev", folder, "--image", sample_image)
-    by_service = {
-        engine.docker(
-            "inspect", "-f", '{{index .Config.Labels "com.docker.compose.service"}}', ident
-        ).stdout.strip(): ident
-        for ident in extension_containers(engine, "duo")
-    }
-    assert by_service.keys() == {"web", "helper"}
-    async with BridgeClient.connect(running.ws_url) as client:
+    try:
+        running = extension_bridge("dev", folder, "--image", image)
+        assert f"Starting the backend (compose project {project})" in running.log()
+        by_service = {}
+        for ident in extension_containers(engine, "duo"):
+            name, labels = name_and_labels(engine, ident)
+            service = labels["com.docker.compose.service"]
+            assert name in compose_names(project, service)
+            expected = {**SAMPLE_LABELS, "com.docker.desktop.extension.name": title}
+            assert labels.items() >= {**expected, "com.docker.compose.project": project}.items()
+            by_service[service] = ident
+        assert by_service.keys() == {"web", "helper"}
+        await check_duo(running.ws_url, engine, by_service)
+        assert running.stop() == 0
+        assert extension_containers(engine, "duo") == []
+    finally:
+        engine.docker("rmi", "-f", image, check=False)
+
+
+async def check_duo(url: str, engine: EngineUnderTest, by_service: dict[str, str]) -> None:
+    """The vm container is ``web``'s; ``helper`` sees the guest-services folder too."""
+    async with BridgeClient.connect(url) as client:
         hostname = await client.call("exec.run", {"target": "vm", "cmd": "hostname"})
         assert by_service["web"].startswith(hostname["stdout"].strip())
     helper_sees = engine.docker("exec", by_service["helper"], "ls", "/run/guest-services").stdout
     assert helper_sees.split() == ["backend.sock"]
-    assert running.stop() == 0
-    assert extension_containers(engine, "duo") == []
 
 
 def tiny_metadata(**vm: object) -> str:
@@ -243,7 +312,8 @@ async def test_dev_builds_a_single_container_backend(
     try:
         running = extension_bridge("dev", folder, "--build-arg", f"BASE={python_image}")
         assert f"✓ Building {tag} from {folder}" in running.log()
-        assert f"Starting the backend (container ddbridge-tiny-ext of {tag})" in running.log()
+        container_name = "ddbridge-dev_tiny-ext-desktop-extension-service"
+        assert f"Starting the backend (container {container_name} of {tag})" in running.log()
         container = the_container(engine, "tiny-ext")
         async with BridgeClient.connect(running.ws_url) as client:
             hello = await client.call("service.request", {"method": "GET", "url": "/hello"})
@@ -259,11 +329,13 @@ async def test_dev_builds_a_single_container_backend(
 async def test_run_a_single_container_backend(
     extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
 ) -> None:
-    """vm.image: the sample image with a metadata.json that runs the image itself as the backend."""
+    """vm.image: the sample image with a metadata.json that runs the image itself as the backend,
+    in one container with Docker Desktop's name and labels (its project's: the registry's
+    ``:port`` is no character compose allows)."""
     tag = build(
         engine,
         tmp_path / "variant",
-        "ddbridge-test/single:variant",
+        "localhost:5000/ddbridge-test/single:variant",
         {
             "Dockerfile": f"FROM {sample_image}\nCOPY metadata.json /metadata.json\n",
             "metadata.json": tiny_metadata(exposes={"socket": "backend.sock"}),
@@ -271,8 +343,12 @@ async def test_run_a_single_container_backend(
     )
     try:
         running = extension_bridge("run", tag, "--cache-dir", tmp_path / "cache")
-        assert f"container ddbridge-single of {tag}" in running.log()
+        project = "localhost_5000_ddbridge-test_single-desktop-extension"
+        assert f"container {project}-service of {tag}" in running.log()
         container = the_container(engine, "single")
+        name, labels = name_and_labels(engine, container)
+        assert name == f"{project}-service"
+        assert labels.items() >= {**SAMPLE_LABELS, "com.docker.compose.project": project}.items()
         async with BridgeClient.connect(running.ws_url) as client:
             hello = await client.call("service.request", {"method": "GET", "url": "/hello"})
             assert hello["message"] == "Hello from the sample backend"
@@ -305,7 +381,7 @@ def test_backend_that_dies_shows_its_logs(engine: EngineUnderTest, tmp_path: Pat
         assert result.returncode == 1
         last = one_error_line(result)
         assert last.startswith("ddbridge: the backend stopped before listening on")
-        assert "container ddbridge-dying exited with code 3" in last
+        assert "container ddbridge-test_dying-desktop-extension-service exited with code 3" in last
         # Both lines, in either order: the engine copies stdout and stderr separately, so two lines
         # written a microsecond apart on different streams may come back swapped.
         assert "last output: " in last
@@ -404,3 +480,51 @@ def test_unreachable_engine_is_named(tmp_path: Path) -> None:
     assert nowhere in last and last.endswith(
         "start Docker, or give --backend-cmd CMD to run the backend on the host"
     )
+
+
+def test_an_engine_elsewhere_than_var_run_docker_sock_is_said_once(
+    extension_bridge: StartBridge, engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    """The private engine listens in a temporary folder: a `docker run -v
+    /var/run/docker.sock:...` that an extension gives docker.cli.exec would not reach it."""
+    folder = tmp_path / "plain"
+    (folder / "ui").mkdir(parents=True)
+    (folder / "ui" / "index.html").write_text("<html></html>")
+    (folder / "metadata.json").write_text(
+        json.dumps({"ui": {"dashboard-tab": {"title": "P", "root": "/ui"}}})
+    )
+    running = extension_bridge("dev", folder)
+    assert running.stop() == 0
+    socket = engine.host.removeprefix("unix://")
+    warnings = [line for line in running.log().splitlines() if "/var/run/docker.sock" in line]
+    assert len(warnings) == 1, running.log()
+    assert warnings[0].startswith(f"! the Docker engine is at {socket}, not /var/run/docker.sock: ")
+    assert "serve them from an engine listening at unix:///var/run/docker.sock" in warnings[0]
+
+
+def test_a_project_of_someone_else_is_left_alone(
+    engine: EngineUnderTest, sample_image: str, tmp_path: Path
+) -> None:
+    """Docker Desktop, on its own engine, runs the extension under the same project name: ddbridge
+    neither takes those containers over nor removes them."""
+    theirs = engine.docker(
+        "create",
+        "--label",
+        f"com.docker.compose.project={PROJECT}",
+        "--name",
+        f"{PROJECT}-theirs",
+        engine.image,
+        "true",
+    ).stdout.strip()
+    try:
+        result = ddbridge("run", sample_image, "--cache-dir", tmp_path, docker_host=engine.host)
+        assert result.returncode == 1
+        last = one_error_line(result)
+        assert (
+            f"the compose project {PROJECT} already has containers ddbridge did not start ({PROJECT}-theirs)"
+            in last
+        )
+        assert extension_containers(engine, NAME) == []
+        assert engine.docker("inspect", "-f", "{{.Id}}", theirs).stdout.strip() == theirs
+    finally:
+        engine.docker("rm", "-f", theirs, check=False)
