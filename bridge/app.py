@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from bridge import __version__
 from bridge.access import HANDOFF_PAGE, HANDOFF_PATH, AccessGate, frame_ancestors, rpc_subprotocol
@@ -122,6 +122,15 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
             return FileResponse(icon)
 
     ui_dir = settings.ui.dir
+    entry = bridge.extension.entry
+    # The tab's page, when it is not the folder's index: a URL the tab shows instead of a folder
+    # (as Docker Desktop opens it), or a page with its query kept. A --ui/--ui-source flag wins.
+    if dev_server is None and entry and (ui_dir is not None) == entry.startswith("/"):
+
+        @app.api_route("/", methods=["GET", "HEAD"])
+        def tab() -> Response:
+            return RedirectResponse(entry, status_code=307)
+
     if dev_server is not None:
         if ui_dir is not None:
             log.warning("both [ui] dir %s and source %s are set: serving the dev server", ui_dir, ui_source)
