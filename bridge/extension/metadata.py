@@ -10,8 +10,8 @@ The format is Docker Desktop's (docs.docker.com, "Extension metadata")::
      "host": {"binaries": [{"linux": [{"path": "/linux/tool"}], "darwin": [...], "windows": [...]}]}}
 
 Paths are inside the extension (its folder or image filesystem): a leading ``/`` means its root,
-and ``..`` may not leave it. As in Docker Desktop, the tab's ``src`` may also be an http(s) URL
-(the tab then shows that page, and ``root`` is not used), and a file ``src`` may carry a query
+and ``..`` may not leave it. As published extensions rely on, the tab's ``src`` may also be an
+http(s) URL (the tab then shows that page, and ``root`` is not used), and a file ``src`` may carry a query
 (``index.html?v0.4.0``), kept on the page's URL. The early ``backend: {"tcp": ...}`` form of the
 tab is reported as an unused field. Fields Docker Desktop knows but ddbridge does not use, and unknown
 fields, are reported as warnings, never silently dropped.
@@ -81,7 +81,7 @@ class Socket(_Part):
 
 class TabBackend(_Part):
     """The tab's backend: a socket, or in early extensions ``{"tcp": "9000"}``, which ddbridge
-    does not use (reported as an unknown field, as Docker Desktop no longer reads it)."""
+    does not use (a warning names the field, as for any field it does not use)."""
 
     socket: str | None = Field(default=None, min_length=1)
 
