@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from bridge import __version__, favicon
 from bridge.access import HANDOFF_PAGE, HANDOFF_PATH, AccessGate, frame_ancestors, rpc_subprotocol
@@ -133,6 +133,15 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
                 if own.status_code == 200:
                     return own
             return icon_response()
+
+    entry = bridge.extension.entry
+    # The tab's page, when it is not the folder's index: a URL the tab shows instead of a folder
+    # (as Docker Desktop opens it), or a page with its query kept. A --ui/--ui-source flag wins.
+    if dev_server is None and entry and (ui_dir is not None) == entry.startswith("/"):
+
+        @app.api_route("/", methods=["GET", "HEAD"])
+        def tab() -> Response:
+            return RedirectResponse(entry, status_code=307)
 
     if dev_server is not None:
         if ui_dir is not None:

@@ -123,6 +123,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 def _extension_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="leave the backend and runtime folder at exit")
     parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where an image's files are extracted (default: $XDG_CACHE_HOME/ddbridge/extensions)",
+    )
+    parser.add_argument(
         "--backend-timeout",
         type=float,
         default=120.0,
@@ -161,12 +167,6 @@ def _parser() -> argparse.ArgumentParser:
     _server_options(dev)
     run = commands.add_parser("run", help="run an extension image, as Docker Desktop would")
     run.add_argument("image", metavar="IMAGE", help="the extension image (ddbridge does not pull it)")
-    run.add_argument(
-        "--cache-dir",
-        type=Path,
-        metavar="DIR",
-        help="where the image's files are extracted (default: $XDG_CACHE_HOME/ddbridge/extensions)",
-    )
     _extension_options(run)
     _server_options(run)
     return parser
@@ -373,19 +373,28 @@ async def _serve_extension(
         await daemon.serve(settings, ExtensionInfo.of(extension))
 
 
+def _cache_dir(args: argparse.Namespace) -> Path:
+    return Path(args.cache_dir or default_cache_dir()).expanduser().resolve()
+
+
 async def _dev_image(
-    args: argparse.Namespace, extension: Extension, engine: DockerEngine, progress: Progress
-) -> str:
-    """The image ``${DESKTOP_PLUGIN_IMAGE}`` stands for: ``--image``, else built from DIR."""
-    await require_engine(
-        engine,
+    args: argparse.Namespace,
+    extension: Extension,
+    engine: DockerEngine,
+    progress: Progress,
+    needed: bool,
+    why: tuple[str, str] = (
         "the extension's backend runs in Docker (metadata.json has a vm)",
         "start Docker, or give --backend-cmd CMD to run the backend on the host",
-    )
+    ),
+) -> str:
+    """The extension's image (``${DESKTOP_PLUGIN_IMAGE}``): ``--image``, else, when ``needed``,
+    built from DIR; ``why`` says what needs the engine, and what else to do."""
+    await require_engine(engine, *why)
     if args.image is not None:
         await inspect_image(engine, args.image)
         return str(args.image)
-    if not needs_plugin_image(extension):
+    if not needed:
         return ""
     tag = f"ddbridge-dev/{extension.name}:latest"
     async with progress.step(f"Building {tag} from {extension.root}") as step:
@@ -393,17 +402,52 @@ async def _dev_image(
     return tag
 
 
+def _flag_parts(settings: Settings, args: argparse.Namespace, mocked: bool) -> frozenset[str]:
+    """The parts of metadata.json the flags replace (their names in ``extract_extension``)."""
+    given = {
+        "ui.dashboard-tab.root": settings.ui.dir is not None or settings.ui.source is not None,
+        "host.binaries": settings.host_binaries.dir is not None,
+        "vm.composefile": args.backend_cmd is not None or mocked,
+    }
+    return frozenset(part for part, flagged in given.items() if flagged)
+
+
 def dev(args: argparse.Namespace) -> int:
     daemon = _Daemon(args)
     progress = Progress()
-    extension = Extension.from_folder(args.folder)
+    folder = Extension.from_folder(args.folder)
     # A mock session answers from its file: no backend is started (nor Docker needed for it).
     mocked = daemon.settings.mock.file is not None
-    in_docker = extension.metadata.manifest.vm is not None and args.backend_cmd is None and not mocked
+    in_docker = folder.metadata.manifest.vm is not None and args.backend_cmd is None and not mocked
+    flagged = _flag_parts(daemon.settings, args, mocked)
+    # Real extensions often leave these to their Dockerfile (COPY ui/build /ui, binaries from a
+    # build stage): then the files come from the image, as `run` takes them. Without a Dockerfile
+    # or --image the folder's own error says what is missing.
+    absent = folder.missing(
+        ui="ui.dashboard-tab.root" not in flagged,
+        host_binaries="host.binaries" not in flagged,
+        composefile="vm.composefile" not in flagged,
+    )
+    from_image = bool(absent) and (args.image is not None or (folder.root / "Dockerfile").is_file())
 
     async def main() -> None:
         async with _engine(daemon.settings) as engine:
-            image = await _dev_image(args, extension, engine, progress) if in_docker else ""
+            extension, image = folder, ""
+            if from_image:
+                why = (
+                    f"{folder.root} does not hold {', '.join(absent)}: they come from its image",
+                    "start Docker, or build them into the folder",
+                )
+                image = await _dev_image(args, folder, engine, progress, True, why)
+                progress.info(
+                    f"{folder.root} does not hold {', '.join(absent)}: taking the extension's files "
+                    f"from the image {image}, as `ddbridge run` does"
+                )
+                extension = await extract_extension(
+                    engine, image, _cache_dir(args), daemon.settings.extension, progress, flagged
+                )
+            elif in_docker:
+                image = await _dev_image(args, folder, engine, progress, needs_plugin_image(folder))
 
             def backend_for(runtime: Runtime) -> Backend | None:
                 if mocked:
@@ -411,7 +455,7 @@ def dev(args: argparse.Namespace) -> int:
                 if args.backend_cmd is not None:
                     return HostCommandBackend(
                         args.backend_cmd,
-                        cwd=extension.root,
+                        cwd=folder.root,
                         socket_path=runtime.socket_path(extension),
                         timeout=args.backend_timeout,
                     )
@@ -428,7 +472,7 @@ def dev(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     daemon = _Daemon(args)
     progress = Progress()
-    cache_dir = (args.cache_dir or default_cache_dir()).expanduser().resolve()
+    cache_dir = _cache_dir(args)
 
     async def main() -> None:
         async with _engine(daemon.settings) as engine:

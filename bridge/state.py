@@ -43,10 +43,17 @@ class ExtensionInfo:
     image: str = ""
     title: str = ""
     icon: Path | None = None
+    entry: str = ""  # where the tab opens when not at the UI's "/" (Extension.entry)
 
     @classmethod
     def of(cls, extension: Extension) -> ExtensionInfo:
-        return cls(extension.image or extension.name, extension.image, extension.title, extension.icon_file())
+        return cls(
+            extension.image or extension.name,
+            extension.image,
+            extension.title,
+            extension.icon_file(),
+            extension.entry,
+        )
 
 
 @dataclass

@@ -64,20 +64,29 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 async def extract_extension(
-    engine: DockerEngine, image: str, cache_dir: Path, limits: ExtensionSettings, progress: Progress
+    engine: DockerEngine,
+    image: str,
+    cache_dir: Path,
+    limits: ExtensionSettings,
+    progress: Progress,
+    skip: frozenset[str] = frozenset(),
 ) -> Extension:
-    """The extension in ``image``, its files extracted into ``cache_dir`` (absolute) or found there."""
+    """The extension in ``image``, its files extracted into ``cache_dir`` (absolute) or found there.
+
+    ``skip`` names parts not to copy (``ui.dashboard-tab.root``, ``vm.composefile``,
+    ``host.binaries``: flags give them instead); such an extraction is cached apart.
+    """
     info = await inspect_image(engine, image)
     image_id: str = info["Id"]
     labels: dict[str, str] = (info.get("Config") or {}).get("Labels") or {}
-    folder = cache_dir / image_id.removeprefix("sha256:")
+    folder = cache_dir / "-without-".join([image_id.removeprefix("sha256:"), *sorted(skip)])
     source = f"{image}:/metadata.json"
     if (folder / MARKER).is_file():
         progress.info(f"{image}: files cached in {folder}")
         metadata = parse_metadata((folder / "metadata.json").read_bytes(), source)
     else:
         async with progress.step(f"Extracting {image}") as step:
-            metadata = await _extract(engine, image, image_id, folder, limits, step)
+            metadata = await _extract(engine, image, image_id, folder, limits, step, skip)
     described = [f"{name} {labels[label]!r}" for label, name in REQUIRED_LABELS.items() if label in labels]
     if described:
         progress.info(f"{image}: {', '.join(described)}")
@@ -139,7 +148,13 @@ def _paths(metadata: Metadata, source: str) -> list[tuple[str, str]]:
 
 
 async def _extract(
-    engine: DockerEngine, image: str, image_id: str, folder: Path, limits: ExtensionSettings, step: Step
+    engine: DockerEngine,
+    image: str,
+    image_id: str,
+    folder: Path,
+    limits: ExtensionSettings,
+    step: Step,
+    skip: frozenset[str],
 ) -> Metadata:
     source = f"{image}:/metadata.json"
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -159,6 +174,8 @@ async def _extract(
             try:
                 metadata = await _extract_metadata(client, container.id, extraction, step)
                 for path, what in _paths(metadata, source):
+                    if what in skip:
+                        continue
                     step.detail = f"/{path}"
                     if not await _copy_out(client, container.id, path, extraction):
                         if what == "icon":

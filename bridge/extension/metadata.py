@@ -10,7 +10,10 @@ The format is Docker Desktop's (docs.docker.com, "Extension metadata")::
      "host": {"binaries": [{"linux": [{"path": "/linux/tool"}], "darwin": [...], "windows": [...]}]}}
 
 Paths are inside the extension (its folder or image filesystem): a leading ``/`` means its root,
-and ``..`` may not leave it. Fields Docker Desktop knows but ddbridge does not use, and unknown
+and ``..`` may not leave it. As published extensions rely on, the tab's ``src`` may also be an
+http(s) URL (the tab then shows that page, and ``root`` is not used), and a file ``src`` may carry a query
+(``index.html?v0.4.0``), kept on the page's URL. The early ``backend: {"tcp": ...}`` form of the
+tab is reported as an unused field. Fields Docker Desktop knows but ddbridge does not use, and unknown
 fields, are reported as warnings, never silently dropped.
 """
 
@@ -22,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -60,26 +64,66 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
 
+def _socket_name(socket: str) -> str:
+    if "/" in socket or socket in (".", ".."):
+        raise ValueError(f"socket {socket!r} must be a file name (it lives in /run/guest-services)")
+    return socket
+
+
 class Socket(_Part):
     socket: str = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _plain_name(self) -> Socket:
-        if "/" in self.socket or self.socket in (".", ".."):
-            raise ValueError(f"socket {self.socket!r} must be a file name (it lives in /run/guest-services)")
-        return self
+    @field_validator("socket")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        return _socket_name(value)
+
+
+class TabBackend(_Part):
+    """The tab's backend: a socket, or in early extensions ``{"tcp": "9000"}``, which ddbridge
+    does not use (a warning names the field, as for any field it does not use)."""
+
+    socket: str | None = Field(default=None, min_length=1)
+
+    @field_validator("socket")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        return None if value is None else _socket_name(value)
+
+
+def tab_url(src: str) -> str | None:
+    """``src`` when it is a URL (http or https), None when it is a path; other schemes are refused."""
+    scheme = urlsplit(src).scheme
+    if not scheme:
+        return None
+    if scheme.lower() not in ("http", "https") or not urlsplit(src).netloc:
+        raise ValueError(f"ui src {src!r} is neither a file in ui root nor an http(s) URL")
+    return src
+
+
+def _src_parts(src: str) -> tuple[str, str]:
+    """A file ``src`` split into its path and its ``?query`` (``''`` when it has none)."""
+    path, mark, query = src.split("#", 1)[0].partition("?")
+    return path, mark + query
 
 
 class DashboardTab(_Part):
     title: str = Field(min_length=1)
     root: str = "/ui"
     src: str = "index.html"
-    backend: Socket | None = None
+    backend: TabBackend | None = None
 
-    @field_validator("root", "src")
+    @field_validator("root")
     @classmethod
     def _inside(cls, value: str, info: ValidationInfo) -> str:
         inside_path(value, f"ui {info.field_name}")
+        return value
+
+    @field_validator("src")
+    @classmethod
+    def _file_or_url(cls, value: str) -> str:
+        if tab_url(value) is None:
+            inside_path(_src_parts(value)[0], "ui src")
         return value
 
 
@@ -133,12 +177,30 @@ class Metadata:
         return self.manifest.ui.dashboard_tab.title if self.manifest.ui else None
 
     @property
+    def ui_url(self) -> str | None:
+        """The page the tab shows when ``src`` is an http(s) URL: no UI folder is used then."""
+        return tab_url(self.manifest.ui.dashboard_tab.src) if self.manifest.ui else None
+
+    @property
     def ui_root(self) -> str | None:
-        return inside_path(self.manifest.ui.dashboard_tab.root, "ui root") if self.manifest.ui else None
+        """The UI folder, None when there is no tab or the tab is a URL."""
+        if self.manifest.ui is None or self.ui_url is not None:
+            return None
+        return inside_path(self.manifest.ui.dashboard_tab.root, "ui root")
 
     @property
     def ui_src(self) -> str:
-        return inside_path(self.manifest.ui.dashboard_tab.src, "ui src") if self.manifest.ui else "index.html"
+        """The tab's page, a file in ``ui_root``, without its query."""
+        if self.manifest.ui is None or self.ui_url is not None:
+            return "index.html"
+        return inside_path(_src_parts(self.manifest.ui.dashboard_tab.src)[0], "ui src") or "index.html"
+
+    @property
+    def ui_query(self) -> str:
+        """The query of a file ``src`` (``?v0.4.0``), kept on the page's URL; ``''`` for none."""
+        if self.manifest.ui is None or self.ui_url is not None:
+            return ""
+        return _src_parts(self.manifest.ui.dashboard_tab.src)[1]
 
     @property
     def icon(self) -> str | None:

@@ -104,7 +104,10 @@ async def running_extension(
     runtime.guest_services.chmod(0o777)  # backends often run as a non-root user
     backend: Backend | None = None
     try:
-        installed = extension.install_host_binaries(runtime.host_binaries)
+        # A flag (or setting) naming a folder wins over metadata.json: nothing is copied then.
+        installed: list[str] = []
+        if settings.host_binaries.dir is None:
+            installed = extension.install_host_binaries(runtime.host_binaries)
         if installed:
             progress.info(f"host binaries: {', '.join(installed)}")
         overrides: dict[str, dict[str, Any]] = {}
@@ -113,7 +116,7 @@ async def running_extension(
             if folder is not None:
                 overrides["ui"] = {"dir": folder}
                 progress.info(f"UI: {folder}")
-        if installed and settings.host_binaries.dir is None:
+        if installed:
             overrides["host_binaries"] = {"dir": runtime.host_binaries}
         backend = backend_for(runtime)
         if backend is not None:

@@ -2,6 +2,10 @@
 
 The shim must run before any extension bundle, so ``<script src="/ddclient.js"></script>`` goes
 in as the first element of ``<head>`` (a ``<head>`` is made when the page has none).
+
+Scripts are served as JavaScript whatever their extension says to the system's MIME table
+(``.ts`` is MPEG transport stream there, ``.tsx``/``.jsx`` are unknown): a browser refuses to run
+a module script served as anything else.
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ _DOCTYPE = re.compile(rb"^\s*<!doctype[^>]*>", re.IGNORECASE)
 
 
 ICON_TAG = b'<link rel="icon" href="/_ddbridge/icon">'
+_JAVASCRIPT = {".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx"}
+# A page whose scripts are TypeScript or JSX is a bundler's source (Vite's index.html), not a build.
+_SOURCE_SCRIPT = re.compile(
+    rb"""<script\b[^>]*\bsrc\s*=\s*["']?([^"'\s>]+\.(?:tsx?|jsx|mts))(?:[?#][^"'\s>]*)?["'\s>]""",
+    re.IGNORECASE,
+)
 _TITLE = re.compile(rb"<title[\s>]", re.IGNORECASE)
 
 
@@ -39,6 +49,18 @@ def inject_shim(html: bytes, *, title: str = "", icon: bool = False) -> bytes:
             tag = b"<head>" + tags + b"</head>" if wrap else tags
             return html[: match.end()] + tag + html[match.end() :]
     return b"<head>" + tags + b"</head>" + html
+
+
+def source_script(html: bytes) -> str | None:
+    """The first script the page loads from sources (``/src/main.tsx``), None for a built page."""
+    match = _SOURCE_SCRIPT.search(html)
+    return match.group(1).decode("utf-8", "replace") if match else None
+
+
+def media_type_of(path: Path) -> str | None:
+    if path.suffix.lower() in _JAVASCRIPT:
+        return "text/javascript"
+    return mimetypes.guess_type(path.name)[0]
 
 
 def _is_html(path: Path) -> bool:
@@ -65,5 +87,4 @@ def ui_response(
             media_type="text/html",
             headers={"Cache-Control": "no-cache"},
         )
-    media_type, _ = mimetypes.guess_type(target.name)
-    return FileResponse(target, media_type=media_type)
+    return FileResponse(target, media_type=media_type_of(target))

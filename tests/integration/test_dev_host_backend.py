@@ -150,3 +150,99 @@ def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = ddbridge_dev(tmp_path / "nowhere")
     assert result.returncode == 2
     assert "extension folder" in result.stderr and "does not exist" in result.stderr
+
+
+def tab_folder(tmp_path: Path, files: dict[str, str], **tab: object) -> Path:
+    """An extension folder with only a tab (no vm: nothing to start) and ``files``."""
+    folder = tmp_path / "tab-ext"
+    for name, content in {**files, "metadata.json": json.dumps({"ui": {"dashboard-tab": tab}})}.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(content)
+    return folder
+
+
+BUILT_SCRIPT = '<script type="module" src="/assets/a.mjs"></script>'
+
+
+def test_a_vite_source_folder_serves_its_build_as_javascript(
+    bridge: Callable[..., RunningBridge], tmp_path: Path
+) -> None:
+    """A Vite project's ui/ holds the source index.html next to build/: the build is served, and
+    its scripts (whatever their extension) as JavaScript, which a browser runs as modules."""
+    folder = tab_folder(
+        tmp_path,
+        {
+            "ui/index.html": '<html><body><script type="module" src="/src/main.tsx"></script></body></html>',
+            "ui/src/main.tsx": "export const x: number = 1",
+            "ui/build/index.html": f"<html><head>{BUILT_SCRIPT}</head></html>",
+            "ui/build/assets/a.mjs": "export {}",
+            "ui/build/assets/b.tsx": "export {}",
+        },
+        title="Vite",
+        root="/ui",
+        src="index.html",
+    )
+    running = dev(bridge, folder)
+    page = httpx.get(running.url, headers=running.headers)
+    assert BUILT_SCRIPT in page.text
+    assert f"UI: {folder / 'ui' / 'build'}" in running.log()
+    for script in ("assets/a.mjs", "assets/b.tsx"):
+        answer = httpx.get(running.url + script, headers=running.headers)
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(running.url + "src/main.tsx", headers=running.headers).status_code == 404
+
+
+async def test_host_binaries_flag_wins_over_metadata(
+    bridge: Callable[..., RunningBridge], extension: Path, tmp_path: Path
+) -> None:
+    """metadata.json names /bin/tool, which the folder lacks: --host-binaries gives the tools."""
+    (extension / "bin" / "tool").unlink()
+    flagged = write_script(tmp_path / "flagged", "tool", 'echo "flagged tool says $*"\n').parent
+    uvicorn = f"{sys.executable} -m uvicorn tests.support.backend:app"
+    backend = f'cd {REPO} && exec {uvicorn} --uds "$DDBRIDGE_BACKEND_SOCKET"'
+    running = dev(bridge, extension, "--backend-cmd", backend, "--host-binaries", flagged)
+    async with BridgeClient.connect(running.ws_url) as client:
+        result = await client.call("exec.run", {"target": "host", "cmd": "tool", "args": ["x"]})
+        assert result["stdout"] == "flagged tool says x\n"
+    assert "host binaries:" not in running.log()
+
+
+def test_a_tab_given_as_a_url_is_where_slash_leads(
+    bridge: Callable[..., RunningBridge], tmp_path: Path
+) -> None:
+    """`"src": "http://localhost:49000"` and no UI folder at all: `/` sends the browser there."""
+    folder = tab_folder(tmp_path, {}, title="URL tab", root="/ui", src="http://localhost:49000/app?x=1")
+    running = dev(bridge, folder)
+    answer = httpx.get(running.url, headers=running.headers)
+    assert (answer.status_code, answer.headers["location"]) == (307, "http://localhost:49000/app?x=1")
+    # A --ui flag wins over the tab's URL.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "index.html").write_text("<html>mine</html>")
+    running = dev(bridge, folder, "--ui", str(tmp_path / "mine"))
+    assert "mine" in httpx.get(running.url, headers=running.headers).text
+
+
+def test_a_src_query_stays_on_the_url(bridge: Callable[..., RunningBridge], tmp_path: Path) -> None:
+    """`"src": "index.html?v0.4.0"`: the file is index.html, the page's URL keeps ?v0.4.0."""
+    folder = tab_folder(
+        tmp_path,
+        {"ui/index.html": "<html><head></head>v0.4</html>"},
+        title="Q",
+        root="/ui",
+        src="index.html?v0.4.0",
+    )
+    running = dev(bridge, folder)
+    answer = httpx.get(running.url, headers=running.headers, follow_redirects=True)
+    assert (
+        answer.status_code == 200 and "v0.4" in answer.text and '<script src="/ddclient.js">' in answer.text
+    )
+    assert str(answer.url).endswith("/index.html?v0.4.0")
+
+
+def test_early_tcp_backend_form_is_a_warning(bridge: Callable[..., RunningBridge], tmp_path: Path) -> None:
+    folder = tab_folder(
+        tmp_path, {"ui/index.html": "<html>tcp</html>"}, title="T", root="/ui", backend={"tcp": "9000"}
+    )
+    running = dev(bridge, folder)
+    assert "tcp" in httpx.get(running.url, headers=running.headers).text
+    assert "ui.dashboard-tab.backend.tcp is not supported by ddbridge and is ignored" in running.log()

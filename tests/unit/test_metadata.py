@@ -127,3 +127,65 @@ def test_load_from_folder(tmp_path: Path) -> None:
 )
 def test_inside_path(value: str, inside: str) -> None:
     assert inside_path(value, "x") == inside
+
+
+def tab(**fields: Any) -> Any:
+    return parse({"ui": {"dashboard-tab": {"title": "T", **fields}}})
+
+
+@pytest.mark.parametrize("url", ["http://localhost:49000", "https://example.com/app/?x=1#top"])
+def test_tab_given_as_a_url_needs_no_folder(url: str) -> None:
+    metadata = tab(root="/ui", src=url)
+    assert metadata.warnings == []
+    assert (metadata.ui_url, metadata.ui_root, metadata.ui_query) == (url, None, "")
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "ftp://example.com/x",
+        "data:text/html,<script>1</script>",
+        "localhost:49000",
+        "http:/localhost:49000",
+        "HTTP:localhost",
+    ],
+)
+def test_tab_urls_other_than_http_are_refused(src: str) -> None:
+    with pytest.raises(MetadataError) as caught:
+        tab(src=src)
+    assert f"ui.dashboard-tab.src: ui src {src!r} is neither a file in ui root nor an http(s) URL" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("src", "page", "query"),
+    [
+        ("index.html?v0.4.0", "index.html", "?v0.4.0"),
+        ("/app/main.html?a=1&b=2#frag", "app/main.html", "?a=1&b=2"),
+        ("main.html#frag", "main.html", ""),
+        ("?v1", "index.html", "?v1"),
+    ],
+)
+def test_src_query_is_kept_apart_from_the_file(src: str, page: str, query: str) -> None:
+    metadata = tab(src=src)
+    assert (metadata.ui_root, metadata.ui_src, metadata.ui_query) == ("ui", page, query)
+    assert metadata.ui_url is None
+
+
+def test_src_query_does_not_hide_a_traversal() -> None:
+    with pytest.raises(MetadataError, match=r"ui src '\.\./\.\./etc/passwd' leaves the extension"):
+        tab(src="../../etc/passwd?index.html")
+
+
+def test_early_tcp_backend_of_the_tab_is_a_warning() -> None:
+    metadata = tab(backend={"tcp": "9000"})
+    assert metadata.backend_socket is None
+    assert metadata.warnings == [
+        "metadata.json: ui.dashboard-tab.backend.tcp is not supported by ddbridge and is ignored"
+    ]
+    message = "ui.dashboard-tab.backend.socket: socket '../x' must be a file"
+    with pytest.raises(MetadataError, match=re.escape(message)):
+        tab(backend={"socket": "../x"})

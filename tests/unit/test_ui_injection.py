@@ -50,3 +50,10 @@ def test_ui_response_stays_inside_the_folder(tmp_path: Path) -> None:
     (root / "link").symlink_to(tmp_path / "secret.txt")
     assert ui_response(root, "../secret.txt").status_code == 404
     assert ui_response(root, "link").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["main.ts", "App.tsx", "view.jsx", "chunk.mjs", "lib.mts", "index.js"])
+def test_scripts_are_javascript_whatever_their_extension(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text("export {}")
+    response = ui_response(tmp_path, name)
+    assert response.media_type == "text/javascript"

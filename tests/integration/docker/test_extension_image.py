@@ -326,6 +326,70 @@ async def test_dev_builds_a_single_container_backend(
         engine.docker("rmi", "-f", tag, check=False)
 
 
+async def test_dev_takes_from_the_image_what_the_folder_lacks(
+    extension_bridge: StartBridge, engine: EngineUnderTest, python_image: str, tmp_path: Path
+) -> None:
+    """As most real extensions do, the Dockerfile puts metadata's files in place (the built UI from
+    another folder, the host binary from elsewhere): dev builds the image and serves its files,
+    saying so; the flags still win over them."""
+    folder = tmp_path / "layout-ext"
+    built = "<html><head></head><body>built into the image</body></html>"
+    files = {
+        "metadata.json": json.dumps(
+            {
+                "ui": {"dashboard-tab": {"title": "Layout", "root": "/ui", "src": "index.html"}},
+                "vm": {"image": "${DESKTOP_PLUGIN_IMAGE}", "exposes": {"socket": "layout.sock"}},
+                "host": {"binaries": [{"linux": [{"path": "/linux/tool"}]}]},
+            }
+        ),
+        "client/dist/index.html": built,
+        "tools/tool.sh": '#!/bin/sh\necho "image tool says $*"\n',
+        "Dockerfile": "ARG BASE\nFROM ${BASE}\nCOPY metadata.json /\nCOPY client/dist /ui\n"
+        "COPY tools/tool.sh /linux/tool\nCOPY main.py /main.py\n"
+        'CMD ["python3", "/main.py", "--socket", "/run/guest-services/layout.sock"]\n',
+    }
+    for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(content)
+    (folder / "tools" / "tool.sh").chmod(0o755)
+    shutil.copy(SAMPLE_BACKEND, folder / "main.py")
+    tag = "ddbridge-dev/layout-ext:latest"
+    cache = tmp_path / "cache"
+    base = ("--build-arg", f"BASE={python_image}", "--cache-dir", cache)
+    try:
+        running = extension_bridge("dev", folder, *base)
+        log = running.log()
+        assert (
+            f"{folder} does not hold the UI /ui/index.html, the host binary /linux/tool: taking the "
+            f"extension's files from the image {tag}, as `ddbridge run` does"
+        ) in log
+        assert "Extracting" in log and log.count(f"✓ Building {tag}") == 1, log
+        assert "built into the image" in httpx.get(running.url, headers=running.headers).text
+        async with BridgeClient.connect(running.ws_url) as client:
+            tool = await client.call("exec.run", {"target": "host", "cmd": "tool", "args": ["a"]})
+            assert tool["stdout"] == "image tool says a\n"
+            hello = await client.call("service.request", {"method": "GET", "url": "/hello"})
+            assert hello["message"] == "Hello from the sample backend"
+        assert running.stop() == 0
+        # The flags win: the binaries are the flag's, not even copied from the image; the UI still is.
+        mine = tmp_path / "mine"
+        mine.mkdir()
+        (mine / "tool").write_text('#!/bin/sh\necho "flag tool says $*"\n')
+        (mine / "tool").chmod(0o755)
+        running = extension_bridge("dev", folder, *base, "--host-binaries", mine)
+        assert f"{folder} does not hold the UI /ui/index.html: taking" in running.log()
+        assert "built into the image" in httpx.get(running.url, headers=running.headers).text
+        (extracted,) = cache.glob("*-without-host.binaries")
+        assert not (extracted / "linux").exists()
+        async with BridgeClient.connect(running.ws_url) as client:
+            tool = await client.call("exec.run", {"target": "host", "cmd": "tool", "args": ["b"]})
+            assert tool["stdout"] == "flag tool says b\n"
+        assert running.stop() == 0
+        assert extension_containers(engine, "layout-ext") == []
+    finally:
+        engine.docker("rmi", "-f", tag, check=False)
+
+
 async def test_run_a_single_container_backend(
     extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
 ) -> None:
