@@ -557,7 +557,8 @@
     try {
       [[info], layers] = await Promise.all([
         dockerJson("image", ["inspect", id]),
-        dd.docker.cli.exec("history", ["--no-trunc", "--format", "{{json .}}", id])
+        // Quoted as on Docker Desktop: the blocking form splits its line as a shell does.
+        dd.docker.cli.exec("history", ["--no-trunc", "--format", "'{{json .}}'", id])
           .then((/** @type {any} */ result) => result.parseJsonLines()),
       ]);
     } catch (error) {
@@ -648,7 +649,7 @@
       errors, body);
     await poll(async () => {
       const [listed, containers] = await Promise.all([
-        dd.docker.cli.exec("volume", ["ls", "--format", "{{json .}}"])
+        dd.docker.cli.exec("volume", ["ls", "--format", "'{{json .}}'"])
           .then((/** @type {any} */ result) => result.parseJsonLines()),
         dd.docker.listContainers({ all: true }),
       ]);
