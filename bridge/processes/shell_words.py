@@ -45,9 +45,7 @@ def split_words(line: str) -> list[str]:
         in_word = True
         if char == "\\":
             if index + 1 < end:
-                if line[index + 1] != "\n":
-                    word.append(line[index + 1])
-                index += 2
+                index = _escaped(line, index, word)
             else:
                 word.append(char)
                 index += 1
@@ -77,10 +75,16 @@ def _double_quoted(line: str, opening: int, word: list[str]) -> int:
         if char == '"':
             return index + 1
         if char == "\\" and index + 1 < end and line[index + 1] in _ESCAPED_IN_DOUBLE:
-            if line[index + 1] != "\n":
-                word.append(line[index + 1])
-            index += 2
+            index = _escaped(line, index, word)
         else:
             word.append(char)
             index += 1
     raise UnbalancedQuote("double", opening)
+
+
+def _escaped(line: str, backslash: int, word: list[str]) -> int:
+    """Appends the character the backslash at ``backslash`` escapes (a backslash-newline is no
+    character at all); returns the index after both."""
+    if line[backslash + 1] != "\n":
+        word.append(line[backslash + 1])
+    return backslash + 2
