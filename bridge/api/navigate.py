@@ -11,7 +11,6 @@ page's URL names exactly the object that was checked.
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from bridge.api.models import Params
+from bridge.docker_engine import is_container_ref, is_image_ref, segment
 from bridge.docker_pages import PAGES
 from bridge.errors import NotFound
 from bridge.rpc import MethodRouter
@@ -90,19 +90,16 @@ class NavigateParams(Params):
         return _check_given(value, info, info.data.get("target") == "image")
 
 
-# What a name or id can look like. The engine decodes and cleans the paths it is asked for
-# (``..%2F`` climbs), so an id that no object could have is refused before it is sent.
-_NAME = re.compile(r"[A-Za-z0-9][\w.-]*", re.ASCII)  # container and volume names, container ids
-_IMAGE = re.compile(r"[A-Za-z0-9][\w.:@-]*(/[A-Za-z0-9][\w.:@-]*)*", re.ASCII)  # ids and references
-
-
 async def _inspect(engine: DockerEngine, kind: str, name: str) -> Any:
-    """The engine's inspect JSON for the object; a missing one is ``NotFound`` naming it."""
+    """The engine's inspect JSON for the object; a missing one is ``NotFound`` naming it. The
+    engine decodes and cleans the paths it is asked for (``..%2F`` climbs), so a name or id that
+    no object could have is refused before it is sent (``bridge.docker_engine``'s grammars)."""
     if kind == "image":
-        valid, path = _IMAGE.fullmatch(name), f"images/{quote(name, safe='/:@')}/json"
+        valid, path = is_image_ref(name), f"images/{segment(name)}/json"
     else:
         key = name.removeprefix("/") if kind == "container" else name  # "/name", as lists spell it
-        valid, path = _NAME.fullmatch(key), f"{kind}s/{key}" + ("/json" if kind == "container" else "")
+        valid = is_container_ref(key)  # volume names follow the same grammar
+        path = f"{kind}s/{segment(key)}" + ("/json" if kind == "container" else "")
     where = f"no {kind} {name!r} on the Docker engine at {engine.host}"
     if not valid:
         raise NotFound(f"{where} (not a {kind} name or id)", kind=kind, id=name)
