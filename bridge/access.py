@@ -42,6 +42,7 @@ from starlette.websockets import WebSocket
 
 from bridge import listener
 from bridge.auth import SESSION_LIFETIME, TOKEN_QUERY, Credentials, bearer
+from bridge.context import SCOPE_KEY, ContextTable, ExtensionContext
 from bridge.security import POLICY_VIOLATION, admit_websocket, check_host, check_request_origin
 
 log = logging.getLogger("ddbridge.access")
@@ -91,25 +92,38 @@ def frame_ancestors(origins: Collection[str]) -> str:
 
 class AccessGate:
     def __init__(
-        self, app: ASGIApp, hosts: frozenset[str], origins: frozenset[str], credentials: Credentials
+        self,
+        app: ASGIApp,
+        hosts: frozenset[str],
+        origins: frozenset[str],
+        credentials: Credentials,
+        contexts: ContextTable,
     ) -> None:
         self.app = app
         self.hosts = hosts
         self.origins = origins
         self.credentials = credentials
-        self.frame_policy = frame_ancestors(origins).encode()
+        self.contexts = contexts
+
+    def frame_policy(self, context: ExtensionContext) -> str:
+        return frame_ancestors(self.origins | context.frame_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "http":
-            send = self._with_frame_policy(send)
         hosts = [value.decode("latin-1") for key, value in scope["headers"] if key == b"host"]
         host = hosts[0] if len(hosts) == 1 else None  # none, or ambiguous: refused
         if not check_host(host, self.hosts):
             await self._refuse_host(scope, receive, send, hosts)
             return
+        context = self.contexts.for_host(host)
+        if context is None:
+            await self._refuse_host(scope, receive, send, hosts, why="no extension is installed under")
+            return
+        scope[SCOPE_KEY] = context
+        if scope["type"] == "http":
+            send = self._with_frame_policy(send, self.frame_policy(context).encode())
         if scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
@@ -119,11 +133,12 @@ class AccessGate:
         ):
             return  # another page's: refused at the handshake, before anything else is said
         query_tokens = self._query_tokens(scope)
+        key = context.key
         if self.credentials.required:
             presented = self._presented(connection, query_tokens)
-            explicit = self.credentials.accepts_any(presented)
+            explicit = self.credentials.accepts_any(presented, key)
             cookie = self._cookie(connection)
-            if not explicit and not self.credentials.accepts_view(cookie):
+            if not explicit and not self.credentials.accepts_view(cookie, key):
                 guess = bool(presented or cookie)
                 await self._refuse(connection, receive, send, TOKEN_HELP, TOKEN_REASON, guess=guess)
                 return
@@ -131,7 +146,7 @@ class AccessGate:
                 guess = bool(presented)
                 await self._refuse(connection, receive, send, EXPLICIT_HELP, EXPLICIT_REASON, guess=guess)
                 return
-            scope = self._without_credentials(scope)
+            scope = self._without_credentials(scope, key)
         listener.credentialed(scope)
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
@@ -158,16 +173,15 @@ class AccessGate:
             return
         if (
             self.credentials.required
-            and self.credentials.accepts_any(query_tokens)
+            and self.credentials.accepts_any(query_tokens, key)
             and _is_navigation(connection)
         ):
-            await self._log_in(connection)(scope, receive, send)
+            await self._log_in(connection, context)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _with_frame_policy(self, send: Send) -> Send:
-        policy = self.frame_policy
-
+    @staticmethod
+    def _with_frame_policy(send: Send, policy: bytes) -> Send:
         async def send_framed(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), (b"content-security-policy", policy)]
@@ -199,15 +213,16 @@ class AccessGate:
     def _cookie(connection: HTTPConnection) -> str:
         return connection.cookies.get(cookie_name(connection.scope), "")
 
-    def _without_credentials(self, scope: Scope) -> Scope:
+    def _without_credentials(self, scope: Scope, key: str) -> Scope:
         """The request as the routes see it, without any ddbridge credential: the token, page
         credentials, and every ``ddbridge-*`` cookie (this daemon's and any other's), so that
         nothing passes them on (the dev server proxy forwards headers and query strings)."""
         headers = []
-        for key, value in scope["headers"]:
-            if key == b"authorization" and self.credentials.accepts(bearer(value.decode("latin-1")) or ""):
+        for name, value in scope["headers"]:
+            presented = bearer(value.decode("latin-1")) if name == b"authorization" else None
+            if presented is not None and self.credentials.accepts(presented, key):
                 continue
-            if key == b"cookie":
+            if name == b"cookie":
                 kept = [
                     part
                     for part in value.split(b";")
@@ -216,9 +231,9 @@ class AccessGate:
                 if not kept:
                     continue
                 value = b";".join(kept).strip()
-            headers.append((key, value))
+            headers.append((name, value))
         query = b"&".join(
-            part for part in scope["query_string"].split(b"&") if not self._is_token_parameter(part)
+            part for part in scope["query_string"].split(b"&") if not self._is_token_parameter(part, key)
         )
         scope = {**scope, "headers": headers, "query_string": query}
         if "subprotocols" in scope:
@@ -229,29 +244,32 @@ class AccessGate:
             ]
         return scope
 
-    def _is_token_parameter(self, part: bytes) -> bool:
+    def _is_token_parameter(self, part: bytes, key: str) -> bool:
         """A ``token`` parameter holding a credential of ours, name and value compared decoded
         (anything else named ``token``, such as Vite's, is the dev server's own)."""
-        key, _, value = part.partition(b"=")
-        return unquote_plus(key.decode("latin-1")) == TOKEN_QUERY and self.credentials.accepts(
-            unquote_plus(value.decode("latin-1"))
+        name, _, value = part.partition(b"=")
+        return unquote_plus(name.decode("latin-1")) == TOKEN_QUERY and self.credentials.accepts(
+            unquote_plus(value.decode("latin-1")), key
         )
 
-    def _log_in(self, connection: HTTPConnection) -> Response:
+    def _log_in(self, connection: HTTPConnection, context: ExtensionContext) -> Response:
         """The printed URL was opened: the login page stores a page credential in this origin's
         ``localStorage``, the view cookie is set, and the page goes on to the same URL without
         the token (always a path on the bridge: ``//evil/?token=…`` goes to ``/evil/``)."""
         rest = [
             (key, value)
             for key, value in connection.query_params.multi_items()
-            if key != TOKEN_QUERY or not self.credentials.accepts(value)
+            if key != TOKEN_QUERY or not self.credentials.accepts(value, context.key)
         ]
         path = "/" + connection.url.path.lstrip("/\\")
         target = path + (f"?{urlencode(rest)}" if rest else "")
-        response = LOGIN_PAGE.response({"credential": self.credentials.issue_session(), "next": target})
+        response = LOGIN_PAGE.response(
+            {"credential": self.credentials.issue_session(context.key), "next": target},
+            self.frame_policy(context),  # an extension's page logs in inside the host's shell
+        )
         response.set_cookie(
             cookie_name(connection.scope),
-            self.credentials.issue_view(),
+            self.credentials.issue_view(context.key),
             max_age=SESSION_LIFETIME,
             httponly=True,
             samesite="lax",
@@ -282,8 +300,17 @@ class AccessGate:
             response = PlainTextResponse(why, status_code=401, headers=LOGIN_HEADERS)
         await response(scope, receive, send)
 
-    async def _refuse_host(self, scope: Scope, receive: Receive, send: Send, hosts: list[str]) -> None:
-        log.warning("refused request with Host %s (not loopback or allowed)", hosts)
+    async def _refuse_host(
+        self, scope: Scope, receive: Receive, send: Send, hosts: list[str], why: str = ""
+    ) -> None:
+        if why:
+            log.warning("refused request with Host %s: %s it", hosts, why)
+            if scope["type"] == "http":
+                message = f"ddbridge: {why} {hosts[0]}"
+                await PlainTextResponse(message, status_code=404)(scope, receive, send)
+                return
+        else:
+            log.warning("refused request with Host %s (not loopback or allowed)", hosts)
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": POLICY_VIOLATION})
             return

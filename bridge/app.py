@@ -1,84 +1,157 @@
-"""The FastAPI application: health, the shim, the RPC WebSocket and the extension's UI (a folder,
-or a dev server reverse-proxied at the bridge's origin)."""
+"""The FastAPI application: health, the shim, the RPC WebSocket, the inspector, the docker pages
+and the extension's UI, each served in the context (``bridge.context``) the request's Host names.
+The app assembles the pieces: the API routers into registries, the contexts into a table."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from functools import partial
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi import Depends, FastAPI, HTTPException, WebSocket, WebSocketDisconnect, WebSocketException
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
 
-from bridge import __version__, favicon
+from bridge import __version__
 from bridge.access import HANDOFF_PAGE, HANDOFF_PATH, AccessGate, frame_ancestors, rpc_subprotocol
+from bridge.api import desktop, dialog, docker, exec, host, navigate, service
+from bridge.api.host import host_info
 from bridge.auth import Credentials, default_secret_file, load_secret
 from bridge.config import Settings
 from bridge.connection import Session
+from bridge.context import ContextTable, ExtensionContext, ExtensionInfo, context_of
+from bridge.daemon import Daemon
 from bridge.docker_pages import pages_router
 from bridge.extension.devserver import DevServerProxy, origin_of
-from bridge.extension.ui import ui_response
 from bridge.inspector import inspector_router
 from bridge.mock import registry_for
 from bridge.redaction import redact
-from bridge.security import admit_websocket
-from bridge.state import Bridge, ExtensionInfo
+from bridge.rpc import MethodRouter, Registry
+from bridge.security import POLICY_VIOLATION, admit_websocket
+from bridge.service_proxy import ServiceProxy
+from bridge.ui_routes import ExtensionUi
 
 log = logging.getLogger("ddbridge")
 
 TRY_AGAIN_LATER = 1013
 
+# ddClient's areas: what every extension's pages may call.
+ROUTERS: tuple[MethodRouter, ...] = (
+    service.router,
+    exec.router,
+    docker.router,
+    desktop.router,
+    navigate.router,
+    dialog.router,
+    host.router,
+)
+
+
+def extension_registry(settings: Settings, extra: Iterable[MethodRouter] = ()) -> Registry[Session]:
+    """The methods an extension's pages answer to (``--mock``/``--record`` replace some)."""
+    return registry_for(settings, Registry((*ROUTERS, *extra)))
+
+
+def allowed_origins(settings: Settings) -> frozenset[str]:
+    """Origins besides a page's own that may load the shim and open ``/rpc``: ``--allow-origin``
+    and the ``--ui-source`` dev server's own (issue #6: a page served by the dev server itself
+    may call the bridge; through the proxy the page has the bridge's origin anyway)."""
+    source = settings.ui.source
+    return frozenset((*settings.server.allow_origins, *((origin_of(source),) if source is not None else ())))
+
+
+def single_context(settings: Settings, extension: ExtensionInfo | None = None) -> ExtensionContext:
+    """The one context of ``serve``, ``run`` and ``dev``, from the settings."""
+    info = extension or ExtensionInfo()
+    ui_source = settings.ui.source
+    if ui_source is not None and settings.ui.dir is not None:
+        log.warning(
+            "both [ui] dir %s and source %s are set: serving the dev server",
+            settings.ui.dir,
+            ui_source,
+        )
+    return ExtensionContext(
+        info,
+        extension_registry(settings),
+        ServiceProxy(settings.backend),
+        ui_dir=settings.ui.dir if ui_source is None else None,
+        dev_server=DevServerProxy(ui_source, allowed_origins(settings), info.inject) if ui_source else None,
+        host_binaries=settings.host_binaries.dir,
+        vm_container=settings.docker.vm_container,
+    )
+
 
 def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> FastAPI:
-    bridge = Bridge(settings, extension or ExtensionInfo())
-    bridge.registry = registry_for(settings, bridge.registry)  # --mock / --record replace some methods
-    ui_source = settings.ui.source
-    # A page served by the dev server itself may load /ddclient.js from the bridge and call it
-    # (issue #6); through the proxy the page has the bridge's own origin anyway.
-    allowed_origins = frozenset(
-        (*settings.server.allow_origins, *((origin_of(ui_source),) if ui_source is not None else ()))
-    )
-    dev_server = DevServerProxy(ui_source, allowed_origins, bridge.inject) if ui_source is not None else None
+    """``serve``, ``run`` and ``dev``: one extension on every host name."""
+    return assemble(settings, ContextTable(single_context(settings, extension)))
+
+
+async def _admin_only(connection: HTTPConnection) -> None:
+    """The inspector shows every page's calls: an installed extension's origin has none of it."""
+    if not context_of(connection.scope).admin:
+        if connection.scope["type"] == "websocket":
+            raise WebSocketException(POLICY_VIOLATION, "ddbridge: the inspector is the shell's only")
+        raise HTTPException(404, "not found: the inspector is served on the host's own origin")
+
+
+def assemble(
+    settings: Settings,
+    contexts: ContextTable,
+    *,
+    on_start: Callable[[Daemon], Awaitable[None]] | None = None,
+    on_stop: Callable[[Daemon], Awaitable[None]] | None = None,
+    routes: Callable[[FastAPI, Daemon], None] | None = None,
+) -> FastAPI:
+    """The app serving ``contexts``; ``on_start``/``on_stop`` run in its lifespan, ``routes`` adds
+    routes of its own (the extensions host's shell) before the UI's catch-all."""
+    daemon = Daemon(settings, host_info(), contexts)
+    origins = allowed_origins(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if dev_server is not None:
-            await dev_server.aclose()
-        await bridge.aclose()
+        if on_start is not None:
+            await on_start(daemon)
+        try:
+            yield
+        finally:
+            if on_stop is not None:
+                await on_stop(daemon)
+            await daemon.aclose()
 
     app = FastAPI(title="ddbridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.bridge = bridge
+    app.state.daemon = daemon
     server = settings.server
     credentials = Credentials(
         token=server.token or None,
         secret=load_secret(server.secret_file or default_secret_file()),
     )
     allowed_hosts = frozenset(h.lower() for h in (*server.allow_hosts, server.host))
-    app.add_middleware(AccessGate, hosts=allowed_hosts, origins=allowed_origins, credentials=credentials)
+    app.add_middleware(
+        AccessGate, hosts=allowed_hosts, origins=origins, credentials=credentials, contexts=contexts
+    )
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
     @app.get("/ddclient.js")
-    async def shim() -> Response:
+    async def shim(connection: HTTPConnection) -> Response:
         # No credential in it: the shim reads the page credential from the origin's storage, or
         # on another allowed origin asks the hand-off page below for it.
-        return Response(bridge.shim(), media_type="text/javascript", headers={"Cache-Control": "no-store"})
+        body = daemon.shim(context_of(connection.scope))
+        return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-store"})
 
     @app.get(HANDOFF_PATH)
     async def credential_handoff() -> Response:
-        return HANDOFF_PAGE.response({"origins": sorted(allowed_origins)}, frame_ancestors(allowed_origins))
+        return HANDOFF_PAGE.response({"origins": sorted(origins)}, frame_ancestors(origins))
 
     @app.websocket("/rpc")
     async def rpc(websocket: WebSocket) -> None:
-        if not await admit_websocket(websocket, allowed_origins, "the RPC WebSocket"):
+        if not await admit_websocket(websocket, origins, "the RPC WebSocket"):
             return
         await websocket.accept(subprotocol=rpc_subprotocol(websocket))
         limit = settings.limits.connections
-        if len(bridge.sessions) >= limit:
+        if len(daemon.sessions) >= limit:
             log.warning("refused a connection: %d are open ([limits] connections)", limit)
             reason = f"ddbridge: too many connections ({limit}, [limits] connections)"
             await websocket.close(code=TRY_AGAIN_LATER, reason=reason)
@@ -86,13 +159,14 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
         client = websocket.client
         peer = f"{client.host}:{client.port}" if client else "?"
         session = Session(
-            bridge,
+            daemon,
+            context_of(websocket.scope),
             websocket.send_text,
             peer,
             # The inspector shows it: a page URL may carry a token (a non-browser's, typed by hand).
             redact(websocket.headers.get("referer") or websocket.headers.get("origin") or "") or None,
         )
-        bridge.sessions.add(session)
+        daemon.sessions.add(session)
         try:
             while True:
                 message = await websocket.receive()
@@ -106,52 +180,17 @@ def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> Fa
         except WebSocketDisconnect:
             pass
         finally:
-            bridge.sessions.discard(session)
+            daemon.sessions.discard(session)
             await session.close()
 
     # The live inspector (/_ddbridge/): its page, events WebSocket and export.
-    app.include_router(inspector_router(bridge.events, allowed_origins))
+    app.include_router(inspector_router(daemon.events, origins), dependencies=[Depends(_admin_only)])
 
     # The stand-ins for Docker Desktop's screens that navigation opens; before the UI's catch-all.
     app.include_router(pages_router())
+    if routes is not None:
+        routes(app, daemon)
 
-    icon = bridge.extension.icon
-    if icon is not None:
-
-        @app.api_route("/_ddbridge/icon", methods=["GET", "HEAD"])
-        def extension_icon() -> Response:
-            return FileResponse(icon)
-
-    ui_dir = settings.ui.dir
-    icon_response = partial(favicon.icon_response, icon)
-    if dev_server is None:  # (the dev server's own favicon wins: DevServerFavicon below)
-
-        @app.api_route(favicon.PATH, methods=["GET", "HEAD"])
-        def favicon_ico() -> Response:  # sync: file reads run in the threadpool
-            if ui_dir is not None:
-                own = ui_response(ui_dir, favicon.PATH, bridge.inject)
-                if own.status_code == 200:
-                    return own
-            return icon_response()
-
-    entry = bridge.extension.entry
-    # The tab's page, when it is not the folder's index: a URL the tab shows instead of a folder
-    # (as Docker Desktop opens it), or a page with its query kept. A --ui/--ui-source flag wins.
-    if dev_server is None and entry and (ui_dir is not None) == entry.startswith("/"):
-
-        @app.api_route("/", methods=["GET", "HEAD"])
-        def tab() -> Response:
-            return RedirectResponse(entry, status_code=307)
-
-    if dev_server is not None:
-        if ui_dir is not None:
-            log.warning("both [ui] dir %s and source %s are set: serving the dev server", ui_dir, ui_source)
-        # Mounted last, so the routes above win; it takes HTTP and WebSocket alike.
-        app.mount("/", favicon.DevServerFavicon(dev_server, icon_response), name="ui-source")
-    elif ui_dir is not None:
-
-        @app.get("/{path:path}")
-        def ui(path: str) -> Response:  # sync: file reads run in the threadpool
-            return ui_response(ui_dir, path, bridge.inject)
-
+    # Mounted last, so the routes above win; it takes HTTP and WebSocket alike.
+    app.mount("/", ExtensionUi(), name="ui")
     return app

@@ -107,46 +107,53 @@ class Credentials:
     def required(self) -> bool:
         return self.token is not None
 
-    def issue_session(self, now: float | None = None) -> str:
-        """A page credential: ``s2.<expiry>.<signature>``, valid for a week."""
-        return self._issue(SESSION_PREFIX, now)
+    def issue_session(self, key: str = "", now: float | None = None) -> str:
+        """A page credential for the origin ``key`` names: ``s2.<expiry>.<signature>``, valid
+        for a week."""
+        return self._issue(SESSION_PREFIX, key, now)
 
-    def issue_view(self, now: float | None = None) -> str:
-        """A view cookie's value: ``v2.<expiry>.<signature>``, valid for a week."""
-        return self._issue(VIEW_PREFIX, now)
+    def issue_view(self, key: str = "", now: float | None = None) -> str:
+        """A view cookie's value for the origin ``key`` names: ``v2.<expiry>.<signature>``."""
+        return self._issue(VIEW_PREFIX, key, now)
 
-    def accepts(self, presented: str, now: float | None = None) -> bool:
-        """True for this start's token, or for an unexpired page credential signed here."""
+    def accepts(self, presented: str, key: str = "", now: float | None = None) -> bool:
+        """True for this start's token (which opens every origin), or for an unexpired page
+        credential signed here for ``key``'s origin."""
         if self.token is None:
             return True
         if not presented.startswith(SESSION_PREFIX):
             return hmac.compare_digest(presented.encode(), self.token.encode())
-        return self._valid(SESSION_PREFIX, presented, now)
+        return self._valid(SESSION_PREFIX, key, presented, now)
 
-    def accepts_any(self, presented: Iterable[str]) -> bool:
-        return any(self.accepts(candidate) for candidate in presented)
+    def accepts_any(self, presented: Iterable[str], key: str = "") -> bool:
+        return any(self.accepts(candidate, key) for candidate in presented)
 
-    def accepts_view(self, presented: str, now: float | None = None) -> bool:
-        """True for an unexpired view cookie signed here (only that: a view cookie is no token)."""
-        return self.token is None or self._valid(VIEW_PREFIX, presented, now)
+    def accepts_view(self, presented: str, key: str = "", now: float | None = None) -> bool:
+        """True for an unexpired view cookie signed here for ``key``'s origin (only that: a view
+        cookie is no token)."""
+        return self.token is None or self._valid(VIEW_PREFIX, key, presented, now)
 
-    def _issue(self, prefix: str, now: float | None) -> str:
+    def _issue(self, prefix: str, key: str, now: float | None) -> str:
         expiry = str(int((time.time() if now is None else now) + SESSION_LIFETIME))
-        return f"{prefix}{expiry}.{self._sign(prefix, expiry)}"
+        return f"{prefix}{expiry}.{self._sign(prefix, key, expiry)}"
 
-    def _valid(self, prefix: str, presented: str, now: float | None) -> bool:
+    def _valid(self, prefix: str, key: str, presented: str, now: float | None) -> bool:
         if not presented.startswith(prefix):
             return False
         expiry, _, signature = presented[len(prefix) :].partition(".")
         if not expiry.isdigit() or not hmac.compare_digest(
-            signature.encode(), self._sign(prefix, expiry).encode()
+            signature.encode(), self._sign(prefix, key, expiry).encode()
         ):
             return False
         return int(expiry) > (time.time() if now is None else now)
 
-    def _sign(self, prefix: str, value: str) -> str:
-        """Each kind signs under its own label, so one kind's signature never passes as another's."""
-        message = f"ddbridge-{prefix}{value}".encode()
+    def _sign(self, prefix: str, key: str, value: str) -> str:
+        """Each kind signs under its own label, and each origin's under its own key (an installed
+        extension's slug; none for the one origin of ``serve``), so that one kind's or one
+        origin's signature never passes for another's. ``value`` is digits: no two (key, value)
+        pairs make one message."""
+        scoped = f"{key}/{value}" if key else value
+        message = f"ddbridge-{prefix}{scoped}".encode()
         return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
 
 

@@ -30,9 +30,10 @@ from urllib.parse import urlencode
 import uvicorn
 
 from bridge import __version__
-from bridge.api.dialog import load_script
 from bridge.auth import TOKEN_QUERY, new_token
 from bridge.config import Settings, load_settings, with_overrides
+from bridge.context import ExtensionInfo
+from bridge.dialogs import load_script
 from bridge.docker_engine import DockerEngine, EngineAddress
 from bridge.errors import ConfigError
 from bridge.extension.backend import SOCKET_ENV, Backend, HostCommandBackend
@@ -59,7 +60,6 @@ from bridge.mock import check_mock_settings
 from bridge.progress import Progress
 from bridge.redaction import RedactingFilter
 from bridge.security import is_loopback
-from bridge.state import ExtensionInfo
 
 USAGE_ERROR = 2
 START_FAILURE = 1

@@ -31,7 +31,8 @@ from bridge.rpc import Frame, Reply, dispatch, encode, notification, parse_frame
 from bridge.rpc.dispatch import admit, refuse
 
 if TYPE_CHECKING:
-    from bridge.state import Bridge
+    from bridge.context import ExtensionContext
+    from bridge.daemon import Daemon
 
 log = logging.getLogger("ddbridge.connection")
 
@@ -59,11 +60,19 @@ def _may_escape_to_ascii(data: str | bytes) -> bool:
 
 
 class Session:
-    def __init__(self, bridge: Bridge, send_text: SendText, peer: str, page: str | None = None) -> None:
-        self.bridge = bridge
+    def __init__(
+        self,
+        daemon: Daemon,
+        context: ExtensionContext,
+        send_text: SendText,
+        peer: str,
+        page: str | None = None,
+    ) -> None:
+        self.daemon = daemon
+        self.context = context  # the extension whose page this is: its backend, binaries, methods
         self.peer = peer
         # The inspector's view of this connection: its calls, streams and toasts.
-        self.events = bridge.events.connect(peer, page)
+        self.events = daemon.events.connect(peer, page)
         self._send_text = send_text
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -90,14 +99,14 @@ class Session:
     async def _handle(self, data: str | bytes) -> None:
         # Counted before the first await: frames handled at once cannot slip past the limit.
         frame, admitted = admit(
-            parse_frame(data), self.bridge.settings.limits.calls_per_connection - self._calls, self._no_room
+            parse_frame(data), self.daemon.settings.limits.calls_per_connection - self._calls, self._no_room
         )
         self._calls += admitted
         holds: list[Hold] = []
         _frame_holds.set(holds)  # this task's own context
         try:
-            reply = await dispatch(self.bridge.registry, frame, self, self.events)
-            held = self.bridge.memory.hold("the reply")
+            reply = await dispatch(self.context.registry, frame, self, self.events)
+            held = self.daemon.memory.hold("the reply")
             holds.append(held)  # given back in the end, with the calls' own
             text = self._encode(frame, reply, holds[:-1], held, data)
             if text is not None:
@@ -115,7 +124,7 @@ class Session:
             callback()
 
     def _no_room(self) -> LimitExceeded:
-        limit = self.bridge.settings.limits.calls_per_connection
+        limit = self.daemon.settings.limits.calls_per_connection
         return LimitExceeded(
             f"too many calls in flight on this connection ({limit}, [limits] calls_per_connection); "
             "wait for some to answer",
@@ -167,7 +176,7 @@ class Session:
         """A hold on the daemon's memory budget for buffers that go into the reply of the call
         being handled (``what`` names them in the error): given back once that reply is encoded,
         or the call ended without one."""
-        hold = self.bridge.memory.hold(what)
+        hold = self.daemon.memory.hold(what)
         _frame_holds.get().append(hold)
         return hold
 
@@ -190,7 +199,7 @@ class Session:
             release()
             raise
         stream_id = str(next(self._stream_ids))
-        stream = Stream(stream_id, process, self.notify, self.bridge.settings.exec.kill_grace)
+        stream = Stream(stream_id, process, self.notify, self.daemon.settings.exec.kill_grace)
         self._streams[stream_id] = stream
 
         def forget() -> None:
@@ -204,12 +213,12 @@ class Session:
         """Count one more process (and stream) from before it starts, so that concurrent starts
         cannot slip past the limits; returns what gives the place back (once)."""
         self._check_room(stream=stream)
-        bridge = self.bridge
+        daemon = self.daemon
         self._processes += 1
-        bridge.processes_running += 1
+        daemon.processes_running += 1
         if stream:
             self._stream_places += 1
-            bridge.streams_running += 1
+            daemon.streams_running += 1
         released = False
 
         def release() -> None:
@@ -218,16 +227,16 @@ class Session:
                 return
             released = True
             self._processes -= 1
-            bridge.processes_running -= 1
+            daemon.processes_running -= 1
             if stream:
                 self._stream_places -= 1
-                bridge.streams_running -= 1
+                daemon.streams_running -= 1
 
         return release
 
     def _check_room(self, *, stream: bool) -> None:
-        bridge = self.bridge
-        limits = bridge.settings.limits
+        daemon = self.daemon
+        limits = daemon.settings.limits
         on_all = "running for all pages"
         _within(
             limits,
@@ -236,7 +245,7 @@ class Session:
             "processes on this connection",
             advice="; wait for some to end or kill some streams",
         )
-        _within(limits, "processes", bridge.processes_running, "processes on the daemon", running=on_all)
+        _within(limits, "processes", daemon.processes_running, "processes on the daemon", running=on_all)
         if stream:
             _within(
                 limits,
@@ -245,7 +254,7 @@ class Session:
                 "streams on this connection",
                 advice="; kill some first",
             )
-            _within(limits, "streams", bridge.streams_running, "streams on the daemon", running=on_all)
+            _within(limits, "streams", daemon.streams_running, "streams on the daemon", running=on_all)
 
     def stream(self, stream_id: str) -> Stream:
         try:

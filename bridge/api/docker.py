@@ -89,7 +89,7 @@ class ListImagesParams(Params):
 
 
 async def _list(session: Session, path: str, options: _Options) -> Any:
-    engine = session.bridge.docker
+    engine = session.daemon.docker
     try:
         return await engine.get_json(path, options.query())
     except aiodocker.DockerError as exc:

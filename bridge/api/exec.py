@@ -53,7 +53,7 @@ class KillParams(Params):
 
 
 async def _start_host(spec: ExecSpec, session: Session) -> RunningProcess:
-    folder = session.bridge.settings.host_binaries.dir
+    folder = session.context.host_binaries
     if folder is None:
         raise NotConfigured(
             "no host binaries folder is configured: start ddbridge with --host-binaries DIR",
@@ -83,7 +83,7 @@ async def _start_in_container(params: ExecParams, session: Session) -> RunningPr
     """The exec in the ``vm`` or ``container:NAME`` container, once its name is one Docker could
     have given: the name becomes part of an Engine API path (``/containers/NAME/exec``)."""
     if params.target == "vm":
-        container = session.bridge.settings.docker.vm_container
+        container = session.context.vm_container
         if container is None:
             raise NotConfigured(
                 "no extension VM container is configured: start ddbridge with --vm-container NAME "
@@ -100,7 +100,7 @@ async def _start_in_container(params: ExecParams, session: Session) -> RunningPr
         container = container_ref(params.target.removeprefix("container:"), field="target")
         where = f"container {container!r}"
     return await ContainerProcess.start(
-        session.bridge.docker, container, params.spec(), target=params.target, where=where
+        session.daemon.docker, container, params.spec(), target=params.target, where=where
     )
 
 
@@ -115,7 +115,7 @@ async def _start_docker_cli(spec: ExecSpec, session: Session) -> RunningProcess:
             cmd=spec.cmd,
         )
     adopt_orphans()
-    env = {**os.environ, **spec.env, **session.bridge.docker.address.cli_env()}
+    env = {**os.environ, **spec.env, **session.daemon.docker.address.cli_env()}
     try:
         return await LocalProcess.start([binary, spec.cmd, *spec.args], cwd=spec.cwd, env=env)
     except OSError as exc:
@@ -155,7 +155,7 @@ async def run(params: ExecParams, session: Session) -> dict[str, Any]:
     """Run to completion; the result is returned whatever the exit code (the client rejects)."""
     if params.target == "docker":
         params = docker_command_line(params)
-    settings = session.bridge.settings.exec
+    settings = session.daemon.settings.exec
     hold = session.reply_hold(f"the output of {params.cmd!r}")
     result = await session.run_process(
         lambda: start_process(params, session),

@@ -60,7 +60,7 @@ class OpenExternalParams(Params):
 
 @router.method("info")
 async def info(params: InfoParams, session: Session) -> dict[str, Any]:
-    return session.bridge.host_info
+    return session.daemon.host_info
 
 
 @router.method("openExternal")

@@ -147,7 +147,7 @@ async def _resolve(engine: DockerEngine, params: NavigateParams) -> str:
 async def navigate(params: NavigateParams, session: Session) -> dict[str, str]:
     """Check the target on the engine and answer ``{url}``, the page the shim opens. The intent
     goes to the daemon's log and to the inspector (whose row for the call shows the page)."""
-    url = await _resolve(session.bridge.docker, params)
+    url = await _resolve(session.daemon.docker, params)
     given = {key: value for key, value in (("id", params.id), ("tag", params.tag)) if value is not None}
     session.events.publish("navigate", {"target": params.target, **given, "url": url})
     where = " ".join(f"{key}={value!r}" for key, value in given.items())

@@ -130,6 +130,8 @@ def test_vite_ui_through_the_bridge_with_hot_module_replacement(
         ws.on("framereceived", lambda payload: frames.append((ws.url, payload)))
 
     page.on("websocket", watch)
+    console: list[str] = []
+    page.on("console", lambda line: console.append(line.text))
     page.goto(running.login_url())
     message = page.locator("#message")
     expect(message).to_have_text("first text")
@@ -145,16 +147,25 @@ def test_vite_ui_through_the_bridge_with_hot_module_replacement(
 
     # Vite's HMR socket is the bridge's, not the dev server's (Vite falls back to a direct
     # connection when the first one fails: that must not be what makes the test pass).
+    # Vite's client logs "[vite] connected." once its socket is open (it does so before the page's
+    # own module runs; the wait is for a loaded CI machine).
     hmr_prefix = f"ws://127.0.0.1:{running.port}/?token="
     wait_for(
-        lambda: any(url.startswith(hmr_prefix) and '"connected"' in str(data) for url, data in frames),
-        what="Vite's HMR client connected through the bridge",
+        lambda: (
+            any(ws.url.startswith(hmr_prefix) for ws in sockets)
+            and any("[vite] connected" in line for line in console)
+        ),
+        timeout=30,
+        what=f"Vite's HMR client connected through the bridge (sockets: {[ws.url for ws in sockets]})",
     )
     loaded_at = page.evaluate("window.__loadedAt")
 
     (vite_project / "message.js").write_text(message_js("second text, hot"))
-    expect(message).to_have_text("second text, hot", timeout=10_000)
+    expect(message).to_have_text("second text, hot", timeout=20_000)
     assert page.evaluate("window.__loadedAt") == loaded_at, "the page reloaded instead of a hot update"
-    assert any(url.startswith(hmr_prefix) and '"js-update"' in str(data) for url, data in frames)
+    wait_for(
+        lambda: any(url.startswith(hmr_prefix) and '"js-update"' in str(data) for url, data in frames),
+        what="the hot update's frame on the bridge's socket",
+    )
     assert not [ws.url for ws in sockets if f":{vite.rsplit(':', 1)[1]}/" in ws.url]
     assert client_page.unexpected_errors() == []

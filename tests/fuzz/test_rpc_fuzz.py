@@ -40,8 +40,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from bridge.api.exec import ExecParams
+from bridge.app import ROUTERS
 from bridge.rpc import Registry
-from bridge.state import ROUTERS
 from tests.conftest import write_host_tools
 from tests.support.processes import RunningBridge
 

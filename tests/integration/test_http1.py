@@ -1,4 +1,4 @@
-"""The service proxy's HTTP/1.1 transport (bridge/api/http1.py) against a real server in this
+"""The service proxy's HTTP/1.1 transport (bridge/http1.py) against a real server in this
 test's event loop: keep-alive reuse, connections a server closes while idle or just as a request
 goes out, chunked and HEAD answers, timeouts."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bridge.api.http1 import Http1Transport, Timeouts
+from bridge.http1 import Http1Transport, Timeouts
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +101,14 @@ def start_backend(*, uds: Path | None = None, port: int | None = None) -> subpro
 @dataclass(frozen=True)
 class HostProcess:
     """A process seen in /proc: its pid and start time (together they name it even after the
-    pid is reused), its parent, its command line and its state letter (``Z`` for a zombie)."""
+    pid is reused), its parent, its command line and its state letter (``Z`` for a zombie). Two
+    sightings of one process are equal whatever its state was each time (``S``, then ``D``)."""
 
     pid: int
     ppid: int
     start: int
     command: str
-    state: str
+    state: str = field(compare=False)
 
 
 def _read_process(pid: int) -> HostProcess | None:

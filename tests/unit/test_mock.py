@@ -13,6 +13,7 @@ import pytest
 
 from bridge.api.exec import ExecParams
 from bridge.api.service import ServiceRequest
+from bridge.app import ROUTERS
 from bridge.config import load_settings
 from bridge.errors import ConfigError, NoMockAnswer
 from bridge.mock import LayeredRegistry, check_mock_settings, registry_for
@@ -21,7 +22,6 @@ from bridge.mock.replay import ScriptedProcess
 from bridge.mock.script import ExecChunk, Script, closest, load_script
 from bridge.processes.base import STDERR, STDOUT, ExitStatus
 from bridge.rpc import Registry
-from bridge.state import ROUTERS
 
 
 def write(tmp_path: Path, content: Any, name: str = "mock.json") -> Path:

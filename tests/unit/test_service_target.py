@@ -12,9 +12,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bridge.api.service import PLAIN_PATH, ServiceProxy
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, InvalidParams
+from bridge.service_proxy import PLAIN_PATH, ServiceProxy
 
 BASES = ["http://127.0.0.1:9/", "http://backend:8080/api/v1/"]
 # Characters that matter to URL parsing, percent-encoding and dot segments.
