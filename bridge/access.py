@@ -106,7 +106,7 @@ class AccessGate:
         self.contexts = contexts
 
     def frame_policy(self, context: ExtensionContext) -> str:
-        return frame_ancestors(self.origins | context.frame_origins)
+        return frame_ancestors(self.origins | context.shell_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -267,12 +267,17 @@ class AccessGate:
             {"credential": self.credentials.issue_session(context.key), "next": target},
             self.frame_policy(context),  # an extension's page logs in inside the host's shell
         )
+        framed = bool(context.shell_origins)
         response.set_cookie(
             cookie_name(connection.scope),
             self.credentials.issue_view(context.key),
             max_age=SESSION_LIFETIME,
             httponly=True,
-            samesite="lax",
+            # An installed extension's pages live in the shell's frame, a third party there: only
+            # a partitioned cookie (which must be Secure; loopback names count as secure) is kept.
+            samesite="none" if framed else "lax",
+            secure=framed,
+            partitioned=framed,
         )
         return response
 

@@ -75,7 +75,7 @@ def single_context(settings: Settings, extension: ExtensionInfo | None = None) -
         extension_registry(settings),
         ServiceProxy(settings.backend),
         ui_dir=settings.ui.dir if ui_source is None else None,
-        dev_server=DevServerProxy(ui_source, allowed_origins(settings), info.inject) if ui_source else None,
+        ui_app=DevServerProxy(ui_source, allowed_origins(settings), info.inject) if ui_source else None,
         host_binaries=settings.host_binaries.dir,
         vm_container=settings.docker.vm_container,
     )
@@ -83,7 +83,15 @@ def single_context(settings: Settings, extension: ExtensionInfo | None = None) -
 
 def create_app(settings: Settings, extension: ExtensionInfo | None = None) -> FastAPI:
     """``serve``, ``run`` and ``dev``: one extension on every host name."""
-    return assemble(settings, ContextTable(single_context(settings, extension)))
+    return assemble(Daemon(settings, host_info(), ContextTable(single_context(settings, extension))))
+
+
+def credentials_for(settings: Settings) -> Credentials:
+    """This start's token and the secret browser credentials are signed with."""
+    server = settings.server
+    return Credentials(
+        token=server.token or None, secret=load_secret(server.secret_file or default_secret_file())
+    )
 
 
 async def _admin_only(connection: HTTPConnection) -> None:
@@ -95,39 +103,34 @@ async def _admin_only(connection: HTTPConnection) -> None:
 
 
 def assemble(
-    settings: Settings,
-    contexts: ContextTable,
+    daemon: Daemon,
+    credentials: Credentials | None = None,
     *,
-    on_start: Callable[[Daemon], Awaitable[None]] | None = None,
-    on_stop: Callable[[Daemon], Awaitable[None]] | None = None,
-    routes: Callable[[FastAPI, Daemon], None] | None = None,
+    on_start: Callable[[], Awaitable[None]] | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """The app serving ``contexts``; ``on_start``/``on_stop`` run in its lifespan, ``routes`` adds
-    routes of its own (the extensions host's shell) before the UI's catch-all."""
-    daemon = Daemon(settings, host_info(), contexts)
+    """The app serving ``daemon``'s contexts; ``on_start``/``on_stop`` run in its lifespan."""
+    settings = daemon.settings
     origins = allowed_origins(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if on_start is not None:
-            await on_start(daemon)
+            await on_start()
         try:
             yield
         finally:
             if on_stop is not None:
-                await on_stop(daemon)
+                await on_stop()
             await daemon.aclose()
 
     app = FastAPI(title="ddbridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.daemon = daemon
     server = settings.server
-    credentials = Credentials(
-        token=server.token or None,
-        secret=load_secret(server.secret_file or default_secret_file()),
-    )
+    credentials = credentials or credentials_for(settings)
     allowed_hosts = frozenset(h.lower() for h in (*server.allow_hosts, server.host))
     app.add_middleware(
-        AccessGate, hosts=allowed_hosts, origins=origins, credentials=credentials, contexts=contexts
+        AccessGate, hosts=allowed_hosts, origins=origins, credentials=credentials, contexts=daemon.contexts
     )
 
     @app.get("/healthz")
@@ -188,8 +191,6 @@ def assemble(
 
     # The stand-ins for Docker Desktop's screens that navigation opens; before the UI's catch-all.
     app.include_router(pages_router())
-    if routes is not None:
-        routes(app, daemon)
 
     # Mounted last, so the routes above win; it takes HTTP and WebSocket alike.
     app.mount("/", ExtensionUi(), name="ui")

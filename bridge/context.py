@@ -63,7 +63,9 @@ class ExtensionContext:
     one origin got opens nothing on another. ``registry`` holds the methods its pages may call;
     only the host's shell has the management ones. ``admin`` opens the inspector, which shows
     every page's calls: the single context of ``serve``, and the host's shell, never an
-    installed extension. ``dev_server`` is an ASGI app the UI is proxied to (``--ui-source``).
+    installed extension. ``ui_app`` serves the UI instead of a folder: the proxy to a dev server
+    (``--ui-source``), or the host's shell pages. ``shell_origins`` are the host's shell, which
+    frames the extension's pages and hands them their credential (``bridge.host.contexts``).
     """
 
     info: ExtensionInfo
@@ -72,14 +74,14 @@ class ExtensionContext:
     key: str = ""
     admin: bool = True
     ui_dir: Path | None = None
-    dev_server: ASGIApp | None = None
+    ui_app: ASGIApp | None = None
     host_binaries: Path | None = None
     vm_container: str | None = None
-    frame_origins: frozenset[str] = frozenset()  # besides the allowed ones: who may frame its pages
+    shell_origins: frozenset[str] = frozenset()
 
     async def aclose(self) -> None:
         await self.service.aclose()
-        closing = getattr(self.dev_server, "aclose", None)
+        closing = getattr(self.ui_app, "aclose", None)
         if closing is not None:
             await closing()
 

@@ -68,6 +68,7 @@ class Daemon:
             "rpcPath": "/rpc",
             "host": {key: self.host_info[key] for key in ("platform", "arch", "hostname")},
             "extension": {"id": info.id, "image": info.image, "title": info.title},
+            "shells": sorted(context.shell_origins),
         }
         return f"window.__ddbridge = {encode(bootstrap)};\n".encode() + self._shim_source
 

@@ -24,9 +24,9 @@ class ExtensionUi:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = context_of(scope)
-        if context.dev_server is not None and scope["path"] != ICON_PATH:
+        if context.ui_app is not None and scope["path"] != ICON_PATH:
             fallback = partial(favicon.icon_response, context.info.icon)
-            await favicon.DevServerFavicon(context.dev_server, fallback)(scope, receive, send)
+            await favicon.DevServerFavicon(context.ui_app, fallback)(scope, receive, send)
             return
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": CLOSE_NOT_FOUND})

@@ -43,6 +43,7 @@
    * @property {string} rpcPath path of the daemon's JSON-RPC WebSocket on this origin
    * @property {{platform: string, arch: string, hostname: string}} host
    * @property {{id: string, image: string}} extension
+   * @property {string[]} shells the extensions host's shell origins, which frame this page
    */
 
   /**
@@ -96,6 +97,7 @@
       rpcPath: typeof source.rpcPath === "string" && source.rpcPath ? source.rpcPath : "/rpc",
       host: { platform: text(host.platform), arch: text(host.arch), hostname: text(host.hostname) },
       extension: { id: text(extension.id), image: text(extension.image) },
+      shells: Array.isArray(source.shells) ? source.shells.filter((/** @type {unknown} */ shell) => typeof shell === "string") : [],
     };
   }
 
@@ -144,17 +146,50 @@
    * page of another allowed origin (a dev server's) cannot read that storage: the bridge's
    * hand-off page, framed out of sight, reads it and posts it to this page's origin alone.
    * @param {string | undefined} scriptSrc
+   * @param {string[]} shells the host's shell origins (none outside the extensions host)
    * @returns {() => string | Promise<string>}
    */
-  function credentialSource(scriptSrc) {
+  function credentialSource(scriptSrc, shells) {
     const bridgeOrigin = new URL(scriptSrc || location.href).origin;
-    if (bridgeOrigin === new URL(location.href).origin) return storedCredential;
     /** @type {Promise<string> | null} */
     let asked = null;
-    return () => {
-      asked = asked || askBridge(bridgeOrigin).finally(() => { asked = null; });
+    /** @param {() => Promise<string>} ask */
+    const once = (ask) => () => {
+      asked = asked || ask().finally(() => { asked = null; });
       return asked;
     };
+    if (bridgeOrigin !== new URL(location.href).origin) return once(() => askBridge(bridgeOrigin));
+    if (!shells.length || window.parent === window) return storedCredential;
+    // An installed extension's page in the host's shell: a third-party frame there, which the
+    // browser may deny storage; its parent, the shell, hands it a credential for this origin.
+    return () => storedCredential() || once(() => askShell(shells))();
+  }
+
+  /**
+   * The credential the host's shell (this frame's parent) gives this extension's page.
+   * @param {string[]} shells the origins the shell may have
+   * @returns {Promise<string>}
+   */
+  function askShell(shells) {
+    return new Promise((resolve) => {
+      /** @param {string} credential */
+      const done = (credential) => {
+        clearTimeout(timer);
+        window.removeEventListener("message", onMessage);
+        if (!credential) console.error("ddbridge: the extensions host's page gave this extension no credential");
+        resolve(credential);
+      };
+      /** @param {MessageEvent} event */
+      const onMessage = (event) => {
+        if (!shells.includes(event.origin) || event.source !== window.parent) return;
+        const data = event.data;
+        done(data && typeof data.ddbridgeCredential === "string" ? data.ddbridgeCredential : "");
+      };
+      const timer = setTimeout(() => done(""), HANDOFF_TIMEOUT_MS);
+      window.addEventListener("message", onMessage);
+      // Nothing secret in the question: any origin may hear it; only the shell's answer counts.
+      for (const shell of shells) window.parent.postMessage({ ddbridgeCredentialRequest: true }, shell);
+    });
   }
 
   /**
@@ -1685,7 +1720,7 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
   const scriptSrc = script && "src" in script && script.src ? String(script.src) : undefined;
   const streams = new StreamRegistry();
   const rpc = new RpcConnection(rpcUrl(config.rpcPath, scriptSrc), {
-    credential: credentialSource(scriptSrc),
+    credential: credentialSource(scriptSrc, config.shells),
     onNotification: (method, params) => {
       if (method === "exec.output" || method === "exec.exit" || method === "exec.error") {
         streams.dispatch(method, params);
