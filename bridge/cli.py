@@ -2,7 +2,9 @@
 
 - ``serve``: the daemon, given its backend, UI and binaries by flags;
 - ``dev DIR``: an extension from its source folder (metadata.json), with its backend;
-- ``run IMAGE``: an extension image, as ``docker extension install`` would run it.
+- ``run IMAGE``: an extension image, as ``docker extension install`` would run it;
+- ``host``: the extensions host, installed extensions side by side (``bridge.host.command``);
+- ``extension …``: the ``docker extension`` verbs for it (``bridge.host.extension_cli``).
 
 ``run``, and ``dev`` when metadata.json has a ``vm``, run the backend in Docker
 (``bridge.extension.docker_backend``); ``dev --backend-cmd`` runs it as a host process instead.
@@ -39,6 +41,8 @@ from bridge.extension.image import (
 from bridge.extension.metadata import ExtensionError, MetadataError
 from bridge.extension.model import Extension
 from bridge.extension.session import BackendFactory, Runtime, running_extension
+from bridge.host import command as host_command
+from bridge.host import extension_cli
 from bridge.progress import Progress
 from bridge.serving import START_FAILURE, USAGE_ERROR, Parser, Runner, check_folders, server_options
 
@@ -92,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("image", metavar="IMAGE", help="the extension image (ddbridge does not pull it)")
     _extension_options(run)
     server_options(run)
+    host_command.add_command(commands)
+    extension_cli.add_command(commands)
     return parser
 
 
@@ -242,7 +248,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "dev": dev, "run": run}
+COMMANDS = {
+    "serve": serve,
+    "dev": dev,
+    "run": run,
+    "host": host_command.run_host,
+    "extension": extension_cli.run_extension,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

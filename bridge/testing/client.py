@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,9 +71,15 @@ class ClientStream:
         return await asyncio.wait_for(asyncio.shield(self._finished), timeout)
 
 
+Notified = Callable[[str, dict[str, Any]], None]
+
+
 class BridgeClient:
-    def __init__(self, websocket: websockets.ClientConnection) -> None:
+    def __init__(
+        self, websocket: websockets.ClientConnection, on_notification: Notified | None = None
+    ) -> None:
         self._ws = websocket
+        self._on_notification = on_notification
         self._ids = itertools.count(1)
         self._pending: dict[object, asyncio.Future[Any]] = {}
         self._streams: dict[str, ClientStream] = {}
@@ -82,16 +88,19 @@ class BridgeClient:
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, url: str, token: str | None = None, **kwargs: Any) -> AsyncIterator[BridgeClient]:
+    async def connect(
+        cls, url: str, token: str | None = None, on_notification: Notified | None = None, **kwargs: Any
+    ) -> AsyncIterator[BridgeClient]:
         """Open the RPC WebSocket ``url`` (``RunningBridge.ws_url`` carries its token; else give
-        ``token``, sent as ``Authorization: Bearer``). Other arguments go to ``websockets.connect``."""
+        ``token``, sent as ``Authorization: Bearer``). Notifications that are no stream's go to
+        ``on_notification``. Other arguments go to ``websockets.connect``."""
         if token:
             kwargs["additional_headers"] = {
                 **kwargs.get("additional_headers", {}),
                 "Authorization": f"Bearer {token}",
             }
         async with websockets.connect(url, max_size=None, **kwargs) as websocket:
-            client = cls(websocket)
+            client = cls(websocket, on_notification)
             try:
                 yield client
             finally:
@@ -111,6 +120,10 @@ class BridgeClient:
     def _route(self, item: dict[str, Any]) -> None:
         if "method" in item:
             params = item.get("params", {})
+            if not item["method"].startswith("exec."):
+                if self._on_notification is not None:
+                    self._on_notification(item["method"], params)
+                return
             stream = self._streams.get(params.get("stream"))
             if stream is None:
                 self._early.setdefault(params.get("stream"), []).append((item["method"], params))

@@ -121,3 +121,21 @@ def test_an_unwritable_place_gives_a_secret_for_this_run(
     blocker.write_text("")
     assert len(load_secret(blocker / "sub" / "session-secret")) == 32
     assert "browser sessions end when the daemon stops" in caplog.text
+
+
+@pytest.mark.parametrize(("issue", "accepts"), [("issue_session", "accepts"), ("issue_view", "accepts_view")])
+def test_a_credential_opens_only_the_origin_it_was_issued_for(issue: str, accepts: str) -> None:
+    """The extensions host signs each extension's credentials under its slug: one extension's
+    page credential (or view cookie) is nothing at another's origin, nor at the shell's."""
+    credentials = Credentials("abcdefghijklmnop", SECRET)
+    check = getattr(credentials, accepts)
+    for key in ("", "alpha", "beta"):
+        value = getattr(credentials, issue)(key, now=1000)
+        assert check(value, key, now=1000)
+        assert not [
+            other
+            for other in ("", "alpha", "beta", "alph", "alpha/")
+            if other != key and check(value, other, now=1000)
+        ]
+    # The token is the owner's: it opens every origin.
+    assert credentials.accepts("abcdefghijklmnop", "alpha")
