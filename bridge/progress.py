@@ -7,7 +7,8 @@ line, nothing in between. Failures are one clear line each; details go to the lo
 
 The same progress reaches a web page or a remote terminal as events (``listener``): plain dicts
 ``{"kind": "info"|"warn"|"fail", "message"}`` and ``{"kind": "step", "state":
-"start"|"detail"|"done"|"failed", "title", "detail", "elapsed"}``; ``show`` draws such an event
+"start"|"detail"|"done"|"failed", "title", "detail", "elapsed"}`` and a pull's layers
+``{"kind": "layer", "id", "status", "current", "total"}``; ``show`` draws such an event
 on this terminal, so the CLI shows a running host's install as it shows its own.
 """
 
@@ -91,11 +92,29 @@ class Progress:
         self._write(f"✗ {message}\n")
         self._emit("fail", message)
 
+    def layer(self, ident: str, status: str, current: int = 0, total: int = 0) -> None:
+        """A layer of a pull: every change is an event; a terminal that does not redraw prints
+        only each layer's end."""
+        if self._listener is not None:
+            self._listener(
+                {"kind": "layer", "id": ident, "status": status, "current": current, "total": total}
+            )
+        if not self._interactive and status in ("Pull complete", "Already exists"):
+            self._write(f"  {ident}: {status}\n")
+
     def show(self, event: dict[str, Any]) -> None:
         """Draw an event of another process's progress (a running host's) as if it were ours."""
         kind = event.get("kind")
         if kind in ("info", "warn", "fail"):
             getattr(self, kind)(str(event.get("message", "")))
+            return
+        if kind == "layer":
+            self.layer(
+                str(event.get("id", "")),
+                str(event.get("status", "")),
+                int(event.get("current") or 0),
+                int(event.get("total") or 0),
+            )
             return
         if kind != "step":
             return

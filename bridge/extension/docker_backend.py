@@ -238,6 +238,8 @@ class ContainerBackend(DockerBackend):
             "HostConfig": {"Binds": self._binds()},
         }
         async with engine_errors(self._engine, f"cannot start the backend container {self._name}") as client:
+            # What a run of ddbridge left (the host was killed): it is ours to replace.
+            await self._remove_container(client, self._name, only_ours=True)
             try:
                 container = await client.containers.create(config, name=self._name)
             except aiodocker.DockerError as exc:
@@ -260,18 +262,31 @@ class ContainerBackend(DockerBackend):
         return [self._id] if self._id is not None else []
 
     async def stop(self) -> None:
-        if self._id is None:
-            return
+        """Remove the container: the one started here, else the one of this name an earlier run
+        left (the extensions host stopping an extension it started before a restart)."""
         async with engine_errors(self._engine, f"cannot remove the backend container {self._name}") as client:
-            container = client.containers.container(self._id)
-            with contextlib.suppress(aiodocker.DockerError):  # already stopped, or gone
-                await container.stop(t=_STOP_GRACE)
-            try:
-                await container.delete(v=True, force=True)
-            except aiodocker.DockerError as exc:
-                if exc.status != 404:
-                    raise
+            await self._remove_container(client, self._id or self._name, only_ours=self._id is None)
         self._id = None
+
+    async def _remove_container(self, client: aiodocker.Docker, ident: str, *, only_ours: bool) -> None:
+        """Stop and remove ``ident`` with its anonymous volumes (named ones stay), when it is
+        there and, with ``only_ours``, carries this extension's label."""
+        container = client.containers.container(ident)
+        try:
+            info = await container.show()
+        except aiodocker.DockerError as exc:
+            if exc.status == 404:
+                return
+            raise
+        if only_ours and (info["Config"].get("Labels") or {}).get(LABEL) != self._extension.name:
+            return
+        with contextlib.suppress(aiodocker.DockerError):  # already stopped, or gone
+            await container.stop(t=_STOP_GRACE)
+        try:
+            await container.delete(v=True, force=True)
+        except aiodocker.DockerError as exc:
+            if exc.status != 404:
+                raise
 
 
 class ComposeBackend(DockerBackend):
@@ -293,7 +308,9 @@ class ComposeBackend(DockerBackend):
 
     async def _compose(self, *args: str, what: str, step: Step | None = None) -> None:
         assert self._cli is not None
-        files = ["-f", str(self._file), "-f", str(self._override)]
+        files = ["-f", str(self._file)]
+        if self._override.is_file():  # not after a restart, for `down`: the project name is enough
+            files += ["-f", str(self._override)]
         await run_cli([*self._cli, "-p", self._project, *files, *args], env=self._env(), what=what, step=step)
 
     async def _compose_cli(self) -> list[str]:
@@ -357,9 +374,15 @@ class ComposeBackend(DockerBackend):
         return await self._project_containers()
 
     async def stop(self) -> None:
-        if self._cli is not None:
-            await self._compose("down", what=f"{' '.join(self._cli)} down ({self._project})")
-            self._cli = None
+        """``down --remove-orphans``, as Docker Desktop removes an extension's backend (named
+        volumes stay): of the project started here, or of one an earlier run left, when it has
+        containers."""
+        if self._cli is None:
+            if not await self._project_containers():
+                return
+            self._cli = await self._compose_cli()
+        await self._compose("down", "--remove-orphans", what=f"{' '.join(self._cli)} down ({self._project})")
+        self._cli = None
 
 
 def docker_backend(

@@ -1,0 +1,292 @@
+"""``ddbridge extension …``: the ``docker extension`` CLI's verbs and flags, for the extensions host.
+
+With a host running on the store (``host.json`` names it and it answers), each verb is a call of
+its management methods, its progress drawn here as it happens; without one, the verb works on the
+store itself, through the same ``ExtensionHost`` (an install then stops the backend it checked:
+the host starts it when it starts). ``validate`` and ``init`` need no host.
+
+Exit codes as the rest of the CLI: 0, 1 for a failure while doing it (an install that failed, an
+engine that does not answer), 2 for a usage error or a bad store; every error one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import secrets
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bridge.api.host import host_info
+from bridge.app import credentials_for, extension_registry
+from bridge.config import Settings, load_settings
+from bridge.context import ContextTable
+from bridge.daemon import Daemon
+from bridge.errors import ConfigError
+from bridge.extension.metadata import ExtensionError
+from bridge.host import scaffold, table, validate
+from bridge.host.command import read_discovery
+from bridge.host.contexts import shell_context
+from bridge.host.manager import ExtensionHost
+from bridge.host.shell import ShellPages
+from bridge.host.store import Store, data_root
+from bridge.progress import Progress
+from bridge.testing.client import BridgeClient, RpcFailure
+
+CONSENT = (
+    "Extensions can install binaries, invoke commands, access files on your machine and connect to "
+    "remote URLs. Are you sure you want to continue? [y/N] "
+)
+PROGRESS = "extensions.progress"
+
+
+def add_command(commands: argparse._SubParsersAction[Any]) -> None:
+    extension = commands.add_parser("extension", help="manage the extensions host's extensions")
+    verbs = extension.add_subparsers(dest="verb", required=True, parser_class=type(extension))
+
+    def verb(name: str, help_text: str, *aliases: str) -> argparse.ArgumentParser:
+        parser = verbs.add_parser(name, help=help_text, aliases=list(aliases))
+        parser.add_argument(
+            "--data-dir", type=Path, metavar="DIR", help="the store (default $XDG_DATA_HOME/ddbridge)"
+        )
+        parser.add_argument("--docker-host", metavar="URL", help="Docker engine address (no host running)")
+        parser.add_argument("--config", type=Path, metavar="FILE", help="TOML settings")
+        return parser
+
+    install = verb("install", "install an extension image")
+    install.add_argument("image", metavar="IMAGE[:TAG]")
+    install.add_argument("-f", "--force", action="store_true", help="do not ask for consent")
+    install.add_argument("--no-pull", action="store_true", help="do not pull a missing image")
+    install.set_defaults(handler=_install)
+    listing = verb("ls", "list installed extensions", "list")
+    listing.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    listing.set_defaults(handler=_ls)
+    update = verb("update", "update an extension to another tag")
+    update.add_argument("image", metavar="IMAGE:TAG")
+    update.add_argument("-f", "--force", action="store_true", help="do not ask for consent")
+    update.add_argument("--no-pull", action="store_true", help="do not pull a missing image")
+    update.set_defaults(handler=_update)
+    remove = verb("rm", "remove an extension", "uninstall")
+    remove.add_argument("name", metavar="EXTENSION")
+    remove.set_defaults(handler=_rm)
+    check = verb("validate", "check an extension image or metadata.json")
+    check.add_argument("target", metavar="IMAGE|metadata.json")
+    check.set_defaults(handler=_validate)
+    init = verbs.add_parser("init", help="create a new extension's folder")
+    init.add_argument("name", metavar="NAME")
+    init.set_defaults(handler=_init)
+    dev = verb("dev", "develop an installed extension")
+    dev_verbs = dev.add_subparsers(dest="dev_verb", required=True, parser_class=type(extension))
+    ui_source = dev_verbs.add_parser("ui-source", help="serve the extension's UI from a dev server")
+    ui_source.add_argument("name", metavar="EXTENSION")
+    ui_source.add_argument("url", metavar="URL")
+    ui_source.set_defaults(handler=_ui_source)
+    reset = dev_verbs.add_parser("reset", help="serve the extension's own UI again")
+    reset.add_argument("name", metavar="EXTENSION")
+    reset.set_defaults(handler=_reset)
+
+
+def run_extension(args: argparse.Namespace) -> int:
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+# The two ways of doing a verb: through the running host, or on the store.
+
+
+# Where a verb is done: the running host's methods, or an ``ExtensionHost`` of our own.
+Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else data_root()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    layer: dict[str, dict[str, Any]] = {}
+    if getattr(args, "docker_host", None):
+        layer["docker"] = {"host": args.docker_host}
+    return load_settings(getattr(args, "config", None), layer)
+
+
+async def _running_host(root: Path) -> dict[str, str] | None:
+    """The host serving this store, if one answers where ``host.json`` says."""
+    found = read_discovery(root)
+    if found is None:
+        return None
+    try:
+        async with httpx.AsyncClient(timeout=3) as client:
+            answer = await client.get(found["url"].rstrip("/") + "/healthz")
+    except httpx.HTTPError:
+        return None
+    return found if answer.status_code == 200 else None
+
+
+@asynccontextmanager
+async def _target(args: argparse.Namespace, progress: Progress) -> AsyncIterator[Call]:
+    root = _root(args)
+    found = await _running_host(root)
+    if found is not None:
+        url = "ws" + found["url"].removeprefix("http").rstrip("/") + "/rpc"
+
+        def notified(method: str, params: dict[str, Any]) -> None:
+            if method == PROGRESS and isinstance(params.get("event"), dict):
+                progress.show(params["event"])
+
+        async with BridgeClient.connect(url, found["token"] or None, on_notification=notified) as client:
+
+            async def remote(method: str, params: dict[str, Any]) -> Any:
+                try:
+                    return await client.call(method, params, timeout=3600)
+                except RpcFailure as exc:
+                    raise ExtensionError(exc.message) from None
+
+            yield remote
+        return
+    settings = _settings(args)
+    store = Store(root)
+    host = ExtensionHost(settings, store, credentials_for(settings), 0, lambda: extension_registry(settings))
+    daemon = Daemon(
+        settings,
+        host_info(),
+        ContextTable(shell_context(settings, extension_registry(settings), ShellPages(0))),
+    )
+    host.attach(daemon)
+
+    async def local(method: str, params: dict[str, Any]) -> Any:
+        name = method.removeprefix("extensions.")
+        if name == "list":
+            return host.listing()
+        if name == "install":
+            hosted = await host.install(params["image"], progress, pull=params["pull"])
+            with contextlib.suppress(ExtensionError, OSError):
+                await host.stop(hosted)
+            progress.info("the backend starts with `ddbridge host`")
+            return host.describe(hosted)
+        if name == "update":
+            hosted = await host.update(params["image"], progress, pull=params["pull"])
+            with contextlib.suppress(ExtensionError, OSError):
+                await host.stop(hosted)
+            return host.describe(hosted)
+        if name == "remove":
+            return {"name": params["name"], "keptVolumes": await host.remove(params["name"], progress)}
+        if name == "uiSource":
+            return host.describe(host.set_ui_source(params["name"], params["url"]))
+        raise ExtensionError(f"{method} needs a running host")
+
+    try:
+        yield local
+    finally:
+        await daemon.aclose()
+
+
+def _run(args: argparse.Namespace, body: Callable[[Call, Progress], Awaitable[int]]) -> int:
+    progress = Progress()
+
+    async def main() -> int:
+        async with _target(args, progress) as call:
+            return await body(call, progress)
+
+    return asyncio.run(main())
+
+
+def _consented(args: argparse.Namespace) -> bool:
+    if args.force:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError("installing needs consent: run it in a terminal, or give -f/--force")
+    return input(CONSENT).strip().lower() in ("y", "yes")
+
+
+# The verbs
+
+
+def _install(args: argparse.Namespace) -> int:
+    if not _consented(args):
+        print("install cancelled", file=sys.stderr)
+        return 1
+
+    async def body(call: Call, progress: Progress) -> int:
+        operation = secrets.token_hex(4)
+        entry = await call(
+            "extensions.install", {"image": args.image, "pull": not args.no_pull, "operation": operation}
+        )
+        print(f"Extension {entry['title']} successfully installed", file=sys.stderr)
+        return 0
+
+    return _run(args, body)
+
+
+def _update(args: argparse.Namespace) -> int:
+    if not _consented(args):
+        print("update cancelled", file=sys.stderr)
+        return 1
+
+    async def body(call: Call, progress: Progress) -> int:
+        entry = await call("extensions.update", {"image": args.image, "pull": not args.no_pull})
+        print(f"Extension {entry['title']} successfully updated to {entry['version']}", file=sys.stderr)
+        return 0
+
+    return _run(args, body)
+
+
+def _rm(args: argparse.Namespace) -> int:
+    async def body(call: Call, progress: Progress) -> int:
+        answer = await call("extensions.remove", {"name": args.name})
+        print(f"Extension {args.name} successfully removed", file=sys.stderr)
+        for volume in answer["keptVolumes"]:
+            print(
+                f"  kept the named volume {volume} (remove it with: docker volume rm {volume})",
+                file=sys.stderr,
+            )
+        return 0
+
+    return _run(args, body)
+
+
+def _ls(args: argparse.Namespace) -> int:
+    async def body(call: Call, progress: Progress) -> int:
+        entries = await call("extensions.list", {})
+        print(table.render_json(entries) if args.format == "json" else table.render_table(entries))
+        return 0
+
+    return _run(args, body)
+
+
+def _ui_source(args: argparse.Namespace) -> int:
+    async def body(call: Call, progress: Progress) -> int:
+        await call("extensions.uiSource", {"name": args.name, "url": args.url})
+        print(f"the UI of {args.name} now comes from {args.url}", file=sys.stderr)
+        return 0
+
+    return _run(args, body)
+
+
+def _reset(args: argparse.Namespace) -> int:
+    async def body(call: Call, progress: Progress) -> int:
+        await call("extensions.uiSource", {"name": args.name, "url": None})
+        print(f"the UI of {args.name} is its own again", file=sys.stderr)
+        return 0
+
+    return _run(args, body)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems = asyncio.run(validate.validate_target(args.target, _settings(args)))
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"{args.target}: the extension is valid", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    folder = scaffold.create(Path(args.name))
+    print(f"created the extension {folder}: see {folder / 'README.md'}", file=sys.stderr)
+    return 0

@@ -1,0 +1,298 @@
+"""The extensions host on a real engine: ``ddbridge extension …`` with and without a running
+``ddbridge host``, extensions side by side on their own origins, each reaching its own backend,
+restarts that bring every one back, ``update`` keeping a named volume's data, ``rm`` leaving
+nothing but the named volumes it names."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from bridge.testing import BridgeClient, RpcFailure
+from tests.browser.helpers import wait_for
+from tests.integration.docker.conftest import StartBridge
+from tests.support.dockerd import EngineUnderTest
+from tests.support.images import ExtensionImages, import_files
+from tests.support.processes import RunningBridge
+
+pytestmark = pytest.mark.integration
+
+COMPOSE_FILE = """services:
+  backend:
+    image: ${DESKTOP_PLUGIN_IMAGE}
+    command: ["python3", "/backend/main.py", "--socket", "/run/guest-services/backend.sock"]
+    volumes:
+      - data:/data
+volumes:
+  data: {}
+"""
+SINGLE_METADATA = {
+    "icon": "docker.svg",
+    "ui": {"dashboard-tab": {"title": "Single", "root": "/ui", "src": "index.html"}},
+    "vm": {"image": "${DESKTOP_PLUGIN_IMAGE}", "exposes": {"socket": "backend.sock"}},
+}
+UI_ONLY_METADATA = {"ui": {"dashboard-tab": {"title": "Notes", "root": "/ui", "src": "index.html"}}}
+
+
+@dataclass(frozen=True)
+class HostImages:
+    compose: str  # the sample extension, its backend a compose project with a named volume
+    compose_v2: str  # the same, another tag (update)
+    single: str  # vm.image: one container
+    ui_only: str  # no backend at all
+
+
+def build(engine: EngineUnderTest, folder: Path, tag: str, files: dict[str, str]) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_text(content)
+    engine.docker("build", "-t", tag, str(folder), timeout=300)
+    return tag
+
+
+@pytest.fixture(scope="module")
+def images(
+    engine: EngineUnderTest, built_images: ExtensionImages, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HostImages]:
+    folder = tmp_path_factory.mktemp("host-images")
+    sample = built_images.sample
+    compose = f"FROM {sample}\nCOPY docker-compose.yaml /docker-compose.yaml\n"
+    single = f"FROM {sample}\nCOPY metadata.json /metadata.json\n"
+    made = HostImages(
+        build(
+            engine,
+            folder / "c1",
+            "acme/compose-ext:1",
+            {"Dockerfile": compose, "docker-compose.yaml": COMPOSE_FILE},
+        ),
+        build(
+            engine,
+            folder / "c2",
+            "acme/compose-ext:2",
+            {"Dockerfile": compose, "docker-compose.yaml": COMPOSE_FILE},
+        ),
+        build(
+            engine,
+            folder / "s",
+            "acme/single-ext:1",
+            {"Dockerfile": single, "metadata.json": json.dumps(SINGLE_METADATA)},
+        ),
+        import_files(
+            engine,
+            "acme/ui-ext:1",
+            {
+                "metadata.json": json.dumps(UI_ONLY_METADATA),
+                "ui/index.html": "<html><body>notes</body></html>",
+            },
+        ),
+    )
+    yield made
+    engine.docker("rmi", "-f", made.compose, made.compose_v2, made.single, made.ui_only, check=False)
+
+
+@dataclass
+class Place:
+    """Where a test's host keeps its store and caches (the environment of the host and the CLI)."""
+
+    root: Path
+    engine: EngineUnderTest
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"XDG_DATA_HOME": str(self.root / "data"), "XDG_CACHE_HOME": str(self.root / "cache")}
+
+    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bridge", "extension", *args, "--docker-host", self.engine.host],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+        )
+
+    def installed(self) -> list[dict[str, object]]:
+        listed = self.cli("ls", "--format", "json")
+        assert listed.returncode == 0, listed.stderr
+        entries: list[dict[str, object]] = json.loads(listed.stdout)
+        return entries
+
+
+@pytest.fixture
+def place(tmp_path: Path, engine: EngineUnderTest) -> Place:
+    return Place(tmp_path, engine)
+
+
+@pytest.fixture
+def start_host(bridge: StartBridge, place: Place) -> Callable[[], RunningBridge]:
+    def start() -> RunningBridge:
+        return bridge("--docker-host", place.engine.host, env=place.env, command="host", timeout=60)
+
+    return start
+
+
+def labelled(engine: EngineUnderTest, name: str) -> list[str]:
+    return engine.docker("ps", "-aq", "--filter", f"label=ddbridge.extension={name}").stdout.split()
+
+
+def rpc_url(running: RunningBridge, slug: str | None = None) -> tuple[str, dict[str, object]]:
+    """The RPC URL of the shell or of an extension's origin, and how to reach it (127.0.0.1)."""
+    port = running.url.rsplit(":", 1)[1].strip("/")
+    host = f"{slug}.localhost" if slug else "localhost"
+    return f"ws://{host}:{port}/rpc", {"host": "127.0.0.1", "port": int(port)}
+
+
+async def close_code(url: str, credential: str, reach: dict[str, object]) -> int | None:
+    """How the daemon ends a WebSocket that presents ``credential``."""
+    offered = [Subprotocol("ddbridge"), Subprotocol(f"ddbridge.credential.{credential}")]
+    async with websockets.connect(url, subprotocols=offered, **reach) as socket:  # type: ignore[arg-type]
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "host.info"}))
+            await socket.recv()
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+def test_the_cli_on_the_store_without_a_host(
+    place: Place, images: HostImages, engine: EngineUnderTest
+) -> None:
+    refused = place.cli("install", images.ui_only)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1].startswith("ddbridge: installing needs consent")
+
+    installed = place.cli("install", "-f", images.ui_only)
+    assert installed.returncode == 0, installed.stderr
+    assert "Extension Notes successfully installed" in installed.stderr
+    assert "✓ Extracting acme/ui-ext:1" in installed.stderr
+
+    table = place.cli("ls")
+    assert table.returncode == 0
+    header, row = table.stdout.splitlines()[:2]
+    assert header.split() == ["EXTENSION", "PROVIDER", "VERSION", "UI", "VM", "HOST"]
+    assert row.split()[0] == "acme/ui-ext"
+    (entry,) = place.installed()
+    assert entry["name"] == "acme/ui-ext" and entry["version"] == "1" and entry["title"] == "Notes"
+
+    again = place.cli("install", "-f", images.ui_only)
+    assert again.returncode == 1
+    assert "already installed" in again.stderr.strip().splitlines()[-1]
+    missing = place.cli("install", "-f", "--no-pull", "acme/nowhere:1")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1] == (
+        f"ddbridge: no image acme/nowhere:1 on the Docker engine at {engine.host}, and --no-pull was given"
+    )
+    unknown = place.cli("rm", "acme/nowhere")
+    assert unknown.returncode == 1
+    assert (
+        unknown.stderr.strip()
+        .splitlines()[-1]
+        .startswith("ddbridge: extension 'acme/nowhere' is not installed")
+    )
+
+    removed = place.cli("rm", "acme/ui-ext")
+    assert removed.returncode == 0, removed.stderr
+    assert place.installed() == []
+    assert not list((place.root / "cache").rglob("index.html"))
+
+
+def test_a_damaged_store_is_refused_and_left_as_it_was(place: Place) -> None:
+    store = place.root / "data" / "ddbridge" / "extensions.json"
+    store.parent.mkdir(parents=True)
+    store.write_text('{"version": 1, "extensions": [')
+    for args in (("ls",), ("install", "-f", "acme/anything:1")):
+        result = place.cli(*args)
+        assert result.returncode == 2
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"ddbridge: the extensions store {store} is damaged"), last
+    assert store.read_text() == '{"version": 1, "extensions": ['
+
+
+async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
+    place: Place, images: HostImages, engine: EngineUnderTest, start_host: Callable[[], RunningBridge]
+) -> None:
+    running = start_host()
+    for image in (images.compose, images.single, images.ui_only):
+        done = place.cli("install", "-f", image)
+        assert done.returncode == 0, done.stderr
+        assert "✓ Starting the backend" in done.stderr or image == images.ui_only  # the host's progress, here
+    by_name = {entry["name"]: entry for entry in place.installed()}
+    assert {name: entry["status"] for name, entry in by_name.items()} == {
+        "acme/compose-ext": "running",
+        "acme/single-ext": "running",
+        "acme/ui-ext": "running",
+    }
+    shell_url, reach = rpc_url(running)
+    async with BridgeClient.connect(shell_url, running.token, **reach) as shell:
+        opened = {name: await shell.call("extensions.open", {"name": name}) for name in by_name}
+
+    hostnames = {}
+    for name in ("acme/compose-ext", "acme/single-ext"):
+        url, reach = rpc_url(running, str(by_name[name]["slug"]))
+        credential = opened[name]["credential"]
+        async with BridgeClient.connect(
+            url, subprotocols=["ddbridge", f"ddbridge.credential.{credential}"], **reach
+        ) as page:
+            hello = await page.call("service.request", {"method": "GET", "url": "/hello"})
+            assert hello["message"] == "Hello from the sample backend"
+            answer = await page.call("exec.run", {"target": "vm", "cmd": "cat", "args": ["/etc/hostname"]})
+            hostnames[name] = answer["stdout"].strip()
+            with pytest.raises(RpcFailure) as refused:
+                await page.call("extensions.list")
+            assert refused.value.code == -32601
+    # Each origin's calls reached its own backend container.
+    assert hostnames["acme/compose-ext"] != hostnames["acme/single-ext"]
+    assert any(
+        container.startswith(hostnames["acme/single-ext"]) for container in labelled(engine, "single-ext")
+    )
+
+    # A page credential of one extension opens nothing at another's origin, nor at the shell.
+    compose_credential = opened["acme/compose-ext"]["credential"]
+    for slug in (str(by_name["acme/single-ext"]["slug"]), None):
+        url, reach = rpc_url(running, slug)
+        assert await close_code(url, compose_credential, reach) == 4401
+
+    # The host restarted: every extension is back, and answers.
+    assert running.stop() == 0
+    assert labelled(engine, "compose-ext") == [] and labelled(engine, "single-ext") == []
+    running = start_host()
+    wait_for(
+        lambda: all(entry["status"] == "running" for entry in place.installed()),
+        timeout=90,
+        what="every extension running again",
+    )
+    url, reach = rpc_url(running, str(by_name["acme/single-ext"]["slug"]))
+    async with BridgeClient.connect(url, running.token, **reach) as page:
+        hello = await page.call("service.request", {"method": "GET", "url": "/hello"})
+        assert hello["message"] == "Hello from the sample backend"
+
+    # update keeps the named volume's data.
+    url, reach = rpc_url(running, str(by_name["acme/compose-ext"]["slug"]))
+    write = ["-c", "open('/data/kept', 'w').write('written by version 1')"]
+    async with BridgeClient.connect(url, running.token, **reach) as page:
+        assert (await page.call("exec.run", {"target": "vm", "cmd": "python3", "args": write}))["code"] == 0
+    updated = place.cli("update", "-f", images.compose_v2)
+    assert updated.returncode == 0, updated.stderr
+    assert {entry["name"]: entry["version"] for entry in place.installed()}["acme/compose-ext"] == "2"
+    async with BridgeClient.connect(url, running.token, **reach) as page:
+        read = await page.call("exec.run", {"target": "vm", "cmd": "cat", "args": ["/data/kept"]})
+        assert read["stdout"] == "written by version 1"
+
+    # rm: no containers, no run folder, no extracted files; the named volume stays, and is named.
+    removed = place.cli("rm", "acme/compose-ext")
+    assert removed.returncode == 0, removed.stderr
+    volume = "acme_compose-ext-desktop-extension_data"
+    assert f"kept the named volume {volume}" in removed.stderr
+    assert labelled(engine, "compose-ext") == []
+    assert volume in engine.docker("volume", "ls", "-q").stdout.split()
+    assert "acme/compose-ext" not in {entry["name"] for entry in place.installed()}
+    engine.docker("volume", "rm", volume, check=False)
+    assert running.stop() == 0
