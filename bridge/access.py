@@ -267,18 +267,16 @@ class AccessGate:
             {"credential": self.credentials.issue_session(context.key), "next": target},
             self.frame_policy(context),  # an extension's page logs in inside the host's shell
         )
-        framed = bool(context.shell_origins)
-        response.set_cookie(
-            cookie_name(connection.scope),
-            self.credentials.issue_view(context.key),
-            max_age=SESSION_LIFETIME,
-            httponly=True,
+        cookie = f"{cookie_name(connection.scope)}={self.credentials.issue_view(context.key)}"
+        attributes = [f"Max-Age={SESSION_LIFETIME}", "Path=/", "HttpOnly"]
+        if context.shell_origins:
             # An installed extension's pages live in the shell's frame, a third party there: only
             # a partitioned cookie (which must be Secure; loopback names count as secure) is kept.
-            samesite="none" if framed else "lax",
-            secure=framed,
-            partitioned=framed,
-        )
+            # (Written out: Python's cookie module knows Partitioned from 3.14 only.)
+            attributes += ["SameSite=None", "Secure", "Partitioned"]
+        else:
+            attributes.append("SameSite=Lax")
+        response.headers.append("set-cookie", "; ".join([cookie, *attributes]))
         return response
 
     async def _refuse(

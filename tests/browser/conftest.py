@@ -153,7 +153,8 @@ def chromium() -> Iterator[Browser]:
 
 def _only_loopback(route: Route) -> None:
     """The network is closed: anything but the local daemon is aborted, not attempted."""
-    if urlsplit(route.request.url).hostname in LOOPBACK_HOSTS:
+    host = urlsplit(route.request.url).hostname or ""
+    if host in LOOPBACK_HOSTS or host.endswith(".localhost"):  # RFC 6761: loopback too
         route.fallback()
     else:
         route.abort("blockedbyclient")
