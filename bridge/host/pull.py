@@ -72,11 +72,13 @@ class RegistryRefused(Exception):
 
 
 def format_bytes(count: int) -> str:
-    """``1068542`` → ``1.07 MB``: decimal units with three figures, as the docker CLI shows sizes."""
+    """``1068542`` → ``1.069MB``: four figures and decimal units, as the docker CLI shows sizes
+    (go-units' ``HumanSize``)."""
     size = float(count)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 999.5 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    for unit in units:
+        if size < 1000 or unit == units[-1]:
+            return f"{size:.4g}{unit}"
         size /= 1000
     raise AssertionError("unreachable")
 
@@ -113,8 +115,7 @@ class PullTracker:
             detail = message.get("errorDetail")
             said = detail.get("message") if isinstance(detail, dict) else None
             raise RegistryRefused(str(said or message.get("error") or detail))
-        progress = message.get("progressDetail")
-        layer = message.get("id") if isinstance(progress, dict) else None
+        progress, layer = message.get("progressDetail"), message.get("id")
         status = str(message.get("status", ""))
         if not isinstance(progress, dict) or not isinstance(layer, str):
             event = PullEvent(None, status)
@@ -131,7 +132,7 @@ class PullTracker:
         return sum(event.status in _LAYER_DONE for event in self.layers.values())
 
     def detail(self) -> str:
-        """What a terminal shows now: ``1/3 layers · 5edd3b477197 Downloading 36.4 kB/1.07 MB``."""
+        """What a terminal shows now: ``1/3 layers · 5edd3b477197 Downloading 36.45kB/1.069MB``."""
         latest = self._latest
         if latest is None:
             return ""
@@ -143,7 +144,10 @@ class PullTracker:
         return f"{self.done}/{len(self.layers)} layers · {now}"[:_DETAIL_WIDTH]
 
     def summary(self) -> str:
-        """The pull's outcome: ``2 layers pulled (1.07 MB), 1 already on the engine``."""
+        """The pull's outcome: ``2 layers pulled (1.069MB), 1 already on the engine``, or ``up to
+        date`` (the tag named an image the engine has, but the registry was asked)."""
+        if not self.layers:
+            return "up to date"
         present = sum(event.status == "Already exists" for event in self.layers.values())
         pulled = len(self.layers) - present
         parts = [f"{pulled} layer{'s' * (pulled != 1)} pulled"]
@@ -171,6 +175,27 @@ def _refusal(
     return ExtensionError(f"cannot pull {reference}: {said}{hint}")
 
 
+async def _follow(
+    client: aiodocker.Docker,
+    parsed: ImageReference,
+    headers: Mapping[str, str],
+    tracker: PullTracker,
+    show: PullListener,
+) -> None:
+    """``POST /images/create`` and its stream, each line fed to ``tracker`` and shown."""
+    async with client._query(
+        "images/create",
+        "POST",
+        params={"fromImage": parsed.name, "tag": parsed.api_tag},
+        headers=headers,
+        timeout=_PULL_TIMEOUT,
+    ) as response:
+        async for line in response.content:
+            event = tracker.feed(line)
+            if event is not None:
+                show(event)
+
+
 async def pull_image(
     engine: DockerEngine,
     reference: str,
@@ -187,34 +212,25 @@ async def pull_image(
     """
     parsed = ImageReference.parse(reference)
     folder = docker_config_dir() if config_dir is None else config_dir
-    credentials = await find_credentials(parsed.registry_key, folder)
-    headers = {"X-Registry-Auth": credentials.header()} if credentials is not None else {}
     tracker = PullTracker()
-    async with (
-        progress.step(f"Pulling {reference}") as step,
-        engine_errors(engine, f"cannot pull {reference}") as client,
-    ):
-        try:
-            async with client._query(
-                "images/create",
-                "POST",
-                params={"fromImage": parsed.name, "tag": parsed.api_tag},
-                headers=headers,
-                timeout=_PULL_TIMEOUT,
-            ) as response:
-                async for line in response.content:
-                    event = tracker.feed(line)
-                    if event is None:
-                        continue
-                    step.detail = tracker.detail()
-                    if on_event is not None:
-                        on_event(event)
-        except aiodocker.DockerError as exc:
-            log.debug("pull of %s refused by the engine (%s): %s", reference, exc.status, exc.message)
-            raise _refusal(reference, parsed, str(exc.message), credentials, folder) from exc
-        except RegistryRefused as exc:
-            log.debug("pull of %s failed in the stream: %s", reference, exc)
-            raise _refusal(reference, parsed, str(exc), credentials, folder) from exc
+    async with progress.step(f"Pulling {reference}") as step:
+        credentials = await find_credentials(parsed.registry_key, folder)
+        headers = {"X-Registry-Auth": credentials.header()} if credentials is not None else {}
+
+        def show(event: PullEvent) -> None:
+            step.detail = tracker.detail()
+            if on_event is not None:
+                on_event(event)
+
+        async with engine_errors(engine, f"cannot pull {reference}") as client:
+            try:
+                await _follow(client, parsed, headers, tracker, show)
+            except aiodocker.DockerError as exc:
+                log.debug("pull of %s refused by the engine (%s): %s", reference, exc.status, exc.message)
+                raise _refusal(reference, parsed, str(exc.message), credentials, folder) from exc
+            except RegistryRefused as exc:
+                log.debug("pull of %s failed in the stream: %s", reference, exc)
+                raise _refusal(reference, parsed, str(exc), credentials, folder) from exc
     image_id = str((await inspect_image(engine, parsed.pinned))["Id"])
     progress.info(f"{reference}: {tracker.summary()}, image {image_id}")
     return image_id
