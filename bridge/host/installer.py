@@ -34,7 +34,8 @@ from bridge.extension.image import MARKER, VENDOR_LABEL, default_cache_dir, extr
 from bridge.extension.metadata import ExtensionError, load_metadata
 from bridge.extension.model import Extension
 from bridge.extension.session import Runtime
-from bridge.host.pull import ensure_image
+from bridge.host.pull import PullEvent, PullListener, ensure_image
+from bridge.host.reference import ImageReference
 from bridge.host.store import InstalledExtension
 from bridge.progress import Progress
 
@@ -44,20 +45,25 @@ _RUN_ROOT = Path("/tmp")
 
 
 def repository(reference: str) -> str:
-    """The extension's name: its image reference without tag or digest
-    (``localhost:5000/acme/tool:1.2`` → ``localhost:5000/acme/tool``)."""
-    name = reference.split("@", 1)[0]
-    last = name.rsplit("/", 1)
-    if ":" in last[-1]:
-        name = name[: len(name) - len(last[-1])] + last[-1].split(":", 1)[0]
-    return name
+    """The extension's name: its image reference without tag or digest, as ``docker extension``
+    names extensions (``localhost:5000/acme/tool:1.2`` → ``localhost:5000/acme/tool``)."""
+    return ImageReference.parse(reference).name
 
 
-def tag_of(reference: str) -> str:
-    if "@" in reference:
-        return reference.split("@", 1)[1][:19]
-    last = reference.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
+def version_of(reference: str) -> str:
+    """What ``ls`` shows as the version: the tag (``latest`` when none), else the digest's start."""
+    parsed = ImageReference.parse(reference)
+    return parsed.tag or (parsed.digest[:19] if parsed.digest else "latest")
+
+
+def _layers(progress: Progress) -> PullListener:
+    """A pull's layer events as progress events (a page shows each layer)."""
+
+    def show(event: PullEvent) -> None:
+        if event.layer is not None:
+            progress.layer(event.layer, event.status, event.current or 0, event.total or 0)
+
+    return show
 
 
 def run_folder(slug: str) -> Path:
@@ -166,7 +172,7 @@ async def install(
     engine: DockerEngine, reference: str, slug: str, progress: Progress, *, pull: bool
 ) -> tuple[Installed, InstalledExtension]:
     """Image, files, host binaries, backend and socket; every step undone if a later one fails."""
-    image_id = await ensure_image(engine, reference, progress, pull=pull)
+    image_id = await ensure_image(engine, reference, progress, pull=pull, on_event=_layers(progress))
     extension = await _files(engine, reference, progress)
     try:
         installed = await _bring_up(engine, extension, slug, progress)
@@ -181,7 +187,7 @@ async def install(
         title=extension.title,
         slug=slug,
         provider=labels.get(VENDOR_LABEL, ""),
-        version=tag_of(reference),
+        version=version_of(reference),
     )
     return installed, record
 
@@ -237,7 +243,7 @@ async def update(
         raise ExtensionError(
             f"{reference} is not an image of {record.name}: install it as an extension of its own"
         )
-    await ensure_image(engine, reference, progress, pull=pull)
+    await ensure_image(engine, reference, progress, pull=pull, on_event=_layers(progress))
     async with progress.step(f"Stopping {record.name} {record.version}"):
         if current is not None:
             await stop(current)

@@ -1,186 +1,260 @@
-"""Pulling an extension image through the Engine API (``POST /images/create``), with progress per
-layer, and the registry credentials the docker CLI would send.
+"""Pulling an extension image through the Engine API, with progress per layer.
 
-Credentials come from the docker CLI's config (``$DOCKER_CONFIG/config.json``, else
-``~/.docker/config.json``), as the CLI finds them: the registry's credential helper
-(``credHelpers``), else the config's ``credsStore``, else its ``auths`` entry. A helper is run
-as ``docker-credential-<name> get`` with the registry on stdin (argv, never a shell), within a
-time bound. Secrets are never logged nor put in an error.
+``POST /images/create?fromImage=NAME&tag=TAG|DIGEST`` with the registry's credentials in
+``X-Registry-Auth`` (``bridge.host.registry_auth``) answers a stream of JSON lines, one per
+change of a layer (``{"id", "status", "progressDetail": {"current", "total"}}``) or of the whole
+image (``{"status": "Digest: ..."}``), and, when the registry refuses midway, an
+``{"error", "errorDetail"}`` line with status 200. ``PullTracker`` folds that stream into
+``PullEvent`` values, a one-line view for the terminal's step and a summary, without I/O; the
+same events feed a web page (``on_event``), so a pull shows the same in both.
+
+A refusal before the stream starts (unknown tag, no credentials, registry down) is an HTTP error
+of the engine: both kinds become one ``ExtensionError`` line naming the reference and the
+registry's words, with a hint about credentials when the registry asked for them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import os
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiodocker
+import aiohttp
 
 from bridge.docker_engine import DockerEngine
 from bridge.extension.engine import engine_errors
 from bridge.extension.image import ImageNotFound, inspect_image
 from bridge.extension.metadata import ExtensionError
-from bridge.progress import Progress, Step
+from bridge.host.reference import ImageReference
+from bridge.host.registry_auth import Credentials, docker_config_dir, find_credentials
+from bridge.progress import Progress
 
-DOCKER_HUB = "https://index.docker.io/v1/"
-HELPER_TIMEOUT = 30.0
-PULL_TIMEOUT = 3600.0
+log = logging.getLogger("ddbridge.pull")
 
-
-def split_reference(reference: str) -> tuple[str, str]:
-    """``(repository, tag or digest)`` as ``/images/create`` takes them (``latest`` when none)."""
-    if "@" in reference:
-        name, digest = reference.split("@", 1)
-        return name, digest
-    head, _, last = reference.rpartition("/")
-    if ":" in last:
-        last, tag = last.split(":", 1)
-        return (f"{head}/{last}" if head else last), tag
-    return reference, "latest"
-
-
-def registry_of(repository: str) -> str:
-    """The registry a repository lives on, as the CLI's config names it."""
-    first, _, rest = repository.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return DOCKER_HUB
+# A pull lasts as long as its layers take; it fails only when the engine stops sending (it sends
+# progress lines while downloading and extracting).
+_PULL_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
+# The statuses a layer ends with: fetched and unpacked, or on the engine already.
+_LAYER_DONE = frozenset({"Pull complete", "Already exists"})
+# Registries' words when they want credentials: "unauthorized: authentication required",
+# "no basic auth credentials", "pull access denied ... may require 'docker login'".
+_AUTH_WORDS = re.compile(r"auth|denied|login", re.IGNORECASE)
+# A step's detail is one terminal line.
+_DETAIL_WIDTH = 70
 
 
-def docker_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    env = os.environ if environ is None else environ
-    folder = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else Path.home() / ".docker"
-    try:
-        found = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
+@dataclass(frozen=True, slots=True)
+class PullEvent:
+    """One line of a pull's progress: a layer's (``layer`` is its short id) or, with ``layer``
+    None, the whole image's (``Pulling from org/name``, ``Digest: sha256:...``, ``Status: ...``).
+    ``current`` and ``total`` are bytes, given while a layer downloads or extracts."""
+
+    layer: str | None
+    status: str
+    current: int | None = None
+    total: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as JSON for a page: ``{"layer", "status", "current", "total"}``."""
+        return {"layer": self.layer, "status": self.status, "current": self.current, "total": self.total}
 
 
-async def _from_helper(helper: str, registry: str) -> dict[str, str] | None:
-    try:
-        process = await asyncio.create_subprocess_exec(
-            f"docker-credential-{helper}",
-            "get",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-    except OSError as exc:
-        raise ExtensionError(
-            f"cannot run the credential helper docker-credential-{helper}: {exc.strerror}"
-        ) from exc
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(registry.encode()), HELPER_TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise ExtensionError(
-            f"the credential helper docker-credential-{helper} did not answer within {HELPER_TIMEOUT:g} s"
-        ) from None
-    if process.returncode != 0:
-        return None  # "credentials not found": pull without
-    try:
-        answer = json.loads(out)
-        username, secret = str(answer["Username"]), str(answer["Secret"])
-    except (ValueError, KeyError, TypeError):
-        raise ExtensionError(
-            f"the credential helper docker-credential-{helper} answered something that is not credentials"
-        ) from None
-    if username == "<token>":
-        return {"identitytoken": secret, "serveraddress": registry}
-    return {"username": username, "password": secret, "serveraddress": registry}
+PullListener = Callable[[PullEvent], None]
 
 
-async def credentials_for(registry: str, config: dict[str, Any]) -> dict[str, str] | None:
-    """What the CLI would log in to ``registry`` with, or None."""
-    helper = (config.get("credHelpers") or {}).get(registry) or config.get("credsStore")
-    if isinstance(helper, str) and helper:
-        found = await _from_helper(helper, registry)
-        if found is not None:
-            return found
-    entry = (config.get("auths") or {}).get(registry) or {}
-    if entry.get("identitytoken"):
-        return {"identitytoken": str(entry["identitytoken"]), "serveraddress": registry}
-    if entry.get("auth"):
-        try:
-            username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            raise ExtensionError(
-                f"the docker config's credentials for {registry} are not base64 user:password"
-            ) from None
-        return {"username": username, "password": password, "serveraddress": registry}
-    return None
+class RegistryRefused(Exception):
+    """The engine's stream carried an error line: the registry's (or the engine's) words."""
 
 
-def registry_auth_header(credentials: dict[str, str]) -> str:
-    """``X-Registry-Auth``: the credentials as base64url JSON, as the Engine API reads them."""
-    return base64.urlsafe_b64encode(json.dumps(credentials).encode()).decode()
+def format_bytes(count: int) -> str:
+    """``1068542`` → ``1.069MB``: four figures and decimal units, as the docker CLI shows sizes
+    (go-units' ``HumanSize``)."""
+    size = float(count)
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    for unit in units:
+        if size < 1000 or unit == units[-1]:
+            return f"{size:.4g}{unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
 
 
-async def pull_image(engine: DockerEngine, reference: str, progress: Progress) -> None:
-    """Pull ``reference``, showing each layer's progress; one line when the registry refuses."""
-    repository, tag = split_reference(reference)
-    headers = {}
-    credentials = await credentials_for(registry_of(repository), docker_config())
-    if credentials is not None:
-        headers["X-Registry-Auth"] = registry_auth_header(credentials)
-    async with (
-        progress.step(f"Pulling {reference}") as step,
-        engine_errors(engine, f"cannot pull {reference}") as client,
-    ):
-        try:
-            query = client._query(
-                "images/create",
-                method="POST",
-                params={"fromImage": repository, "tag": tag},
-                headers=headers,
-                timeout=PULL_TIMEOUT,
-            )
-            async with query as response:
-                await _follow(response.content, reference, progress, step)
-        except aiodocker.DockerError as exc:
-            raise ExtensionError(f"cannot pull {reference}: {exc.message}") from exc
+def _bytes(progress: Mapping[str, Any], name: str) -> int | None:
+    value = progress.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-async def _follow(content: Any, reference: str, progress: Progress, step: Step) -> None:
-    layers: dict[str, tuple[int, int]] = {}
-    async for line in content:
+class PullTracker:
+    """The state of one pull: each layer's latest event, folded from the engine's JSON lines."""
+
+    def __init__(self) -> None:
+        self.layers: dict[str, PullEvent] = {}
+        self._sizes: dict[str, int] = {}
+        self._latest: PullEvent | None = None
+
+    def feed(self, line: bytes) -> PullEvent | None:
+        """The event one line of the stream stands for (None for a blank line);
+        ``RegistryRefused`` for an error line.
+
+        Only layer lines carry ``progressDetail``: the image's ``Pulling from`` line also has an
+        ``id`` (the tag), which is not a layer.
+        """
         if not line.strip():
-            continue
-        event = json.loads(line)
-        if "error" in event or "errorDetail" in event:
-            message = (event.get("errorDetail") or {}).get("message") or event.get("error")
-            raise ExtensionError(f"cannot pull {reference}: {message}")
-        layer, status = event.get("id"), str(event.get("status", ""))
-        detail = event.get("progressDetail") or {}
-        current, total = int(detail.get("current") or 0), int(detail.get("total") or 0)
-        if (
-            layer
-            and status not in ("Pulling from", "Digest:", "Status:")
-            and not status.startswith("Pulling from")
-        ):
-            progress.layer(layer, status, current, total)
-            if total:
-                layers[layer] = (current, total)
-            done = sum(c for c, _ in layers.values())
-            whole = sum(t for _, t in layers.values())
-            step.detail = (
-                f"{len(layers)} layers, {done * 100 // whole if whole else 0}%" if layers else status
+            return None
+        try:
+            message = json.loads(line)
+        except ValueError:
+            raise RegistryRefused(f"the engine sent a line that is not JSON: {line[:80]!r}") from None
+        if not isinstance(message, dict):
+            raise RegistryRefused(f"the engine sent {message!r} where a progress object belongs")
+        if message.get("error") or message.get("errorDetail"):
+            detail = message.get("errorDetail")
+            said = detail.get("message") if isinstance(detail, dict) else None
+            raise RegistryRefused(str(said or message.get("error") or detail))
+        progress, layer = message.get("progressDetail"), message.get("id")
+        status = str(message.get("status", ""))
+        if not isinstance(progress, dict) or not isinstance(layer, str):
+            event = PullEvent(None, status)
+        else:
+            event = PullEvent(layer, status, _bytes(progress, "current"), _bytes(progress, "total"))
+            self.layers[layer] = event
+            if status == "Downloading" and event.total:
+                self._sizes[layer] = event.total
+        self._latest = event
+        return event
+
+    @property
+    def done(self) -> int:
+        return sum(event.status in _LAYER_DONE for event in self.layers.values())
+
+    def detail(self) -> str:
+        """What a terminal shows now: ``1/3 layers · 5edd3b477197 Downloading 36.45kB/1.069MB``."""
+        latest = self._latest
+        if latest is None:
+            return ""
+        if latest.layer is None:
+            return latest.status[:_DETAIL_WIDTH]
+        now = f"{latest.layer} {latest.status}"
+        if latest.current is not None and latest.total:
+            now += f" {format_bytes(latest.current)}/{format_bytes(latest.total)}"
+        return f"{self.done}/{len(self.layers)} layers · {now}"[:_DETAIL_WIDTH]
+
+    def summary(self) -> str:
+        """The pull's outcome: ``2 layers pulled (1.069MB), 1 already on the engine``, or ``up to
+        date`` (the tag named an image the engine has, but the registry was asked)."""
+        if not self.layers:
+            return "up to date"
+        present = sum(event.status == "Already exists" for event in self.layers.values())
+        pulled = len(self.layers) - present
+        parts = [f"{pulled} layer{'s' * (pulled != 1)} pulled"]
+        if self._sizes:
+            parts[0] += f" ({format_bytes(sum(self._sizes.values()))})"
+        if present:
+            parts.append(f"{present} already on the engine")
+        return ", ".join(parts)
+
+
+def _refusal(
+    reference: str, parsed: ImageReference, said: str, credentials: Credentials | None, config_dir: Path
+) -> ExtensionError:
+    """One line: the reference, the registry's words, and which credentials went (or none)."""
+    said = " ".join(said.split())
+    hint = ""
+    if _AUTH_WORDS.search(said):
+        if credentials is None:
+            hint = (
+                f" (no credentials for {parsed.registry_key} in {config_dir / 'config.json'}: "
+                f"`docker login {parsed.domain}` first)"
             )
+        else:
+            hint = f" (with the credentials of {credentials.source})"
+    return ExtensionError(f"cannot pull {reference}: {said}{hint}")
 
 
-async def ensure_image(engine: DockerEngine, reference: str, progress: Progress, *, pull: bool) -> str:
-    """The id of ``reference`` on the engine, pulled first when it is missing and ``pull``."""
+async def _follow(
+    client: aiodocker.Docker,
+    parsed: ImageReference,
+    headers: Mapping[str, str],
+    tracker: PullTracker,
+    show: PullListener,
+) -> None:
+    """``POST /images/create`` and its stream, each line fed to ``tracker`` and shown."""
+    async with client._query(
+        "images/create",
+        "POST",
+        params={"fromImage": parsed.name, "tag": parsed.api_tag},
+        headers=headers,
+        timeout=_PULL_TIMEOUT,
+    ) as response:
+        async for line in response.content:
+            event = tracker.feed(line)
+            if event is not None:
+                show(event)
+
+
+async def pull_image(
+    engine: DockerEngine,
+    reference: str,
+    progress: Progress,
+    *,
+    config_dir: Path | None = None,
+    on_event: PullListener | None = None,
+) -> str:
+    """Pull ``reference`` (no tag: ``latest``; ``name@sha256:...`` by digest) and return its image id.
+
+    The terminal's step shows the latest layer's progress; ``on_event`` gets every event, for a
+    page. ``config_dir`` is the docker CLI's config folder (default ``$DOCKER_CONFIG``, else
+    ``~/.docker``).
+    """
+    parsed = ImageReference.parse(reference)
+    folder = docker_config_dir() if config_dir is None else config_dir
+    tracker = PullTracker()
+    async with progress.step(f"Pulling {reference}") as step:
+        credentials = await find_credentials(parsed.registry_key, folder)
+        headers = {"X-Registry-Auth": credentials.header()} if credentials is not None else {}
+
+        def show(event: PullEvent) -> None:
+            step.detail = tracker.detail()
+            if on_event is not None:
+                on_event(event)
+
+        async with engine_errors(engine, f"cannot pull {reference}") as client:
+            try:
+                await _follow(client, parsed, headers, tracker, show)
+            except aiodocker.DockerError as exc:
+                log.debug("pull of %s refused by the engine (%s): %s", reference, exc.status, exc.message)
+                raise _refusal(reference, parsed, str(exc.message), credentials, folder) from exc
+            except RegistryRefused as exc:
+                log.debug("pull of %s failed in the stream: %s", reference, exc)
+                raise _refusal(reference, parsed, str(exc), credentials, folder) from exc
+    image_id = str((await inspect_image(engine, parsed.pinned))["Id"])
+    progress.info(f"{reference}: {tracker.summary()}, image {image_id}")
+    return image_id
+
+
+async def ensure_image(
+    engine: DockerEngine,
+    reference: str,
+    progress: Progress,
+    *,
+    pull: bool,
+    config_dir: Path | None = None,
+    on_event: PullListener | None = None,
+) -> str:
+    """The id of ``reference`` on the engine; pulled first when it is missing and ``pull`` allows.
+
+    Without ``pull`` (``--no-pull``) a missing image is ``ImageNotFound``, one line.
+    """
+    parsed = ImageReference.parse(reference)
     try:
-        return str((await inspect_image(engine, reference))["Id"])
+        return str((await inspect_image(engine, parsed.pinned))["Id"])
     except ImageNotFound:
         if not pull:
-            raise ExtensionError(
-                f"no image {reference} on the Docker engine at {engine.host}, and --no-pull was given"
+            raise ImageNotFound(
+                f"image {reference} is not on the engine at {engine.host} and --no-pull was given"
             ) from None
-    await pull_image(engine, reference, progress)
-    return str((await inspect_image(engine, reference))["Id"])
+    return await pull_image(engine, reference, progress, config_dir=config_dir, on_event=on_event)

@@ -186,9 +186,9 @@ def test_the_cli_on_the_store_without_a_host(
     assert again.returncode == 1
     assert "already installed" in again.stderr.strip().splitlines()[-1]
     missing = place.cli("install", "-f", "--no-pull", "acme/nowhere:1")
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert missing.stderr.strip().splitlines()[-1] == (
-        f"ddbridge: no image acme/nowhere:1 on the Docker engine at {engine.host}, and --no-pull was given"
+        f"ddbridge: image acme/nowhere:1 is not on the engine at {engine.host} and --no-pull was given"
     )
     unknown = place.cli("rm", "acme/nowhere")
     assert unknown.returncode == 1
