@@ -31,7 +31,7 @@ from bridge.daemon import Daemon
 from bridge.errors import ConfigError
 from bridge.extension.metadata import ExtensionError
 from bridge.host import scaffold, table, validate
-from bridge.host.command import read_discovery
+from bridge.host.command import data_dir_option, read_discovery
 from bridge.host.contexts import shell_context
 from bridge.host.manager import ExtensionHost
 from bridge.host.shell import ShellPages
@@ -51,10 +51,8 @@ def add_command(commands: argparse._SubParsersAction[Any]) -> None:
     verbs = extension.add_subparsers(dest="verb", required=True, parser_class=type(extension))
 
     def verb(name: str, help_text: str, *aliases: str) -> argparse.ArgumentParser:
-        parser = verbs.add_parser(name, help=help_text, aliases=list(aliases))
-        parser.add_argument(
-            "--data-dir", type=Path, metavar="DIR", help="the store (default $XDG_DATA_HOME/ddbridge)"
-        )
+        parser: argparse.ArgumentParser = verbs.add_parser(name, help=help_text, aliases=list(aliases))
+        data_dir_option(parser)
         parser.add_argument("--docker-host", metavar="URL", help="Docker engine address (no host running)")
         parser.add_argument("--config", type=Path, metavar="FILE", help="TOML settings")
         return parser
@@ -162,22 +160,22 @@ async def _target(args: argparse.Namespace, progress: Progress) -> AsyncIterator
     async def local(method: str, params: dict[str, Any]) -> Any:
         name = method.removeprefix("extensions.")
         if name == "list":
-            return host.listing()
+            return await host.listing()
         if name == "install":
             hosted = await host.install(params["image"], progress, pull=params["pull"])
             with contextlib.suppress(ExtensionError, OSError):
                 await host.stop(hosted)
             progress.info("the backend starts with `ddbridge host`")
-            return host.describe(hosted)
+            return await host.describe(hosted)
         if name == "update":
             hosted = await host.update(params["image"], progress, pull=params["pull"])
             with contextlib.suppress(ExtensionError, OSError):
                 await host.stop(hosted)
-            return host.describe(hosted)
+            return await host.describe(hosted)
         if name == "remove":
             return {"name": params["name"], "keptVolumes": await host.remove(params["name"], progress)}
         if name == "uiSource":
-            return host.describe(host.set_ui_source(params["name"], params["url"]))
+            return await host.describe(host.set_ui_source(params["name"], params["url"]))
         raise ExtensionError(f"{method} needs a running host")
 
     try:

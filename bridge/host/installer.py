@@ -22,11 +22,12 @@ import re
 import shutil
 import stat
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bridge.config import ExtensionSettings
 from bridge.docker_engine import DockerEngine
+from bridge.errors import DockerUnavailable
 from bridge.extension.backend import Backend
 from bridge.extension.docker_backend import COMPOSE_PROJECT_LABEL, docker_backend, project_name
 from bridge.extension.engine import engine_errors
@@ -85,7 +86,11 @@ class Installed:
     extension: Extension
     runtime: Runtime
     backend: Backend | None = None
-    host_binary_names: tuple[str, ...] = ()
+
+    @property
+    def host_binary_names(self) -> tuple[str, ...]:
+        """This platform's host binaries, by the file names ``host.cli.exec`` runs them by."""
+        return tuple(PurePosixPath(path).name for path in self.extension.metadata.host_binaries())
 
     @property
     def ui_dir(self) -> Path | None:
@@ -120,10 +125,6 @@ class Installed:
         metadata = self.extension.metadata
         return [self.extension.title] if metadata.ui_root or metadata.ui_url else []
 
-    @property
-    def vm_containers(self) -> int:
-        return 1 if self.vm_container is not None else 0
-
 
 def _limits() -> ExtensionSettings:
     return ExtensionSettings()
@@ -154,9 +155,9 @@ async def _bring_up(engine: DockerEngine, extension: Extension, slug: str, progr
     runtime.guest_services.chmod(0o777)  # backends often run as a non-root user
     installed = Installed(extension, runtime)
     try:
-        installed.host_binary_names = tuple(extension.install_host_binaries(runtime.host_binaries))
-        if installed.host_binary_names:
-            progress.info(f"host binaries: {', '.join(installed.host_binary_names)}")
+        copied = extension.install_host_binaries(runtime.host_binaries)
+        if copied:
+            progress.info(f"host binaries: {', '.join(copied)}")
         if extension.metadata.manifest.vm is not None:
             backend = docker_backend(extension, runtime, engine, extension.image, SOCKET_TIMEOUT)
             installed.backend = backend
@@ -297,3 +298,20 @@ async def remove(
     for volume in kept:
         progress.info(f"kept the named volume {volume}")
     return kept
+
+
+async def container_states(
+    engine: DockerEngine, record: InstalledExtension, installed: Installed | None
+) -> list[str] | None:
+    """The states of the extension's backend containers (``running``, ``exited``…), found by
+    Docker Desktop's project name; None when it has no ``vm``, empty when none exists or the
+    engine does not answer."""
+    if installed is None or installed.extension.metadata.manifest.vm is None:
+        return None if installed is not None else []
+    project = project_name(installed.extension, record.image)
+    filters = {"all": "1", "filters": json.dumps({"label": [f"{COMPOSE_PROJECT_LABEL}={project}"]})}
+    try:
+        containers: list[dict[str, Any]] = await engine.get_json("containers/json", filters)
+    except DockerUnavailable:
+        return []
+    return [str(container.get("State", "")) for container in containers]

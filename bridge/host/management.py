@@ -71,17 +71,17 @@ def management_router(host: ExtensionHost) -> MethodRouter:
 
     @router.method("list")
     async def listing(params: NoParams, session: Session) -> list[dict[str, Any]]:
-        return host.listing()
+        return await host.listing()
 
     @router.method("install")
     async def install(params: ImageParams, session: Session) -> dict[str, Any]:
         async with relayed_progress(session, params.operation) as progress:
-            return host.describe(await host.install(params.image, progress, pull=params.pull))
+            return await host.describe(await host.install(params.image, progress, pull=params.pull))
 
     @router.method("update")
     async def update(params: ImageParams, session: Session) -> dict[str, Any]:
         async with relayed_progress(session, params.operation) as progress:
-            return host.describe(await host.update(params.image, progress, pull=params.pull))
+            return await host.describe(await host.update(params.image, progress, pull=params.pull))
 
     @router.method("remove")
     async def remove(params: NameParams, session: Session) -> dict[str, Any]:
@@ -94,6 +94,6 @@ def management_router(host: ExtensionHost) -> MethodRouter:
 
     @router.method("uiSource")
     async def ui_source(params: UiSourceParams, session: Session) -> dict[str, Any]:
-        return host.describe(host.set_ui_source(params.name, params.url))
+        return await host.describe(host.set_ui_source(params.name, params.url))
 
     return router

@@ -239,8 +239,14 @@ class ExtensionHost:
         credential = self.credentials.issue_session(hosted.record.slug)
         return {"origin": origin, "url": f"{origin}/?{TOKEN_QUERY}={credential}", "credential": credential}
 
-    def describe(self, hosted: Hosted) -> dict[str, Any]:
+    async def describe(self, hosted: Hosted) -> dict[str, Any]:
+        """What the shell and ``ls`` show of an extension; ``containers`` are its backend's
+        states as the engine reports them (None without a ``vm``)."""
         record, installed = hosted.record, hosted.installed
+        if installed is None:
+            with contextlib.suppress(ExtensionError):
+                installed = installer.load(record)
+        origin = extension_origin(record.slug, self.port)
         return {
             "name": record.name,
             "image": record.image,
@@ -248,19 +254,19 @@ class ExtensionHost:
             "provider": record.provider,
             "version": record.version,
             "slug": record.slug,
-            "origin": extension_origin(record.slug, self.port),
+            "origin": origin,
             "status": hosted.status,
             "error": hosted.error,
             "uiSource": record.ui_source,
             "installedAt": record.installed_at,
             "ui": installed.tabs if installed is not None else [],
-            "vm": installed.vm_containers if installed is not None else 0,
-            "hostBinaries": installed.host_binary_names if installed is not None else [],
-            "icon": f"{extension_origin(record.slug, self.port)}/_ddbridge/icon",
+            "containers": await installer.container_states(self.engine, record, installed),
+            "hostBinaries": list(installed.host_binary_names) if installed is not None else [],
+            "icon": f"{origin}/_ddbridge/icon",
         }
 
-    def listing(self) -> list[dict[str, Any]]:
-        return [self.describe(hosted) for _, hosted in sorted(self.extensions.items())]
+    async def listing(self) -> list[dict[str, Any]]:
+        return [await self.describe(hosted) for _, hosted in sorted(self.extensions.items())]
 
 
 async def _close_all(closers: list[Callable[[], Awaitable[None]] | None]) -> None:
