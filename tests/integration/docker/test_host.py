@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +18,14 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from bridge.host.installer import repository
 from bridge.testing import BridgeClient, RpcFailure
 from tests.browser.helpers import wait_for
 from tests.integration.docker.conftest import StartBridge
 from tests.support.dockerd import EngineUnderTest
 from tests.support.images import ExtensionImages, import_files
 from tests.support.processes import RunningBridge
+from tests.support.registry import Registry
 
 pytestmark = pytest.mark.integration
 
@@ -62,42 +64,41 @@ def build(engine: EngineUnderTest, folder: Path, tag: str, files: dict[str, str]
 
 @pytest.fixture(scope="module")
 def images(
-    engine: EngineUnderTest, built_images: ExtensionImages, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HostImages]:
+    engine: EngineUnderTest,
+    built_images: ExtensionImages,
+    registry: Registry,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> HostImages:
+    """The extensions, built here and pushed to the local registry, then removed from the engine:
+    installing them pulls them."""
     folder = tmp_path_factory.mktemp("host-images")
     sample = built_images.sample
-    compose = f"FROM {sample}\nCOPY docker-compose.yaml /docker-compose.yaml\n"
-    single = f"FROM {sample}\nCOPY metadata.json /metadata.json\n"
-    made = HostImages(
-        build(
-            engine,
-            folder / "c1",
-            "acme/compose-ext:1",
-            {"Dockerfile": compose, "docker-compose.yaml": COMPOSE_FILE},
-        ),
-        build(
-            engine,
-            folder / "c2",
-            "acme/compose-ext:2",
-            {"Dockerfile": compose, "docker-compose.yaml": COMPOSE_FILE},
-        ),
-        build(
-            engine,
-            folder / "s",
-            "acme/single-ext:1",
-            {"Dockerfile": single, "metadata.json": json.dumps(SINGLE_METADATA)},
-        ),
-        import_files(
-            engine,
-            "acme/ui-ext:1",
-            {
-                "metadata.json": json.dumps(UI_ONLY_METADATA),
-                "ui/index.html": "<html><body>notes</body></html>",
-            },
-        ),
+    compose = {
+        "Dockerfile": f"FROM {sample}\nCOPY docker-compose.yaml /docker-compose.yaml\n",
+        "docker-compose.yaml": COMPOSE_FILE,
+    }
+    compose_v2 = {
+        **compose,
+        "Dockerfile": compose["Dockerfile"] + "LABEL org.opencontainers.image.version=2\n",
+    }
+    single = {
+        "Dockerfile": f"FROM {sample}\nCOPY metadata.json /metadata.json\n",
+        "metadata.json": json.dumps(SINGLE_METADATA),
+    }
+    ui_only = {
+        "metadata.json": json.dumps(UI_ONLY_METADATA),
+        "ui/index.html": "<html><body>notes</body></html>",
+    }
+
+    def pushed(tag: str, name: str) -> str:
+        return registry.push(engine, tag, name, remove_source=True).reference
+
+    return HostImages(
+        pushed(build(engine, folder / "c1", "local/compose-ext:1", compose), "acme/compose-ext:1"),
+        pushed(build(engine, folder / "c2", "local/compose-ext:2", compose_v2), "acme/compose-ext:2"),
+        pushed(build(engine, folder / "s", "local/single-ext:1", single), "acme/single-ext:1"),
+        pushed(import_files(engine, "local/ui-ext:1", ui_only), "acme/ui-ext:1"),
     )
-    yield made
-    engine.docker("rmi", "-f", made.compose, made.compose_v2, made.single, made.ui_only, check=False)
 
 
 @dataclass
@@ -172,15 +173,18 @@ def test_the_cli_on_the_store_without_a_host(
     installed = place.cli("install", "-f", images.ui_only)
     assert installed.returncode == 0, installed.stderr
     assert "Extension Notes successfully installed" in installed.stderr
-    assert "✓ Extracting acme/ui-ext:1" in installed.stderr
+    assert f"✓ Pulling {images.ui_only}" in installed.stderr  # the pull's progress, then the steps
+    assert f"✓ Extracting {images.ui_only}" in installed.stderr
 
     table = place.cli("ls")
     assert table.returncode == 0
     header, row = table.stdout.splitlines()[:2]
     assert header.split() == ["EXTENSION", "PROVIDER", "VERSION", "UI", "VM", "HOST"]
-    assert row.split()[0] == "acme/ui-ext"
+    assert row.split()[0] == repository(images.ui_only)
     (entry,) = place.installed()
-    assert entry["name"] == "acme/ui-ext" and entry["version"] == "1" and entry["title"] == "Notes"
+    assert (
+        entry["name"] == repository(images.ui_only) and entry["version"] == "1" and entry["title"] == "Notes"
+    )
 
     again = place.cli("install", "-f", images.ui_only)
     assert again.returncode == 1
@@ -198,7 +202,7 @@ def test_the_cli_on_the_store_without_a_host(
         .startswith("ddbridge: extension 'acme/nowhere' is not installed")
     )
 
-    removed = place.cli("rm", "acme/ui-ext")
+    removed = place.cli("rm", repository(images.ui_only))
     assert removed.returncode == 0, removed.stderr
     assert place.installed() == []
     assert not list((place.root / "cache").rglob("index.html"))
@@ -224,18 +228,19 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
         done = place.cli("install", "-f", image)
         assert done.returncode == 0, done.stderr
         assert "✓ Starting the backend" in done.stderr or image == images.ui_only  # the host's progress, here
+    compose, single = repository(images.compose), repository(images.single)
     by_name = {entry["name"]: entry for entry in place.installed()}
     assert {name: entry["status"] for name, entry in by_name.items()} == {
-        "acme/compose-ext": "running",
-        "acme/single-ext": "running",
-        "acme/ui-ext": "running",
+        compose: "running",
+        single: "running",
+        repository(images.ui_only): "running",
     }
     shell_url, reach = rpc_url(running)
     async with BridgeClient.connect(shell_url, running.token, **reach) as shell:
         opened = {name: await shell.call("extensions.open", {"name": name}) for name in by_name}
 
     hostnames = {}
-    for name in ("acme/compose-ext", "acme/single-ext"):
+    for name in (compose, single):
         url, reach = rpc_url(running, str(by_name[name]["slug"]))
         credential = opened[name]["credential"]
         async with BridgeClient.connect(
@@ -249,14 +254,12 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
                 await page.call("extensions.list")
             assert refused.value.code == -32601
     # Each origin's calls reached its own backend container.
-    assert hostnames["acme/compose-ext"] != hostnames["acme/single-ext"]
-    assert any(
-        container.startswith(hostnames["acme/single-ext"]) for container in labelled(engine, "single-ext")
-    )
+    assert hostnames[compose] != hostnames[single]
+    assert any(container.startswith(hostnames[single]) for container in labelled(engine, "single-ext"))
 
     # A page credential of one extension opens nothing at another's origin, nor at the shell.
-    compose_credential = opened["acme/compose-ext"]["credential"]
-    for slug in (str(by_name["acme/single-ext"]["slug"]), None):
+    compose_credential = opened[compose]["credential"]
+    for slug in (str(by_name[single]["slug"]), None):
         url, reach = rpc_url(running, slug)
         assert await close_code(url, compose_credential, reach) == 4401
 
@@ -269,30 +272,30 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
         timeout=90,
         what="every extension running again",
     )
-    url, reach = rpc_url(running, str(by_name["acme/single-ext"]["slug"]))
+    url, reach = rpc_url(running, str(by_name[single]["slug"]))
     async with BridgeClient.connect(url, running.token, **reach) as page:
         hello = await page.call("service.request", {"method": "GET", "url": "/hello"})
         assert hello["message"] == "Hello from the sample backend"
 
     # update keeps the named volume's data.
-    url, reach = rpc_url(running, str(by_name["acme/compose-ext"]["slug"]))
+    url, reach = rpc_url(running, str(by_name[compose]["slug"]))
     write = ["-c", "open('/data/kept', 'w').write('written by version 1')"]
     async with BridgeClient.connect(url, running.token, **reach) as page:
         assert (await page.call("exec.run", {"target": "vm", "cmd": "python3", "args": write}))["code"] == 0
     updated = place.cli("update", "-f", images.compose_v2)
     assert updated.returncode == 0, updated.stderr
-    assert {entry["name"]: entry["version"] for entry in place.installed()}["acme/compose-ext"] == "2"
+    assert {entry["name"]: entry["version"] for entry in place.installed()}[compose] == "2"
     async with BridgeClient.connect(url, running.token, **reach) as page:
         read = await page.call("exec.run", {"target": "vm", "cmd": "cat", "args": ["/data/kept"]})
         assert read["stdout"] == "written by version 1"
 
     # rm: no containers, no run folder, no extracted files; the named volume stays, and is named.
-    removed = place.cli("rm", "acme/compose-ext")
+    removed = place.cli("rm", compose)
     assert removed.returncode == 0, removed.stderr
-    volume = "acme_compose-ext-desktop-extension_data"
+    volume = compose.replace("/", "_").replace(":", "_") + "-desktop-extension_data"
     assert f"kept the named volume {volume}" in removed.stderr
     assert labelled(engine, "compose-ext") == []
     assert volume in engine.docker("volume", "ls", "-q").stdout.split()
-    assert "acme/compose-ext" not in {entry["name"] for entry in place.installed()}
+    assert compose not in {entry["name"] for entry in place.installed()}
     engine.docker("volume", "rm", volume, check=False)
     assert running.stop() == 0

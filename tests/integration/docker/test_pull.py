@@ -35,11 +35,6 @@ Publish = Callable[..., PushedImage]
 
 
 @pytest.fixture(scope="session")
-def registry() -> Iterator[Registry]:
-    yield from registry_or_skip("the pull tests")
-
-
-@pytest.fixture(scope="session")
 def auth_registry() -> Iterator[Registry]:
     """A registry that wants basic auth (htpasswd) for every request."""
     yield from registry_or_skip("the pull tests", user=(USER, PASSWORD))
