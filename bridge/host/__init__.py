@@ -1,0 +1,1 @@
+"""The extensions host: several installed extensions served by one daemon (issue 14)."""
