@@ -4,7 +4,7 @@ The folder is ``bridge/host/template`` with the extension's name put in: ``__EXT
 (``my_extension`` → ``My Extension``) and ``__EXTENSION_NAME__``, the name as an image repository
 (``my-extension``). What it holds, and how it is built, installed and developed, is in its
 README.md. It is written into a temporary folder beside ``NAME`` and renamed into place, so an
-``init`` that fails leaves nothing half made.
+``init`` that fails leaves nothing half made (an empty ``NAME`` that exists is kept, and filled).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ In Docker Desktop (and under ddbridge) it runs in the extension's container and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         server.server_close()
-        os.unlink(args.socket)
+        with contextlib.suppress(FileNotFoundError):  # its folder may be gone already
+            os.unlink(args.socket)
     return 0
 
 
