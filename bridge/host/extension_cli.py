@@ -250,11 +250,26 @@ def _rm(args: argparse.Namespace) -> int:
 
 def _ls(args: argparse.Namespace) -> int:
     async def body(call: Call, progress: Progress) -> int:
-        entries = await call("extensions.list", {})
-        print(table.render_json(entries) if args.format == "json" else table.render_table(entries))
+        rows = [_row(entry) for entry in await call("extensions.list", {})]
+        print(table.render_json(rows) if args.format == "json" else table.render_table(rows))
         return 0
 
     return _run(args, body)
+
+
+def _row(entry: dict[str, Any]) -> table.Row:
+    """A row of ``ls`` from what the host says of an extension (``ExtensionHost.describe``)."""
+    containers = entry["containers"]
+    return table.Row(
+        name=entry["name"],
+        provider=entry["provider"],
+        version=entry["version"],
+        image=entry["image"],
+        tab=entry["ui"][0] if entry["ui"] else None,
+        containers=tuple(containers) if containers is not None else None,
+        host_binaries=len(entry["hostBinaries"]),
+        failure=entry["error"] if entry["status"] == "failed" else None,
+    )
 
 
 def _ui_source(args: argparse.Namespace) -> int:

@@ -179,7 +179,7 @@ def test_the_cli_on_the_store_without_a_host(
     table = place.cli("ls")
     assert table.returncode == 0
     header, row = table.stdout.splitlines()[:2]
-    assert header.split() == ["EXTENSION", "PROVIDER", "VERSION", "UI", "VM", "HOST"]
+    assert header.split() == ["ID", "PROVIDER", "VERSION", "UI", "VM", "HOST"]  # docker extension ls's
     assert row.split()[0] == repository(images.ui_only)
     (entry,) = place.installed()
     assert (
