@@ -295,8 +295,6 @@ async def remove(
             await stop_record(engine, record)
         shutil.rmtree(run_folder(record.slug), ignore_errors=True)
         shutil.rmtree(default_cache_dir() / record.image_id.removeprefix("sha256:"), ignore_errors=True)
-    for volume in kept:
-        progress.info(f"kept the named volume {volume}")
     return kept
 
 

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from bridge.host.installer import repository
@@ -142,6 +146,17 @@ def start_host(bridge: StartBridge, place: Place) -> Callable[[], RunningBridge]
     return start
 
 
+def shell_list(running: RunningBridge) -> list[dict[str, Any]]:
+    """What the shell's page lists (``extensions.list``, with the token, as the CLI calls it)."""
+    port = int(running.url.rsplit(":", 1)[1].strip("/"))
+    headers = {"Authorization": f"Bearer {running.token}"}
+    opened = socket.create_connection(("127.0.0.1", port))
+    with connect(f"ws://localhost:{port}/rpc", sock=opened, additional_headers=headers) as websocket:
+        websocket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "extensions.list", "params": {}}))
+        listed: list[dict[str, Any]] = json.loads(websocket.recv(10))["result"]
+    return listed
+
+
 def labelled(engine: EngineUnderTest, name: str) -> list[str]:
     return engine.docker("ps", "-aq", "--filter", f"label=ddbridge.extension={name}").stdout.split()
 
@@ -183,7 +198,9 @@ def test_the_cli_on_the_store_without_a_host(
     assert row.split()[0] == repository(images.ui_only)
     (entry,) = place.installed()
     assert (
-        entry["name"] == repository(images.ui_only) and entry["version"] == "1" and entry["title"] == "Notes"
+        entry["ID"] == repository(images.ui_only)
+        and entry["Version"] == "1"
+        and entry["UI"] == "1 tab(Notes)"
     )
 
     again = place.cli("install", "-f", images.ui_only)
@@ -216,7 +233,7 @@ def test_a_damaged_store_is_refused_and_left_as_it_was(place: Place) -> None:
         result = place.cli(*args)
         assert result.returncode == 2
         last = result.stderr.strip().splitlines()[-1]
-        assert last.startswith(f"ddbridge: the extensions store {store} is damaged"), last
+        assert last.startswith(f"ddbridge: the extensions store {store} is not valid JSON"), last
     assert store.read_text() == '{"version": 1, "extensions": ['
 
 
@@ -229,7 +246,12 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
         assert done.returncode == 0, done.stderr
         assert "✓ Starting the backend" in done.stderr or image == images.ui_only  # the host's progress, here
     compose, single = repository(images.compose), repository(images.single)
-    by_name = {entry["name"]: entry for entry in place.installed()}
+    assert {entry["ID"]: entry["VM"] for entry in place.installed()} == {
+        compose: "Running(1)",
+        single: "Running(1)",
+        repository(images.ui_only): "-",
+    }
+    by_name = {entry["name"]: entry for entry in shell_list(running)}
     assert {name: entry["status"] for name, entry in by_name.items()} == {
         compose: "running",
         single: "running",
@@ -268,7 +290,7 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
     assert labelled(engine, "compose-ext") == [] and labelled(engine, "single-ext") == []
     running = start_host()
     wait_for(
-        lambda: all(entry["status"] == "running" for entry in place.installed()),
+        lambda: all(entry["status"] == "running" for entry in shell_list(running)),
         timeout=90,
         what="every extension running again",
     )
@@ -284,7 +306,7 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
         assert (await page.call("exec.run", {"target": "vm", "cmd": "python3", "args": write}))["code"] == 0
     updated = place.cli("update", "-f", images.compose_v2)
     assert updated.returncode == 0, updated.stderr
-    assert {entry["name"]: entry["version"] for entry in place.installed()}[compose] == "2"
+    assert {entry["ID"]: entry["Version"] for entry in place.installed()}[compose] == "2"
     async with BridgeClient.connect(url, running.token, **reach) as page:
         read = await page.call("exec.run", {"target": "vm", "cmd": "cat", "args": ["/data/kept"]})
         assert read["stdout"] == "written by version 1"
@@ -292,10 +314,10 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
     # rm: no containers, no run folder, no extracted files; the named volume stays, and is named.
     removed = place.cli("rm", compose)
     assert removed.returncode == 0, removed.stderr
-    volume = compose.replace("/", "_").replace(":", "_") + "-desktop-extension_data"
+    volume = re.sub(r"[/:.]", "_", compose) + "-desktop-extension_data"  # Docker Desktop's project, _data
     assert f"kept the named volume {volume}" in removed.stderr
     assert labelled(engine, "compose-ext") == []
     assert volume in engine.docker("volume", "ls", "-q").stdout.split()
-    assert compose not in {entry["name"] for entry in place.installed()}
+    assert compose not in {entry["ID"] for entry in place.installed()}
     engine.docker("volume", "rm", volume, check=False)
     assert running.stop() == 0
