@@ -25,11 +25,12 @@ _VIEWS = re.compile(r"containers(/[^/]+(/(logs|inspect|stats|terminal))?)?|(imag
 _ASSET_TYPES = {"app.js": "text/javascript", "style.css": "text/css"}
 _NO_CACHE = {"Cache-Control": "no-cache"}
 # The pages show what containers print: should something slip through as markup, it still may not
-# run a script nor load anything from elsewhere. ('self' covers the same-origin WebSocket.)
+# run a script nor load anything from elsewhere. ('self' covers the same-origin WebSocket.) Only
+# a page of their own origin may frame them: the extensions host's, which shows them.
 _PAGE_HEADERS = {
     **_NO_CACHE,
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
     ),
 }
 

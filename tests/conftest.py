@@ -12,12 +12,19 @@ import pytest
 from bridge.testing import RunningBridge, free_port, start_bridge
 from tests.support.dockerd import EngineUnderTest, engine_or_skip
 from tests.support.processes import REPO, start_backend
+from tests.support.registry import Registry, registry_or_skip
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
     from its first use to the end of the session, and async tests cannot run after that."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[Registry]:
+    """A real registry on loopback (Debian's docker-registry) the engine pushes to and pulls from."""
+    yield from registry_or_skip("the pull and extensions host tests")
 
 
 @pytest.fixture(scope="session")

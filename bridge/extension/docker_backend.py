@@ -378,7 +378,9 @@ class ComposeBackend(DockerBackend):
         volumes stay): of the project started here, or of one an earlier run left, when it has
         containers."""
         if self._cli is None:
-            if not await self._project_containers():
+            # Only a project of ddbridge's own: never Docker Desktop's backend of this extension.
+            listed = await self._listed()
+            if not listed or any((c.get("Labels") or {}).get(LABEL) != self._extension.name for c in listed):
                 return
             self._cli = await self._compose_cli()
         await self._compose("down", "--remove-orphans", what=f"{' '.join(self._cli)} down ({self._project})")

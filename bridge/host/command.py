@@ -97,7 +97,7 @@ def run_host(args: argparse.Namespace) -> int:
         daemon = Daemon(
             settings,
             host_info(),
-            ContextTable(shell_context(settings, registry, ShellPages(port)), subdomains=True),
+            ContextTable(shell_context(settings, registry, ShellPages(port, host.icon_of)), subdomains=True),
         )
         host.attach(daemon)
         progress = Progress(sys.stderr, interactive=False)

@@ -21,7 +21,9 @@ from bridge.extension.devserver import DevServerProxy
 from bridge.rpc import Registry
 from bridge.service_proxy import ServiceProxy
 
-SHELL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+# Not [::1]: browsers take no IPv6 literal in a CSP source (frame-ancestors), so a shell opened
+# there could not frame its extensions.
+SHELL_HOSTS = ("localhost", "127.0.0.1")
 
 
 def shell_origins(port: int) -> frozenset[str]:

@@ -153,7 +153,7 @@ async def _target(args: argparse.Namespace, progress: Progress) -> AsyncIterator
     daemon = Daemon(
         settings,
         host_info(),
-        ContextTable(shell_context(settings, extension_registry(settings), ShellPages(0))),
+        ContextTable(shell_context(settings, extension_registry(settings), ShellPages(0, host.icon_of))),
     )
     host.attach(daemon)
 

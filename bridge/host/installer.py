@@ -162,6 +162,9 @@ async def _bring_up(engine: DockerEngine, extension: Extension, slug: str, progr
             backend = docker_backend(extension, runtime, engine, extension.image, SOCKET_TIMEOUT)
             installed.backend = backend
             async with progress.step(f"Starting the backend ({backend.description})") as step:
+                # What a host that was killed left runs with a bind mount of the run folder just
+                # made anew: it is replaced, not reused.
+                await backend.stop()
                 await backend.start(progress, step)
     except BaseException:
         await stop(installed)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bridge.auth import TOKEN_QUERY, Credentials
@@ -23,6 +24,7 @@ from bridge.docker_engine import DockerEngine
 from bridge.extension.metadata import ExtensionError
 from bridge.host import installer
 from bridge.host.contexts import extension_context, extension_origin
+from bridge.host.shell import ICONS
 from bridge.host.store import InstalledExtension, Store, pick_slug
 from bridge.progress import Progress
 from bridge.rpc import Registry
@@ -231,6 +233,13 @@ class ExtensionHost:
 
     # What the shell and the CLI see
 
+    def icon_of(self, slug: str) -> Path | None:
+        """An installed extension's icon file, by its slug (the shell's navigation shows it)."""
+        for hosted in self.extensions.values():
+            if hosted.record.slug == slug and hosted.installed is not None:
+                return hosted.installed.icon
+        return None
+
     def open_url(self, name: str) -> dict[str, str]:
         """Where the shell frames ``name``: its origin, with a credential for that origin only
         (the frame signs in with it, as the printed URL signs the shell in)."""
@@ -262,7 +271,7 @@ class ExtensionHost:
             "ui": installed.tabs if installed is not None else [],
             "containers": await installer.container_states(self.engine, record, installed),
             "hostBinaries": list(installed.host_binary_names) if installed is not None else [],
-            "icon": f"{origin}/_ddbridge/icon",
+            "icon": f"{ICONS}{record.slug}",
         }
 
     async def listing(self) -> list[dict[str, Any]]:

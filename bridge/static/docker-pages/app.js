@@ -14,6 +14,8 @@
   const SPARK_POINTS = 60;
   const dd = window.ddClient;
   const main = /** @type {HTMLElement} */ (document.getElementById("main"));
+  // Framed by the extensions host's page, which has the navigation: its own sidebar goes.
+  document.documentElement.classList.toggle("framed", window.parent !== window);
 
   // ------------------------------------------------------------------------------------------
   // DOM helpers

@@ -16,7 +16,6 @@ from tests.browser.conftest import _build as build_ui
 from tests.support.dockerd import EngineUnderTest
 from tests.support.images import ExtensionImages, extension_images
 from tests.support.processes import RunningBridge
-from tests.support.registry import Registry, registry_or_skip
 
 StartBridge = Callable[..., RunningBridge]
 
@@ -35,12 +34,6 @@ def docker_bridge(bridge: StartBridge, engine: EngineUnderTest) -> StartBridge:
 async def client(docker_bridge: StartBridge) -> AsyncIterator[BridgeClient]:
     async with BridgeClient.connect(docker_bridge().ws_url) as connected:
         yield connected
-
-
-@pytest.fixture(scope="session")
-def registry() -> Iterator[Registry]:
-    """A real registry on loopback (Debian's docker-registry) the engine pushes to and pulls from."""
-    yield from registry_or_skip("the pull and extensions host tests")
 
 
 # --------------------------------------------------------------------------------------------
