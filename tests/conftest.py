@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 
 from bridge.testing import RunningBridge, free_port, start_bridge
 from tests.support.dockerd import EngineUnderTest, engine_or_skip
-from tests.support.processes import REPO, start_backend
+from tests.support.processes import REPO, start_backend, wait_listening
 from tests.support.registry import Registry, registry_or_skip
 
 
@@ -25,6 +27,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def registry() -> Iterator[Registry]:
     """A real registry on loopback (Debian's docker-registry) the engine pushes to and pulls from."""
     yield from registry_or_skip("the pull and extensions host tests")
+
+
+@pytest.fixture(scope="session")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test dev server's URL (``http://127.0.0.1:PORT``), for the whole session."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("devserver") / "devserver.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "tests.support.devserver_app:app", "--port", str(port)],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    wait_listening(("127.0.0.1", port), process, "the test dev server", log_path=log_path)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:  # uvicorn waits for open connections first
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -50,8 +50,10 @@ def add_command(commands: argparse._SubParsersAction[Any]) -> None:
     extension = commands.add_parser("extension", help="manage the extensions host's extensions")
     verbs = extension.add_subparsers(dest="verb", required=True, parser_class=type(extension))
 
-    def verb(name: str, help_text: str, *aliases: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = verbs.add_parser(name, help=help_text, aliases=list(aliases))
+    def verb(
+        name: str, help_text: str, *aliases: str, under: argparse._SubParsersAction[Any] = verbs
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = under.add_parser(name, help=help_text, aliases=list(aliases))
         data_dir_option(parser)
         parser.add_argument("--docker-host", metavar="URL", help="Docker engine address (no host running)")
         parser.add_argument("--config", type=Path, metavar="FILE", help="TOML settings")
@@ -79,13 +81,13 @@ def add_command(commands: argparse._SubParsersAction[Any]) -> None:
     init = verbs.add_parser("init", help="create a new extension's folder")
     init.add_argument("name", metavar="NAME")
     init.set_defaults(handler=_init)
-    dev = verb("dev", "develop an installed extension")
+    dev = verbs.add_parser("dev", help="develop an installed extension")
     dev_verbs = dev.add_subparsers(dest="dev_verb", required=True, parser_class=type(extension))
-    ui_source = dev_verbs.add_parser("ui-source", help="serve the extension's UI from a dev server")
+    ui_source = verb("ui-source", "serve the extension's UI from a dev server", under=dev_verbs)
     ui_source.add_argument("name", metavar="EXTENSION")
     ui_source.add_argument("url", metavar="URL")
     ui_source.set_defaults(handler=_ui_source)
-    reset = dev_verbs.add_parser("reset", help="serve the extension's own UI again")
+    reset = verb("reset", "serve the extension's own UI again", under=dev_verbs)
     reset.add_argument("name", metavar="EXTENSION")
     reset.set_defaults(handler=_reset)
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,33 +21,11 @@ from websockets.typing import Origin, Subprotocol
 from bridge import __version__
 from tests.support import devserver_app
 from tests.support.handshake import upgrade_status
-from tests.support.processes import REPO, RunningBridge, free_port, wait_listening
+from tests.support.processes import REPO, RunningBridge, free_port
 
 pytestmark = pytest.mark.integration
 
 SHIM_TAG = '<script src="/ddclient.js"></script>'
-
-
-@pytest.fixture(scope="module")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The test dev server's URL (``http://127.0.0.1:PORT``), for the whole module."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("devserver") / "devserver.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tests.support.devserver_app:app", "--port", str(port)],
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    wait_listening(("127.0.0.1", port), process, "the test dev server", log_path=log_path)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:  # uvicorn waits for open connections first
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -320,4 +321,94 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
     assert volume in engine.docker("volume", "ls", "-q").stdout.split()
     assert compose not in {entry["ID"] for entry in place.installed()}
     engine.docker("volume", "rm", volume, check=False)
+    assert running.stop() == 0
+
+
+def test_a_failed_install_leaves_nothing_behind(
+    place: Place, engine: EngineUnderTest, registry: Registry
+) -> None:
+    metadata = {
+        "ui": {"dashboard-tab": {"title": "Dying", "root": "/ui", "src": "index.html"}},
+        "host": {"binaries": [{"linux": [{"path": "/tool"}]}]},
+        "vm": {"image": "${DESKTOP_PLUGIN_IMAGE}", "exposes": {"socket": "backend.sock"}},
+    }
+    folder = place.root / "dying"
+    build(
+        engine,
+        folder,
+        "local/dying-ext:1",
+        {
+            "Dockerfile": (
+                f"FROM {engine.image}\nCOPY metadata.json tool /\nCOPY index.html /ui/index.html\n"
+                """CMD ["sh", "-c", "echo cannot start >&2; exit 3"]\n"""
+            ),
+            "metadata.json": json.dumps(metadata),
+            "tool": "#!/bin/sh\necho tool\n",
+            "index.html": "<html></html>",
+        },
+    )
+    reference = registry.push(engine, "local/dying-ext:1", "acme/dying-ext:1", remove_source=True).reference
+    failed = place.cli("install", "-f", reference)
+    assert failed.returncode == 1
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("ddbridge: the backend stopped before listening on"), last
+    assert "exited with code 3; last output: cannot start" in last
+    assert labelled(engine, "dying-ext") == []
+    assert place.installed() == []
+    assert not list((place.root / "cache").rglob("metadata.json")), "the extracted files stay behind"
+    run_folders = Path(f"/tmp/ddbridge-{os.getuid()}")
+    assert not [path for path in run_folders.glob("acme-dying-ext-*")], "its run folder stays behind"
+
+
+async def test_one_extension_failing_at_start_is_marked_and_the_others_serve(
+    place: Place, images: HostImages, engine: EngineUnderTest, start_host: Callable[[], RunningBridge]
+) -> None:
+    for image in (images.single, images.ui_only):
+        assert place.cli("install", "-f", image).returncode == 0
+    # The single container's image goes away while no host runs: its start fails.
+    engine.docker("rmi", "-f", images.single)
+    running = start_host()
+    single, ui_only = repository(images.single), repository(images.ui_only)
+    wait_for(
+        lambda: (
+            {entry["name"]: entry["status"] for entry in shell_list(running)}
+            == {single: "failed", ui_only: "running"}
+        ),
+        timeout=90,
+        what="one extension failed, the other running",
+    )
+    (failure,) = [entry["error"] for entry in shell_list(running) if entry["name"] == single]
+    assert "no image" in failure, failure
+    listed = place.cli("ls")
+    assert f"! {single} failed: " in listed.stdout
+    # The other one serves.
+    slug = {entry["name"]: entry["slug"] for entry in shell_list(running)}[ui_only]
+    url, reach = rpc_url(running, str(slug))
+    async with BridgeClient.connect(url, running.token, **reach) as page:
+        assert (await page.call("host.info"))["platform"] == sys.platform
+    # Its files are served all the same (the UI shows): only the backend is missing.
+    assert running.stop() == 0
+    assert place.cli("rm", single).returncode == 0
+
+
+def test_dev_ui_source_serves_an_installed_extensions_ui_from_a_dev_server(
+    place: Place, images: HostImages, start_host: Callable[[], RunningBridge], dev_server: str
+) -> None:
+    assert place.cli("install", "-f", images.ui_only).returncode == 0
+    running = start_host()
+    name = repository(images.ui_only)
+    slug = {entry["name"]: entry["slug"] for entry in shell_list(running)}[name]
+    port = running.url.rsplit(":", 1)[1].strip("/")
+
+    def page() -> str:
+        headers = {"Host": f"{slug}.localhost:{port}", "Authorization": f"Bearer {running.token}"}
+        return httpx.get(f"http://127.0.0.1:{port}/", headers=headers).text
+
+    assert "notes" in page()
+    switched = place.cli("dev", "ui-source", name, dev_server)
+    assert switched.returncode == 0, switched.stderr
+    assert "dev server page" in page() and '<script src="/ddclient.js"></script>' in page()
+    assert {entry["name"]: entry["uiSource"] for entry in shell_list(running)}[name] == dev_server
+    assert place.cli("dev", "reset", name).returncode == 0
+    assert "notes" in page()
     assert running.stop() == 0
