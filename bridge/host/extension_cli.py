@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -59,19 +60,18 @@ def add_command(commands: argparse._SubParsersAction[Any]) -> None:
         parser.add_argument("--config", type=Path, metavar="FILE", help="TOML settings")
         return parser
 
-    install = verb("install", "install an extension image")
-    install.add_argument("image", metavar="IMAGE[:TAG]")
-    install.add_argument("-f", "--force", action="store_true", help="do not ask for consent")
-    install.add_argument("--no-pull", action="store_true", help="do not pull a missing image")
-    install.set_defaults(handler=_install)
+    for name, help_text, metavar in (
+        ("install", "install an extension image", "IMAGE[:TAG]"),
+        ("update", "update an extension to another tag", "IMAGE:TAG"),
+    ):
+        parser = verb(name, help_text)
+        parser.add_argument("image", metavar=metavar)
+        parser.add_argument("-f", "--force", action="store_true", help="do not ask for consent")
+        parser.add_argument("--no-pull", action="store_true", help="do not pull a missing image")
+        parser.set_defaults(handler=functools.partial(_image_verb, verb=name))
     listing = verb("ls", "list installed extensions", "list")
     listing.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     listing.set_defaults(handler=_ls)
-    update = verb("update", "update an extension to another tag")
-    update.add_argument("image", metavar="IMAGE:TAG")
-    update.add_argument("-f", "--force", action="store_true", help="do not ask for consent")
-    update.add_argument("--no-pull", action="store_true", help="do not pull a missing image")
-    update.set_defaults(handler=_update)
     remove = verb("rm", "remove an extension", "uninstall")
     remove.add_argument("name", metavar="EXTENSION")
     remove.set_defaults(handler=_rm)
@@ -207,30 +207,17 @@ def _consented(args: argparse.Namespace) -> bool:
 # The verbs
 
 
-def _install(args: argparse.Namespace) -> int:
+def _image_verb(args: argparse.Namespace, verb: str) -> int:
+    """``install`` or ``update``: the image's pull and steps drawn as they happen."""
     if not _consented(args):
-        print("install cancelled", file=sys.stderr)
+        print(f"{verb} cancelled", file=sys.stderr)
         return 1
 
     async def body(call: Call, progress: Progress) -> int:
-        operation = secrets.token_hex(4)
-        entry = await call(
-            "extensions.install", {"image": args.image, "pull": not args.no_pull, "operation": operation}
-        )
-        print(f"Extension {entry['title']} successfully installed", file=sys.stderr)
-        return 0
-
-    return _run(args, body)
-
-
-def _update(args: argparse.Namespace) -> int:
-    if not _consented(args):
-        print("update cancelled", file=sys.stderr)
-        return 1
-
-    async def body(call: Call, progress: Progress) -> int:
-        entry = await call("extensions.update", {"image": args.image, "pull": not args.no_pull})
-        print(f"Extension {entry['title']} successfully updated to {entry['version']}", file=sys.stderr)
+        params = {"image": args.image, "pull": not args.no_pull, "operation": secrets.token_hex(4)}
+        entry = await call(f"extensions.{verb}", params)
+        done = "installed" if verb == "install" else f"updated to {entry['version']}"
+        print(f"Extension {entry['title']} successfully {done}", file=sys.stderr)
         return 0
 
     return _run(args, body)
