@@ -105,7 +105,12 @@ def run_host(args: argparse.Namespace) -> int:
 
         async def on_start() -> None:
             write_discovery(root, f"http://localhost:{port}/", settings.server.token or "")
-            task = asyncio.create_task(host.start_all(progress))
+
+            async def bring_up() -> None:
+                await host.start_all(progress)
+                await host.keep_up(progress)
+
+            task = asyncio.create_task(bring_up())
             starting.add(task)
             task.add_done_callback(starting.discard)
 

@@ -32,6 +32,7 @@ from bridge.rpc import Registry
 log = logging.getLogger("ddbridge.host")
 
 STARTING, RUNNING, FAILED, STOPPED = "starting", "running", "failed", "stopped"
+WATCH_INTERVAL = 5.0
 
 
 @dataclass
@@ -146,6 +147,24 @@ class ExtensionHost:
         """Bring every installed extension up again, concurrently; one failing does not stop the
         others (it is marked failed, with its reason)."""
         await asyncio.gather(*(self.start(hosted, progress) for hosted in list(self.extensions.values())))
+
+    async def keep_up(self, progress: Progress, every: float = WATCH_INTERVAL) -> None:
+        """Bring a running extension's backend up again when its containers went (the engine
+        restarted, or someone removed them): checked every ``every`` seconds, as long as the host
+        runs. Each one found down is said in the log and shown starting."""
+        while True:
+            await asyncio.sleep(every)
+            for hosted in list(self.extensions.values()):
+                if hosted.status != RUNNING or self._lock(hosted.record.name).locked():
+                    continue
+                states = await installer.container_states(self.engine, hosted.record, hosted.installed)
+                if states is not None and "running" not in states:
+                    log.warning(
+                        "the backend of %s is down (%s): starting it again",
+                        hosted.record.name,
+                        states or "gone",
+                    )
+                    await self.start(hosted, progress)
 
     async def start(self, hosted: Hosted, progress: Progress) -> None:
         record = hosted.record

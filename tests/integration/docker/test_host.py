@@ -300,6 +300,17 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
         hello = await page.call("service.request", {"method": "GET", "url": "/hello"})
         assert hello["message"] == "Hello from the sample backend"
 
+    # A backend whose containers went (an engine restart, a `docker rm -f`) is brought up again.
+    (gone,) = labelled(engine, "single-ext")
+    engine.docker("rm", "-f", gone)
+    wait_for(lambda: labelled(engine, "single-ext") not in ([], [gone]), timeout=60, what="the backend back")
+    wait_for(
+        lambda: all(entry["status"] == "running" for entry in shell_list(running)), timeout=60, what="running"
+    )
+    async with BridgeClient.connect(url, running.token, **reach) as page:
+        hello = await page.call("service.request", {"method": "GET", "url": "/hello"})
+        assert hello["message"] == "Hello from the sample backend"
+
     # update keeps the named volume's data.
     url, reach = rpc_url(running, str(by_name[compose]["slug"]))
     write = ["-c", "open('/data/kept', 'w').write('written by version 1')"]
