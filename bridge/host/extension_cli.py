@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from websockets.exceptions import WebSocketException
 
 from bridge.api.host import host_info
 from bridge.app import credentials_for, extension_registry
@@ -139,15 +140,23 @@ async def _target(args: argparse.Namespace, progress: Progress) -> AsyncIterator
             if method == PROGRESS and isinstance(params.get("event"), dict):
                 progress.show(params["event"])
 
-        async with BridgeClient.connect(url, found["token"] or None, on_notification=notified) as client:
+        connecting = BridgeClient.connect(url, found["token"] or None, on_notification=notified)
+        try:
+            async with connecting as client:
 
-            async def remote(method: str, params: dict[str, Any]) -> Any:
-                try:
-                    return await client.call(method, params, timeout=3600)
-                except RpcFailure as exc:
-                    raise ExtensionError(exc.message) from None
+                async def remote(method: str, params: dict[str, Any]) -> Any:
+                    try:
+                        return await client.call(method, params, timeout=3600)
+                    except RpcFailure as exc:
+                        raise ExtensionError(exc.message) from None
+                    except (ConnectionError, TimeoutError) as exc:
+                        raise ExtensionError(
+                            f"the host at {found['url']} went away during {method}: {exc}"
+                        ) from None
 
-            yield remote
+                yield remote
+        except (OSError, WebSocketException) as exc:
+            raise ExtensionError(f"cannot talk to the host at {found['url']}: {exc}") from None
         return
     settings = _settings(args)
     store = Store(root)
