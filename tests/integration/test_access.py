@@ -108,8 +108,8 @@ def test_a_browser_opening_the_printed_url_is_signed_in(running: RunningBridge) 
     cookie = opened.headers["set-cookie"]
     name = f"ddbridge-view-{running.port}"
     assert cookie.startswith(f"{name}=v2.")
-    for attribute in ("HttpOnly", "SameSite=lax", "Max-Age=604800", "Path=/"):
-        assert attribute in cookie
+    for attribute in ("httponly", "samesite=lax", "max-age=604800", "path=/"):  # names ignore case
+        assert attribute in cookie.lower()
     view = opened.cookies[name]
     page = httpx.get(running.url + "index.html", headers=NAVIGATION, cookies={name: view})
     assert page.status_code == 200 and "the UI" in page.text
