@@ -63,6 +63,7 @@ HOP_BY_HOP = frozenset(
 WEBSOCKET_HANDSHAKE = frozenset({b"host", b"origin", b"user-agent", b"content-length"})
 
 CONNECT_TIMEOUT = 10.0
+KEEPALIVE_EXPIRY = 2.0
 # Same bound as uvicorn's default for frames coming from the browser.
 MAX_MESSAGE = 16 * 1024 * 1024
 
@@ -149,6 +150,10 @@ class DevServerProxy:
             # Dev servers hold some requests open for long (lazy compiles, event streams for hot
             # reload): only connecting is timed.
             timeout=httpx.Timeout(CONNECT_TIMEOUT, read=None),
+            # Node's and uvicorn's servers close an idle connection after 5 s, httpx's default
+            # expiry: a request sent on one as it closes fails (a 502 for no reason). Idle
+            # connections are dropped well before a dev server would.
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
             follow_redirects=False,  # the browser follows them, at the bridge's origin
             trust_env=False,  # the dev server is addressed directly, never through HTTP_PROXY
         )
