@@ -165,6 +165,13 @@ class NoMockAnswer(BridgeError):
         return {"call": self.call, "closest": self.closest}
 
 
+class OperationFailed(BridgeError):
+    """A management operation of the extensions host (install, update, remove, dev ui-source)
+    failed; the message says why, as the CLI would print it."""
+
+    code = -32010
+
+
 class InvalidParams(BridgeError):
     """Params the bridge's own validation accepted but something further on refused (the Docker
     engine rejecting a filter name, say). Same code and data shape as a validation failure."""

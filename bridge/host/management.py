@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from bridge.api.models import Params
+from bridge.errors import ConfigError, OperationFailed
+from bridge.extension.metadata import ExtensionError
 from bridge.host.manager import ExtensionHost
 from bridge.progress import Progress
 from bridge.rpc import MethodRouter
@@ -48,6 +50,16 @@ class UiSourceParams(Params):
 
 
 @asynccontextmanager
+async def reported() -> AsyncIterator[None]:
+    """An operation's failure as the client's error, the same one line the CLI prints without a
+    host (not an internal error)."""
+    try:
+        yield
+    except (ExtensionError, ConfigError) as exc:
+        raise OperationFailed(str(exc)) from exc
+
+
+@asynccontextmanager
 async def relayed_progress(session: Session, operation: str) -> AsyncIterator[Progress]:
     """Progress on the host's terminal that also reaches the caller, in order, every event sent
     before the call's reply."""
@@ -75,25 +87,33 @@ def management_router(host: ExtensionHost) -> MethodRouter:
 
     @router.method("install")
     async def install(params: ImageParams, session: Session) -> dict[str, Any]:
-        async with relayed_progress(session, params.operation) as progress:
+        async with (
+            reported(),
+            relayed_progress(session, params.operation) as progress,
+        ):
             return await host.describe(await host.install(params.image, progress, pull=params.pull))
 
     @router.method("update")
     async def update(params: ImageParams, session: Session) -> dict[str, Any]:
-        async with relayed_progress(session, params.operation) as progress:
+        async with (
+            reported(),
+            relayed_progress(session, params.operation) as progress,
+        ):
             return await host.describe(await host.update(params.image, progress, pull=params.pull))
 
     @router.method("remove")
     async def remove(params: NameParams, session: Session) -> dict[str, Any]:
-        async with relayed_progress(session, params.operation) as progress:
+        async with reported(), relayed_progress(session, params.operation) as progress:
             return {"name": params.name, "keptVolumes": await host.remove(params.name, progress)}
 
     @router.method("open")
     async def open_extension(params: NameParams, session: Session) -> dict[str, str]:
-        return host.open_url(params.name)
+        async with reported():
+            return host.open_url(params.name)
 
     @router.method("uiSource")
     async def ui_source(params: UiSourceParams, session: Session) -> dict[str, Any]:
-        return await host.describe(host.set_ui_source(params.name, params.url))
+        async with reported():
+            return await host.describe(host.set_ui_source(params.name, params.url))
 
     return router

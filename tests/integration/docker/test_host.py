@@ -246,6 +246,12 @@ async def test_extensions_side_by_side_each_with_its_own_backend_and_origin(
         done = place.cli("install", "-f", image)
         assert done.returncode == 0, done.stderr
         assert "✓ Starting the backend" in done.stderr or image == images.ui_only  # the host's progress, here
+    # A failure the host meets is the CLI's one line, as without a host (not an internal error).
+    missing = place.cli("install", "-f", "--no-pull", "acme/nowhere:1")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1] == (
+        f"ddbridge: image acme/nowhere:1 is not on the engine at {engine.host} and --no-pull was given"
+    )
     compose, single = repository(images.compose), repository(images.single)
     assert {entry["ID"]: entry["VM"] for entry in place.installed()} == {
         compose: "Running(1)",
