@@ -126,7 +126,7 @@ python_env() {
     local stamp="$VENV/.installed$extras"
     if [ ! -f "$stamp" ] || [ "$REPO/pyproject.toml" -nt "$stamp" ]; then
         step "upgrading pip in $VENV" "$VENV/bin/python" -m pip install --upgrade pip
-        step "installing ddbridge$extras into $VENV (about a minute the first time)" \
+        step "installing ddbridge$extras into $VENV" \
             "$VENV/bin/python" -m pip install -e "$REPO$extras"
         touch "$stamp"
     else
