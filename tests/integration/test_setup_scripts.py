@@ -172,3 +172,37 @@ def test_a_second_run_says_it_reuses_the_virtualenv(tmp_path: Path) -> None:
         f"==> reusing {venv} (ddbridge installed; delete the folder to start afresh)"
     ]
     assert not log_of(tmp_path).exists()
+
+
+def untracked() -> set[str]:
+    """The checkout's files that git neither tracks nor ignores."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(listed.stdout.splitlines())
+
+
+def test_a_test_run_leaves_its_files_under_test_artifacts() -> None:
+    """Hypothesis's database goes to test-artifacts/ with the screenshots, not to .hypothesis/
+    in the checkout (a pytest run of a Hypothesis test, as a developer types it), and the run
+    leaves no new file git does not ignore."""
+    shutil.rmtree(REPO / ".hypothesis", ignore_errors=True)
+    before = untracked()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("HYPOTHESIS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_service_target.py"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (REPO / ".hypothesis").exists()
+    assert (REPO / "test-artifacts" / "hypothesis" / "constants").is_dir()
+    assert untracked() - before == set()
