@@ -39,7 +39,8 @@ async function build(name, folder) {
     minify: true,
     sourcemap: false,
     jsx: "automatic",
-    loader: { ".js": "jsx", ".jsx": "jsx" },
+    // An imported .svg (the sample's metadata.json icon) is inlined as a data: URL.
+    loader: { ".js": "jsx", ".jsx": "jsx", ".svg": "dataurl" },
     define: { "process.env.NODE_ENV": '"production"' },
     legalComments: "none",
     logLevel: "warning",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -15,6 +16,11 @@ from bridge.testing import RunningBridge, free_port, start_bridge
 from tests.support.dockerd import EngineUnderTest, engine_or_skip
 from tests.support.processes import REPO, start_backend, wait_listening
 from tests.support.registry import Registry, registry_or_skip
+
+# Test runs write to one ignored folder, test-artifacts/ (screenshots in browser/): Hypothesis's
+# example database and its constants cache go there too, not to .hypothesis/ in the checkout
+# (read when Hypothesis first writes, which is after the conftests are imported).
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(REPO / "test-artifacts" / "hypothesis"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -32,6 +32,8 @@ UI_FOLDERS = {
     "test-page": REPO / "tests" / "browser" / "page",
     "sample-ui": REPO / "docker" / "sample-extension" / "ui",
 }
+# Files a bundle imports from outside its src/ folder: the sample's header shows metadata.json's icon.
+UI_IMPORTS = {"sample-ui": [REPO / "docker" / "sample-extension" / "docker.svg"]}
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,18 +56,19 @@ def _newest_mtime(paths: list[Path]) -> float:
     return max(path.stat().st_mtime for path in paths)
 
 
-def _is_stale(folder: Path) -> bool:
+def _is_stale(name: str, folder: Path) -> bool:
     outputs = [folder / "build" / "index.html", folder / "build" / "main.js"]
     if not all(path.is_file() for path in outputs):
         return True
-    sources = [path for path in (folder / "src").rglob("*") if path.is_file()] + [BUILD_SCRIPT]
+    sources = [path for path in (folder / "src").rglob("*") if path.is_file()]
+    sources += [BUILD_SCRIPT, *UI_IMPORTS.get(name, [])]
     return min(path.stat().st_mtime for path in outputs) < _newest_mtime(sources)
 
 
 def _build(name: str) -> Path:
     """The build folder of bundle ``name``, (re)built when missing or out of date."""
     folder = UI_FOLDERS[name]
-    if _is_stale(folder):
+    if _is_stale(name, folder):
         node = shutil.which("node")
         if node is None:
             pytest.fail("node is needed to build the browser test bundles (scripts/build-ui.mjs)")

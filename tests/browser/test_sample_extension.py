@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -116,6 +117,15 @@ def test_service_and_binary_calls_show_in_the_page(sample_page: ClientPage, arti
         "count 1/3\ncount 2/3\ncount 3/3\n[stderr] done counting to 3\n"
     )
     page.screenshot(path=artifacts / "sample-extension.png", full_page=True)
+
+
+def test_the_header_shows_the_icon_metadata_json_names(sample_page: ClientPage) -> None:
+    icon = sample_page.page.get_by_test_id("app-icon")
+    expect(icon).to_be_visible()
+    assert icon.evaluate("image => image.complete && image.naturalWidth > 0"), "the icon did not load"
+    source = icon.get_attribute("src") or ""
+    name = json.loads((SAMPLE / "metadata.json").read_text())["icon"]
+    assert urllib.parse.unquote(source.partition(",")[2]).strip() == (SAMPLE / name).read_text().strip()
 
 
 def test_echo_posts_json_to_the_backend(sample_page: ClientPage) -> None:

@@ -6,26 +6,15 @@ import { BackendCard } from "./components/BackendCard.jsx";
 import { HostBinaryCard } from "./components/HostBinaryCard.jsx";
 import { HostInfoCard } from "./components/HostInfoCard.jsx";
 import { LinksCard } from "./components/LinksCard.jsx";
-import { ExtensionIcon } from "./components/icons.jsx";
 import { ToastsCard } from "./components/ToastsCard.jsx";
+import icon from "../../docker.svg";
 
 export function App() {
   return (
     <Box sx={{ px: 4, py: 3, maxWidth: 1200, mx: "auto" }}>
       <Stack direction="row" spacing={2} alignItems="center" sx={{ mb: 1 }}>
-        <Box
-          sx={{
-            width: 48,
-            height: 48,
-            borderRadius: 2,
-            display: "grid",
-            placeItems: "center",
-            bgcolor: "primary.main",
-            color: "primary.contrastText",
-          }}
-        >
-          <ExtensionIcon fontSize="large" />
-        </Box>
+        {/* metadata.json's icon, bundled: the header shows the same picture as the tab. */}
+        <Box component="img" src={icon} alt="" data-testid="app-icon" sx={{ width: 48, height: 48 }} />
         <Box>
           <Typography variant="h3" component="h1" data-testid="app-title">
             Sample extension
