@@ -23,7 +23,7 @@ from bridge.context import ContextTable, ExtensionContext, ExtensionInfo, contex
 from bridge.daemon import Daemon
 from bridge.docker_pages import pages_router
 from bridge.extension.devserver import DevServerProxy, origin_of
-from bridge.inspector import inspector_router
+from bridge.inspector import inspector_router, note_shim_load
 from bridge.mock import registry_for
 from bridge.redaction import redact
 from bridge.rpc import MethodRouter, Registry
@@ -142,6 +142,7 @@ def assemble(
         # No credential in it: the shim reads the page credential from the origin's storage, or
         # on another allowed origin asks the hand-off page below for it.
         body = daemon.shim(context_of(connection.scope))
+        note_shim_load(daemon.events, connection)
         return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-store"})
 
     @app.get(HANDOFF_PATH)

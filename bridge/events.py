@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from bridge.rpc import Request, RpcError
 
@@ -36,10 +37,34 @@ QUEUE_MIN = 1000
 EVENT_BUDGET = 16 * 1024
 OUTPUT_TAIL = 64 * 1024
 OUTPUT_RUNS = 1024
+# Pages that loaded the shim and have not connected yet, kept to join their connection to.
+PENDING_LOADS = 256
 _MAX_DEPTH = 24
 _OVERHEAD = 64
 
 StreamKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PageLoad:
+    """A ``page.load`` waiting for the connection its page opens on its first call."""
+
+    seq: int
+    page: str | None
+    origin: str | None
+    host: str
+
+
+def _origin(page: str | None) -> str | None:
+    if not page:
+        return None
+    parts = urlsplit(page)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else page
+
+
+def _host(peer: str) -> str:
+    """``peer``'s address without its port (a page's script fetch and WebSocket use two)."""
+    return peer.rpartition(":")[0] or peer
 
 
 def clip(value: Any, budget: int = EVENT_BUDGET) -> tuple[Any, int]:
@@ -307,6 +332,7 @@ class EventBus:
         self._subscribers: set[Subscription] = set()
         self._seqs = itertools.count(1)
         self._connections = itertools.count(1)
+        self._loads: deque[PageLoad] = deque(maxlen=PENDING_LOADS)
 
     @property
     def active(self) -> bool:
@@ -369,10 +395,36 @@ class EventBus:
             subscriber.reset()
             subscriber.put(event)
 
+    def page_loaded(self, peer: str, page: str | None) -> None:
+        """A page fetched the shim: ``page.load`` lists it before it calls anything (the shim
+        opens its WebSocket on the first call, and a page may never make one)."""
+        event = self.publish("page.load", {"peer": peer, "page": page})
+        if event is not None:
+            self._loads.append(PageLoad(event.seq, page, _origin(page), _host(peer)))
+
+    def _joined_load(self, peer: str, page: str | None) -> PageLoad | None:
+        """The pending load a new connection is the page of: from the same address, the same
+        page URL, else the same origin (a WebSocket's Origin, when it sent no Referer); the
+        newest such load, as a page that reloads before calling leaves its older load behind.
+        Two tabs of one URL opened together may swap loads: they show the same page."""
+        host, origin = _host(peer), _origin(page)
+        for exact in (True, False):
+            for load in reversed(self._loads):
+                if load.host == host and (load.page == page if exact else load.origin == origin):
+                    self._loads.remove(load)
+                    return load
+        return None
+
     def connect(self, peer: str, page: str | None) -> ConnectionEvents:
-        """A connection's handle on the bus; publishes ``connection.open``."""
-        events = ConnectionEvents(self, f"c{next(self._connections)}", page)
-        self.publish("connection.open", {"conn": events.conn, "peer": peer, "page": page})
+        """A connection's handle on the bus; publishes ``connection.open``, with ``load`` (the
+        seq of its page's ``page.load``, whose URL it takes) when its page loaded the shim."""
+        data: dict[str, Any] = {"peer": peer, "page": page}
+        load = self._joined_load(peer, page) if self._loads else None
+        if load is not None:
+            data["load"] = load.seq
+            data["page"] = load.page or page
+        events = ConnectionEvents(self, f"c{next(self._connections)}", data["page"])
+        self.publish("connection.open", {"conn": events.conn, **data})
         return events
 
 

@@ -20,11 +20,13 @@ import time
 from importlib import resources
 
 from fastapi import APIRouter, WebSocket
+from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from bridge import __version__
 from bridge.access import rpc_subprotocol
 from bridge.events import EventBus, Subscription
+from bridge.redaction import redact
 from bridge.rpc import encode
 from bridge.security import admit_websocket
 
@@ -54,6 +56,18 @@ def _asset(name: str) -> bytes:
 def _export_body(events: list[dict[str, object]], history: int) -> bytes:
     document = {"ddbridge": __version__, "exported": time.time(), "history": history, "events": events}
     return json.dumps(document, ensure_ascii=False, indent=1).encode()
+
+
+def note_shim_load(bus: EventBus, connection: HTTPConnection) -> None:
+    """A ``GET /ddclient.js``: a page's ``<script>`` (``Sec-Fetch-Dest: script``) is listed in the
+    inspector from now, before its first call opens its WebSocket; other fetches (curl, a
+    prefetch) are no page. Its URL is the Referer, redacted of tokens as a connection's is."""
+    if connection.headers.get("sec-fetch-dest") != "script":
+        return
+    client = connection.client
+    peer = f"{client.host}:{client.port}" if client else "?"
+    page = redact(connection.headers.get("referer") or connection.headers.get("origin") or "") or None
+    bus.page_loaded(peer, page)
 
 
 async def _send_events(websocket: WebSocket, bus: EventBus, subscription: Subscription) -> None:

@@ -159,3 +159,37 @@ def test_an_inspector_without_a_page_credential_says_how_to_sign_in(
     expect(inspector.page.locator("#status-text")).to_contain_text(
         "not signed in: open the URL ddbridge printed"
     )
+
+
+def test_a_page_is_listed_from_its_shims_load_and_counted_once(
+    open_page: Callable[..., ClientPage], bridge: Callable[..., RunningBridge], tmp_path: Path
+) -> None:
+    """A page that has called nothing has no WebSocket yet (the shim opens it on the first
+    call), but it loaded the shim: it is listed from then, its connection joins that row, and
+    "Pages" counts it once whether it is open or closed."""
+    ui = tmp_path / "ui"
+    ui.mkdir()
+    (ui / "index.html").write_text("<!doctype html><title>quiet</title><p>calls nothing until asked</p>")
+    running = bridge("--ui", ui)
+    inspector = open_inspector(open_page, running).page
+    quiet = open_page(running.login_url(), ready="window.ddClient !== undefined")
+    inspector.bring_to_front()
+
+    pages = inspector.locator("#rows tr.kind-connection")
+    count = inspector.locator("#kinds button[data-kind=connection] .count")
+    expect(pages).to_have_count(1, timeout=SECOND)
+    expect(pages.locator("td.method")).to_have_text("page loaded")
+    expect(pages.locator("td.state")).to_have_text("loaded")
+    # The page's URL (its shim request's Referer), the page itself being the bridge's "/".
+    expect(pages.locator("td.page")).to_have_attribute("title", running.url.rstrip("/") + "/")
+    expect(count).to_have_text("1")
+
+    quiet.page.evaluate("window.ddClient.desktopUI.toast.success('first call')")
+    expect(pages.locator("td.state")).to_have_text("open", timeout=SECOND)
+    expect(pages.locator("td.method")).to_have_text("page opened")
+    expect(pages.locator("span.conn")).to_have_text("c1")
+    expect(row(inspector, "first call").locator("span.conn")).to_have_text("c1")
+
+    quiet.page.close()
+    expect(row(inspector, "page closed")).to_have_count(1, timeout=5 * SECOND)
+    expect(count).to_have_text("1")

@@ -295,3 +295,17 @@ async def test_an_open_inspector_does_not_keep_the_daemon_from_stopping(running:
         await watching.until(kind_is("hello"))
         code = await asyncio.to_thread(running.stop, 10)
         assert code == 0
+
+
+def test_a_pages_script_fetch_of_the_shim_is_a_page_load(bridge: Callable[..., RunningBridge]) -> None:
+    """Only a ``<script>``'s fetch (Sec-Fetch-Dest: script) lists a page, its URL redacted;
+    curl or a prefetch of /ddclient.js is none."""
+    running = bridge()
+    assert httpx.get(running.url + "ddclient.js", headers=running.headers).status_code == 200
+    page = running.url + "index.html?token=" + running.token
+    script = {**running.headers, "Sec-Fetch-Dest": "script", "Referer": page}
+    assert httpx.get(running.url + "ddclient.js", headers=script).status_code == 200
+    events = httpx.get(running.url + "_ddbridge/events.json", headers=running.headers).json()["events"]
+    assert [(event["kind"], event["page"]) for event in events] == [
+        ("page.load", running.url + "index.html?token=[redacted]")
+    ]

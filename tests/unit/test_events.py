@@ -395,3 +395,62 @@ def test_publishing_is_cheap(history: int) -> None:
         conn.finished(conn.started(request, []), result, None)
     per_call = (time.perf_counter() - began) / 1000
     assert per_call < 500e-6, f"{per_call * 1e6:.0f} µs per observed call"
+
+
+PAGE = "http://127.0.0.1:7700/index.html"
+
+
+def opened(bus: EventBus) -> dict[str, Any]:
+    return next(event for event in reversed(bus.history()) if event["kind"] == "connection.open")
+
+
+def test_a_connection_joins_the_load_of_its_page() -> None:
+    """The shim's fetch and the WebSocket come from two ports of one address; the WebSocket
+    names only the origin (no Referer): the connection takes the load's URL, calls carry it."""
+    bus = EventBus()
+    bus.page_loaded("127.0.0.1:50001", PAGE)
+    load = bus.history()[-1]
+    assert (load["kind"], load["page"], load["peer"]) == ("page.load", PAGE, "127.0.0.1:50001")
+    conn = bus.connect("127.0.0.1:50002", "http://127.0.0.1:7700")
+    assert opened(bus)["load"] == load["seq"]
+    assert opened(bus)["page"] == PAGE
+    assert conn.page == PAGE
+    # A load joins one connection: the page's reconnection is a connection of its own.
+    bus.connect("127.0.0.1:50003", "http://127.0.0.1:7700")
+    assert "load" not in opened(bus)
+
+
+def test_the_same_url_wins_then_the_newest_load_of_the_origin() -> None:
+    bus = EventBus()
+    bus.page_loaded("10.0.0.5:1", "http://127.0.0.1:7700/a")
+    first = bus.history()[-1]["seq"]
+    bus.page_loaded("10.0.0.5:2", "http://127.0.0.1:7700/b")
+    second = bus.history()[-1]["seq"]
+    bus.page_loaded("10.0.0.5:3", "http://127.0.0.1:7700/c")
+    third = bus.history()[-1]["seq"]
+    bus.connect("10.0.0.5:4", "http://127.0.0.1:7700/a")
+    assert opened(bus)["load"] == first
+    bus.connect("10.0.0.5:5", "http://127.0.0.1:7700")
+    assert opened(bus)["load"] == third
+    bus.connect("10.0.0.5:6", "http://127.0.0.1:7700")
+    assert opened(bus)["load"] == second
+
+
+def test_a_load_from_another_address_or_origin_is_not_joined() -> None:
+    bus = EventBus()
+    bus.page_loaded("10.0.0.5:1", PAGE)
+    bus.connect("10.0.0.6:2", PAGE)
+    assert "load" not in opened(bus)
+    bus.connect("10.0.0.5:3", "http://localhost:7700")
+    assert "load" not in opened(bus)
+    assert opened(bus)["page"] == "http://localhost:7700"
+
+
+def test_loads_are_neither_kept_nor_joined_when_nobody_watches() -> None:
+    bus = EventBus(history=0)
+    bus.page_loaded("10.0.0.5:1", PAGE)
+    subscription = bus.subscribe()
+    bus.connect("10.0.0.5:2", PAGE)
+    events = [event.to_wire() for event in subscription.log.events]
+    assert [event["kind"] for event in events] == ["connection.open"]
+    assert "load" not in events[0]

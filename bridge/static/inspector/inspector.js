@@ -24,6 +24,12 @@
   // the call and the event its handler publishes.
   const CALL_KINDS = { "desktop.toast": "toast", "desktop.navigate": "navigate" };
   const EVENT_KINDS = { toast: true, navigate: true };
+  // The status cell of a page's rows: one row from its shim's load (or its connection, for a
+  // client without the shim) that turns "open" when it connects, and one when it closes.
+  const PAGE_STATES = {
+    "page loaded": ["loaded", "muted", "the shim loaded; no call yet, so no connection"],
+    "page opened": ["open", "muted", ""],
+  };
   const ERROR_LABELS = {
     "-32700": "parse error",
     "-32600": "invalid request",
@@ -70,6 +76,8 @@
   const eventCalls = new Map();
   /** @type {Map<string, {page: string | null, peer: string | null}>} */
   const connections = new Map();
+  /** @type {Map<number, Row>} page.load seq → the page's row, until its connection opens */
+  const loads = new Map();
   /** @type {Record<string, boolean>} */
   const shownKinds = Object.fromEntries(KINDS.map(([kind]) => [kind, true]));
   /** @type {Record<string, HTMLElement>} */
@@ -162,7 +170,7 @@
       return [`${level} toast`, { success: "ok", warning: "warn", error: "bad" }[level] || "info", ""];
     }
     if (row.kind === "navigate") return ["intent", "info", ""];
-    if (row.kind === "connection") return [row.method === "page opened" ? "open" : "closed", "muted", ""];
+    if (row.kind === "connection") return PAGE_STATES[row.method] || ["closed", "muted", ""];
     if (row.kind === "notice") return ["missed", "warn", row.notice || ""];
     const stream = row.stream;
     if (stream) {
@@ -265,7 +273,7 @@
     rows.push(row);
     render(row);
     tbody.append(el);
-    count(kind, 1);
+    if (counted(row)) count(kind, 1);
     if (rows.length > MAX_ROWS) drop(DROP_ROWS);
     return row;
   }
@@ -275,8 +283,9 @@
     for (const row of rows.slice(0, howMany)) {
       row.el.remove();
       row.detail?.remove();
-      count(row.kind, -1);
+      if (counted(row)) count(row.kind, -1);
       if (row.event && calls.get(row.event.seq) === row) calls.delete(row.event.seq);
+      if (row.event && loads.get(row.event.seq) === row) loads.delete(row.event.seq);
       if (row.stream && streams.get(row.stream.key) === row) streams.delete(row.stream.key);
     }
     rows = rows.slice(howMany);
@@ -453,6 +462,11 @@
     updateEmpty();
   }
 
+  /** Whether a row counts in its kind's button: "Pages" counts pages, not their closing rows. */
+  function counted(row) {
+    return row.method !== "page closed";
+  }
+
   /** @param {string} kind @param {number} change */
   function count(kind, change) {
     if (!(kind in counts)) return;
@@ -540,6 +554,7 @@
     calls.clear();
     streams.clear();
     eventCalls.clear();
+    loads.clear();
     for (const [kind] of KINDS) count(kind, -counts[kind]);
     updateEmpty();
   }
@@ -604,10 +619,23 @@
           params: undefined,
         });
         break;
-      case "connection.open":
-        connections.set(event.conn, { page: event.page, peer: event.peer });
-        addRow("connection", event, { method: "page opened", params: event.page || "" });
+      case "page.load":
+        loads.set(event.seq, addRow("connection", event, { method: "page loaded", params: event.page || "" }));
         break;
+      case "connection.open": {
+        connections.set(event.conn, { page: event.page, peer: event.peer });
+        const fields = { conn: event.conn, method: "page opened", params: event.page || "" };
+        const loaded = loads.get(event.load);
+        if (loaded) {
+          // The page listed since its shim loaded has connected: the same row, now open.
+          loads.delete(event.load);
+          Object.assign(loaded, fields, { page: event.page || loaded.page, event, search: null });
+          touch(loaded);
+        } else {
+          addRow("connection", event, fields);
+        }
+        break;
+      }
       case "connection.close": {
         const known = connections.get(event.conn);
         if (known) known.peer = null;
