@@ -23,6 +23,8 @@ from typing import IO, Any
 
 from bridge.api.host import host_info
 from bridge.app import assemble, credentials_for, extension_registry
+from bridge.auth import Credentials
+from bridge.config import Settings
 from bridge.context import ContextTable
 from bridge.daemon import Daemon
 from bridge.errors import ConfigError
@@ -84,22 +86,33 @@ def read_discovery(root: Path) -> dict[str, str] | None:
     return found if isinstance(found, dict) and {"url", "token"} <= found.keys() else None
 
 
+def store_root(args: argparse.Namespace) -> Path:
+    """``--data-dir``, else ``$XDG_DATA_HOME/ddbridge``."""
+    return Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else data_root()
+
+
+def host_daemon(
+    settings: Settings, store: Store, credentials: Credentials, port: int
+) -> tuple[ExtensionHost, Daemon]:
+    """The host's extensions and the daemon serving them with its shell. The CLI uses the same
+    pair on the store without serving it, so both do every operation alike."""
+    host = ExtensionHost(settings, store, credentials, port, lambda: extension_registry(settings))
+    registry = extension_registry(settings, (management_router(host),))
+    shell = shell_context(settings, registry, ShellPages(port, host.icon_of))
+    daemon = Daemon(settings, host_info(), ContextTable(shell, subdomains=True))
+    host.attach(daemon)
+    return host, daemon
+
+
 def run_host(args: argparse.Namespace) -> int:
     runner = Runner(args)
     settings = runner.settings
-    root = Path(args.data_dir).expanduser() if args.data_dir else data_root()
+    root = store_root(args)
     with single_host(root):
         store = Store(root)
         port = runner.sock.getsockname()[1]
         credentials = credentials_for(settings)
-        host = ExtensionHost(settings, store, credentials, port, lambda: extension_registry(settings))
-        registry = extension_registry(settings, (management_router(host),))
-        daemon = Daemon(
-            settings,
-            host_info(),
-            ContextTable(shell_context(settings, registry, ShellPages(port, host.icon_of)), subdomains=True),
-        )
-        host.attach(daemon)
+        host, daemon = host_daemon(settings, store, credentials, port)
         progress = Progress(sys.stderr, interactive=False)
         starting: set[asyncio.Task[None]] = set()
 

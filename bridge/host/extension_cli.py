@@ -25,19 +25,13 @@ from typing import Any
 import httpx
 from websockets.exceptions import WebSocketException
 
-from bridge.api.host import host_info
-from bridge.app import credentials_for, extension_registry
+from bridge.app import credentials_for
 from bridge.config import Settings, load_settings
-from bridge.context import ContextTable
-from bridge.daemon import Daemon
 from bridge.errors import ConfigError
 from bridge.extension.metadata import ExtensionError
 from bridge.host import scaffold, table, validate
-from bridge.host.command import data_dir_option, read_discovery
-from bridge.host.contexts import shell_context
-from bridge.host.manager import ExtensionHost
-from bridge.host.shell import ShellPages
-from bridge.host.store import Store, data_root
+from bridge.host.command import data_dir_option, host_daemon, read_discovery, store_root
+from bridge.host.store import Store
 from bridge.progress import Progress
 from bridge.testing.client import BridgeClient, RpcFailure
 
@@ -105,10 +99,6 @@ def run_extension(args: argparse.Namespace) -> int:
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
-def _root(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else data_root()
-
-
 def _settings(args: argparse.Namespace) -> Settings:
     layer: dict[str, dict[str, Any]] = {}
     if getattr(args, "docker_host", None):
@@ -131,7 +121,7 @@ async def _running_host(root: Path) -> dict[str, str] | None:
 
 @asynccontextmanager
 async def _target(args: argparse.Namespace, progress: Progress) -> AsyncIterator[Call]:
-    root = _root(args)
+    root = store_root(args)
     found = await _running_host(root)
     if found is not None:
         url = "ws" + found["url"].removeprefix("http").rstrip("/") + "/rpc"
@@ -159,14 +149,8 @@ async def _target(args: argparse.Namespace, progress: Progress) -> AsyncIterator
             raise ExtensionError(f"cannot talk to the host at {found['url']}: {exc}") from None
         return
     settings = _settings(args)
-    store = Store(root)
-    host = ExtensionHost(settings, store, credentials_for(settings), 0, lambda: extension_registry(settings))
-    daemon = Daemon(
-        settings,
-        host_info(),
-        ContextTable(shell_context(settings, extension_registry(settings), ShellPages(0, host.icon_of))),
-    )
-    host.attach(daemon)
+    # The host's logic on the store; nobody serves its contexts.
+    host, daemon = host_daemon(settings, Store(root), credentials_for(settings), 0)
 
     async def local(method: str, params: dict[str, Any]) -> Any:
         name = method.removeprefix("extensions.")

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext
-from websockets.sync.client import connect
 
 from tests.support.dockerd import EngineUnderTest
+from tests.support.host import shell_call
 from tests.support.images import import_files
 from tests.support.processes import RunningBridge
 
@@ -77,18 +75,6 @@ def host(
     running = bridge("--docker-host", engine.host, env=env, command="host", timeout=60)
     listed = shell_call(running, "extensions.list")
     return running, {entry["name"].removeprefix("acme/"): entry["origin"] for entry in listed}
-
-
-def shell_call(running: RunningBridge, method: str, params: dict[str, Any] | None = None) -> Any:
-    """A call of the shell's methods, as the CLI makes it (the sync client: Playwright's loop
-    holds this thread)."""
-    port = int(running.url.rsplit(":", 1)[1].strip("/"))
-    headers = {"Authorization": f"Bearer {running.token}"}
-    request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
-    opened = socket.create_connection(("127.0.0.1", port))
-    with connect(f"ws://localhost:{port}/rpc", sock=opened, additional_headers=headers) as websocket:
-        websocket.send(json.dumps(request))
-        return json.loads(websocket.recv(10))["result"]
 
 
 def test_an_extensions_page_reaches_its_own_calls_and_nothing_else(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,7 +19,6 @@ import httpx
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from bridge.host.installer import repository
@@ -28,6 +26,7 @@ from bridge.testing import BridgeClient, RpcFailure
 from tests.browser.helpers import wait_for
 from tests.integration.docker.conftest import StartBridge
 from tests.support.dockerd import EngineUnderTest
+from tests.support.host import shell_call
 from tests.support.images import ExtensionImages, import_files
 from tests.support.processes import RunningBridge
 from tests.support.registry import Registry
@@ -148,13 +147,8 @@ def start_host(bridge: StartBridge, place: Place) -> Callable[[], RunningBridge]
 
 
 def shell_list(running: RunningBridge) -> list[dict[str, Any]]:
-    """What the shell's page lists (``extensions.list``, with the token, as the CLI calls it)."""
-    port = int(running.url.rsplit(":", 1)[1].strip("/"))
-    headers = {"Authorization": f"Bearer {running.token}"}
-    opened = socket.create_connection(("127.0.0.1", port))
-    with connect(f"ws://localhost:{port}/rpc", sock=opened, additional_headers=headers) as websocket:
-        websocket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "extensions.list", "params": {}}))
-        listed: list[dict[str, Any]] = json.loads(websocket.recv(10))["result"]
+    """What the shell's page lists."""
+    listed: list[dict[str, Any]] = shell_call(running, "extensions.list")
     return listed
 
 
