@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bridge.errors import ConfigError
+from bridge.ssh_engine import SCHEME as SSH_SCHEME
+from bridge.ssh_engine import SshTarget
 
 
 class _Section(BaseModel):
@@ -96,19 +98,24 @@ class DockerSettings(_Section):
 
     ``host`` falls back to ``DOCKER_HOST`` and then to the local socket, as the docker CLI does;
     ``tls_verify`` and ``cert_path`` to ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``.
+    ``ssh_options``: extra arguments for every ``ssh`` an ``ssh://`` host runs (``["-F", "file"]``).
     """
 
     host: str | None = None
     vm_container: str | None = Field(default=None, min_length=1)
     tls_verify: bool | None = None
     cert_path: Path | None = None
+    ssh_options: tuple[str, ...] = ()
 
     @field_validator("host")
     @classmethod
     def _host_has_scheme(cls, host: str | None) -> str | None:
-        if host is not None and not host.startswith(("unix://", "tcp://", "http://", "https://")):
+        if host is not None and host.startswith(SSH_SCHEME):
+            SshTarget.parse(host)
+        elif host is not None and not host.startswith(("unix://", "tcp://", "http://", "https://")):
             raise ValueError(
-                f"{host!r} is not an engine address like unix:///var/run/docker.sock or tcp://host:2376"
+                f"{host!r} is not an engine address like unix:///var/run/docker.sock, tcp://host:2376 "
+                "or ssh://user@host"
             )
         return host
 

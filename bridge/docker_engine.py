@@ -6,6 +6,11 @@ connects at start-up: the aiodocker client is made on first use and every call g
 naming the address. aiohttp drops pooled connections that the engine closed, so when the
 engine comes back the next call simply opens a new one: no reconnect logic, no restart.
 
+How the engine is reached is its machine's business (``bridge.engine_machine``): a local socket
+or ``tcp://`` as they are, ``ssh://`` through a forward over an ssh connection
+(``bridge.ssh_engine``), which reconnects by itself. ``DockerEngine.host`` stays the address as
+configured, for messages; ``cli_env`` is what points the docker CLI at the same engine.
+
 Engine errors with an HTTP status are left to the caller, which knows what they mean (a 404 on
 ``/containers/x/exec`` is "no such container", on a list call it would be something else).
 
@@ -31,7 +36,10 @@ import aiodocker
 import aiohttp
 
 from bridge.config import DockerSettings
+from bridge.engine_machine import EngineMachine, LocalMachine
 from bridge.errors import DockerUnavailable, InvalidParams
+from bridge.ssh_engine import SCHEME as SSH_SCHEME
+from bridge.ssh_engine import SshMachine
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 # aiodocker reports "cannot connect" as a DockerError with this pseudo status.
@@ -74,11 +82,13 @@ def is_image_ref(value: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class EngineAddress:
-    """Where the engine listens, as the docker CLI spells it, and the TLS material to use."""
+    """Where the engine listens, as the docker CLI spells it, and the TLS material to use (or,
+    for ``ssh://``, the extra ssh arguments)."""
 
     host: str
     tls_verify: bool = False
     cert_path: Path | None = None
+    ssh_options: tuple[str, ...] = ()
 
     @classmethod
     def resolve(cls, settings: DockerSettings, environ: Mapping[str, str] | None = None) -> EngineAddress:
@@ -91,11 +101,20 @@ class EngineAddress:
         cert_path = settings.cert_path
         if cert_path is None and env.get("DOCKER_CERT_PATH"):
             cert_path = Path(env["DOCKER_CERT_PATH"])
-        return cls(host, tls_verify, cert_path.expanduser() if cert_path is not None else None)
+        cert = cert_path.expanduser() if cert_path is not None else None
+        return cls(host, tls_verify, cert, ssh_options=settings.ssh_options)
 
     @property
     def uses_tls(self) -> bool:
-        return not self.host.startswith("unix://") and (self.tls_verify or self.host.startswith("https://"))
+        return not self.host.startswith(("unix://", SSH_SCHEME)) and (
+            self.tls_verify or self.host.startswith("https://")
+        )
+
+    def machine(self) -> EngineMachine:
+        """How this engine and its machine are reached (ssh connections are shared)."""
+        if self.host.startswith(SSH_SCHEME):
+            return SshMachine.shared(self.host, self.ssh_options)
+        return LocalMachine(self.url(), self.cli_env())
 
     def url(self) -> str:
         """The address for aiohttp: ``tcp://`` becomes ``http://`` or ``https://``."""
@@ -139,6 +158,7 @@ class DockerEngine:
 
     def __init__(self, address: EngineAddress) -> None:
         self.address = address
+        self.machine = address.machine()
         self._client: aiodocker.Docker | None = None
 
     @property
@@ -147,31 +167,33 @@ class DockerEngine:
 
     def unavailable(self, reason: object) -> DockerUnavailable:
         return DockerUnavailable(
-            f"cannot reach the Docker engine at {self.host}: {reason} "
-            "(is it running? set [docker] host, --docker-host or DOCKER_HOST to point elsewhere)",
+            f"cannot reach the Docker engine at {self.host}: {reason} ({self.machine.hint})",
             host=self.host,
         )
 
-    @property
-    def client(self) -> aiodocker.Docker:
-        """The aiodocker client; making it does not connect (it needs the running event loop)."""
+    async def _connected(self) -> aiodocker.Docker:
+        """The aiodocker client, made once the machine is reached (an ssh engine's first call
+        connects); making it does not connect to the engine itself."""
         if self._client is None:
-            self._client = aiodocker.Docker(
-                url=self.address.url(), ssl_context=self.address.ssl_context(), timeout=_TIMEOUT
-            )
+            url = await self.machine.connect()
+            self._client = aiodocker.Docker(url=url, ssl_context=self.address.ssl_context(), timeout=_TIMEOUT)
         return self._client
+
+    async def cli_env(self) -> dict[str, str]:
+        """The environment that points the docker CLI (and compose) at this same engine."""
+        return await self.machine.cli_env()
 
     @asynccontextmanager
     async def translate(self) -> AsyncIterator[aiodocker.Docker]:
         """Yield the client; connection failures and timeouts become ``DockerUnavailable``."""
         try:
-            yield self.client
+            yield await self._connected()
         except aiodocker.DockerError as exc:
             if exc.status != _CONNECT_FAILED:
                 raise
-            raise self.unavailable(_connect_reason(exc)) from exc
+            raise self.unavailable(await self.machine.explain(_connect_reason(exc))) from exc
         except aiohttp.ClientError as exc:
-            raise self.unavailable(str(exc) or type(exc).__name__) from exc
+            raise self.unavailable(await self.machine.explain(str(exc) or type(exc).__name__)) from exc
         except TimeoutError as exc:
             raise self.unavailable(f"no answer within {_TIMEOUT.total:g} s") from exc
 
@@ -188,6 +210,7 @@ class DockerEngine:
         if self._client is not None:
             await self._client.close()
             self._client = None
+        await self.machine.aclose()
 
 
 def _connect_reason(exc: aiodocker.DockerError) -> str:
