@@ -115,7 +115,7 @@ async def _start_docker_cli(spec: ExecSpec, session: Session) -> RunningProcess:
             cmd=spec.cmd,
         )
     adopt_orphans()
-    env = {**os.environ, **spec.env, **session.daemon.docker.address.cli_env()}
+    env = {**os.environ, **spec.env, **await session.daemon.docker.cli_env()}
     try:
         return await LocalProcess.start([binary, spec.cmd, *spec.args], cwd=spec.cwd, env=env)
     except OSError as exc:

@@ -17,12 +17,12 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
+from bridge.engine_machine import local_socket_state
 from bridge.extension.metadata import ExtensionError
 from bridge.progress import Progress, Step
 
@@ -44,36 +44,25 @@ class Backend(Protocol):
     async def stop(self) -> None: ...
 
 
-def _not_listening(path: Path) -> str | None:
-    """None when something accepts connections on ``path``, else why not."""
-    if not path.exists():
-        return "no socket yet"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError as exc:
-            # "Permission denied": the backend made it for its own user only (root, 0755).
-            return f"connecting to it: {exc.strerror}"
-        return None
-
-
 async def wait_for_socket(
     path: Path,
     *,
     step: Step,
     timeout: float,
     exited: Callable[[], Awaitable[str | None]],
+    state: Callable[[Path], Awaitable[str | None]] = local_socket_state,
 ) -> None:
     """Wait until something accepts connections on ``path``.
 
-    ``exited`` answers why the backend is gone (its last output), or None while it runs.
+    ``exited`` answers why the backend is gone (its last output), or None while it runs;
+    ``state`` whether the socket listens, where it is made (this machine, or the engine's).
     """
     step.detail = f"waiting for {path.name}"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     why_not: str | None = "no socket yet"
     while loop.time() < deadline:
-        why_not = await asyncio.to_thread(_not_listening, path)
+        why_not = await state(path)
         if why_not is None:
             return
         why = await exited()

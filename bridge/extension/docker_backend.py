@@ -4,9 +4,11 @@
 Every backend container gets what Docker Desktop's VM gives it:
 
 - the run's guest-services folder at ``/run/guest-services``, where the backend creates its
-  ``vm.exposes.socket`` (the bridge connects to it from the host side of the bind mount);
-- the engine's socket at ``/var/run/docker.sock.raw`` when the engine is a local unix socket
-  (backends that manage containers use it; a remote engine has no such file to bind);
+  ``vm.exposes.socket`` (the bridge connects to it from the host side of the bind mount); on an
+  engine reached over ssh the folder is made at the same path there and the socket forwarded to
+  the local path (``bridge.engine_machine``), so the bridge connects to it the same way;
+- the engine's socket at ``/var/run/docker.sock.raw`` when the engine has a unix socket on its
+  machine (backends that manage containers use it; a ``tcp://`` engine has no such file to bind);
 - ``${DESKTOP_PLUGIN_IMAGE}`` standing for the extension's image (substituted in ``vm.image``,
   an environment variable for the compose file's interpolation);
 - Docker Desktop's labels, by which published UIs find and hide their own backend:
@@ -23,7 +25,8 @@ the single ``vm.image`` container is ``<project>-service``, the name Docker Desk
 
 ``vm_container``, where ``extension.vm.cli.exec`` runs, is the single container or the
 container of the compose file's first service. ``start`` waits for the socket; should a
-container stop first, the error quotes its last log lines. ``stop`` removes what was started.
+container stop first, the error quotes its last log lines. ``stop`` removes what was started,
+and the folder and forwards made on the engine's machine.
 """
 
 from __future__ import annotations
@@ -67,7 +70,6 @@ _IMAGE_ID = re.compile(r"sha256:[0-9a-f]+|[0-9a-f]{64}")
 _LOG_LINES = 10
 # Seconds a container gets between SIGTERM and SIGKILL at the end of a run.
 _STOP_GRACE = 10
-_UNIX = "unix://"
 
 
 def needs_plugin_image(extension: Extension) -> bool:
@@ -123,8 +125,9 @@ def _services(extension: Extension) -> list[str]:
 
 
 class DockerBackend(abc.ABC):
-    """What both Docker backends share: the mounts and labels, the socket wait, the reason a
-    backend died. Subclasses launch (``_launch``), list (``_containers``) and ``stop``."""
+    """What both Docker backends share: the mounts and labels, the folder and socket on the
+    engine's machine, the socket wait, the reason a backend died. Subclasses launch
+    (``_launch``), list (``_containers``) and remove (``_remove``)."""
 
     description: str
 
@@ -132,6 +135,7 @@ class DockerBackend(abc.ABC):
         self, engine: DockerEngine, extension: Extension, runtime: Runtime, image: str, timeout: float
     ) -> None:
         self._engine = engine
+        self._machine = engine.machine
         self._extension = extension
         self._runtime = runtime
         self._image = image
@@ -140,15 +144,11 @@ class DockerBackend(abc.ABC):
         self._labels = {LABEL: extension.name}
         self.vm_container: str | None = None
 
-    @property
-    def _local_socket(self) -> str | None:
-        host = self._engine.host
-        return host.removeprefix(_UNIX) if host.startswith(_UNIX) else None
-
-    def _binds(self) -> list[str]:
+    async def _binds(self) -> list[str]:
         binds = [f"{self._runtime.guest_services}:{GUEST_SERVICES}"]
-        if self._local_socket is not None:
-            binds.append(f"{self._local_socket}:{DOCKER_SOCKET_RAW}")
+        engine_socket = await self._machine.engine_socket()
+        if engine_socket is not None:
+            binds.append(f"{engine_socket}:{DOCKER_SOCKET_RAW}")
         return binds
 
     async def _desktop_labels(self) -> dict[str, str]:
@@ -168,18 +168,28 @@ class DockerBackend(abc.ABC):
         return labels
 
     async def start(self, progress: Progress, step: Step) -> None:
-        if self._local_socket is None:
-            progress.warn(
-                f"the Docker engine at {self._engine.host} is not a local socket: the backend's socket "
-                f"reaches {self._runtime.guest_services} only if the engine's machine shares that folder"
-            )
+        doing = f"cannot prepare {self._runtime.guest_services} on the engine's machine"
+        async with engine_errors(self._engine, doing):
+            if await self._machine.engine_socket() is None:
+                progress.warn(
+                    f"the Docker engine at {self._engine.host} is not a local socket: the backend's socket "
+                    f"reaches {self._runtime.guest_services} only if the engine's machine shares that folder"
+                )
+            await self._machine.mirror(self._runtime.guest_services)
         self._labels = {**await self._desktop_labels(), LABEL: self._extension.name}
         await self._launch(step)
         name = self._extension.metadata.backend_socket
         if name is not None:
-            await wait_for_socket(
-                self._runtime.guest_services / name, step=step, timeout=self._timeout, exited=self._exited
-            )
+            path = self._runtime.guest_services / name
+            async with engine_errors(self._engine, f"cannot reach the backend's socket {path}"):
+                await wait_for_socket(
+                    path,
+                    step=step,
+                    timeout=self._timeout,
+                    exited=self._exited,
+                    state=self._machine.socket_state,
+                )
+                await self._machine.expose(path)
 
     @abc.abstractmethod
     async def _launch(self, step: Step) -> None:
@@ -189,9 +199,20 @@ class DockerBackend(abc.ABC):
     async def _containers(self) -> list[str]:
         """The ids of the containers started so far (what ``_exited`` looks at)."""
 
-    @abc.abstractmethod
     async def stop(self) -> None:
-        """Stop and remove what ``_launch`` started, however far it got."""
+        """Remove what ``start`` made, however far it got: the containers, then the forwards and
+        the folder on the engine's machine (the local run folder is the caller's)."""
+        try:
+            await self._remove()
+        finally:
+            async with engine_errors(
+                self._engine, f"cannot remove {self._runtime.root} on the engine's machine"
+            ):
+                await self._machine.discard(self._runtime.root)
+
+    @abc.abstractmethod
+    async def _remove(self) -> None:
+        """Stop and remove the containers ``_launch`` started, however far it got."""
 
     async def _exited(self) -> str | None:
         """Why the backend is gone (a container that failed, or every one stopped), or None."""
@@ -235,7 +256,7 @@ class ContainerBackend(DockerBackend):
         config: dict[str, Any] = {
             "Image": self._vm_image,
             "Labels": {**self._labels, COMPOSE_PROJECT_LABEL: self._project},
-            "HostConfig": {"Binds": self._binds()},
+            "HostConfig": {"Binds": await self._binds()},
         }
         async with engine_errors(self._engine, f"cannot start the backend container {self._name}") as client:
             # What a run of ddbridge left (the host was killed): it is ours to replace.
@@ -261,7 +282,7 @@ class ContainerBackend(DockerBackend):
     async def _containers(self) -> list[str]:
         return [self._id] if self._id is not None else []
 
-    async def stop(self) -> None:
+    async def _remove(self) -> None:
         """Remove the container: the one started here, else the one of this name an earlier run
         left (the extensions host stopping an extension it started before a restart)."""
         async with engine_errors(self._engine, f"cannot remove the backend container {self._name}") as client:
@@ -303,19 +324,20 @@ class ComposeBackend(DockerBackend):
         self._cli: list[str] | None = None
         self.description = f"compose project {self._project}"
 
-    def _env(self) -> dict[str, str]:
-        return {**os.environ, **self._engine.address.cli_env(), PLUGIN_IMAGE_VARIABLE: self._image}
+    async def _env(self) -> dict[str, str]:
+        return {**os.environ, **await self._engine.cli_env(), PLUGIN_IMAGE_VARIABLE: self._image}
 
     async def _compose(self, *args: str, what: str, step: Step | None = None) -> None:
         assert self._cli is not None
         files = ["-f", str(self._file)]
         if self._override.is_file():  # not after a restart, for `down`: the project name is enough
             files += ["-f", str(self._override)]
-        await run_cli([*self._cli, "-p", self._project, *files, *args], env=self._env(), what=what, step=step)
+        argv = [*self._cli, "-p", self._project, *files, *args]
+        await run_cli(argv, env=await self._env(), what=what, step=step)
 
     async def _compose_cli(self) -> list[str]:
         for candidate in (["docker", "compose"], ["docker-compose"]):
-            if await succeeds([*candidate, "version"], self._env()):
+            if await succeeds([*candidate, "version"], await self._env()):
                 return candidate
         raise ExtensionError(
             "the backend is a compose file, but neither `docker compose` (the CLI plugin) nor "
@@ -328,7 +350,8 @@ class ComposeBackend(DockerBackend):
         # Compose interpolates ``$`` in the override too: a title of ``${SECRET}`` would become the
         # value of that variable in ddbridge's environment, so ``$`` is written as ``$$``.
         labels = {key: value.replace("$", "$$") for key, value in self._labels.items()}
-        override = {"services": {name: {"volumes": self._binds(), "labels": labels} for name in services}}
+        binds = await self._binds()
+        override = {"services": {name: {"volumes": binds, "labels": labels} for name in services}}
         self._override.write_text(yaml.safe_dump(override, sort_keys=False))
         step.detail = "looking for docker compose"
         self._cli = await self._compose_cli()
@@ -373,7 +396,7 @@ class ComposeBackend(DockerBackend):
     async def _containers(self) -> list[str]:
         return await self._project_containers()
 
-    async def stop(self) -> None:
+    async def _remove(self) -> None:
         """``down --remove-orphans``, as Docker Desktop removes an extension's backend (named
         volumes stay): of the project started here, or of one an earlier run left, when it has
         containers."""

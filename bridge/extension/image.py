@@ -128,7 +128,7 @@ async def build_image(
         )
     argv = ["docker", "build", "-t", tag, *(f"--build-arg={arg}" for arg in build_args), str(folder)]
     await run_cli(
-        argv, env={**os.environ, **engine.address.cli_env()}, what=f"docker build of {folder}", step=step
+        argv, env={**os.environ, **await engine.cli_env()}, what=f"docker build of {folder}", step=step
     )
 
 

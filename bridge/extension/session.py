@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bridge.config import Settings, with_overrides
@@ -19,11 +19,14 @@ from bridge.extension.backend import Backend
 from bridge.extension.metadata import ExtensionError
 from bridge.extension.model import Extension
 from bridge.progress import Progress
+from bridge.ssh_engine import SCHEME as SSH_SCHEME
+from bridge.ssh_engine import SshTarget
 
 # Where Docker Desktop's VM guarantees the engine's socket. Extensions bind-mount it in the
 # ``docker run`` lines they give docker.cli.exec (``-v /var/run/docker.sock:/var/run/docker.sock``);
 # a bind mount names a path on the engine's machine.
 DESKTOP_SOCKET = Path("/var/run/docker.sock")
+_DESKTOP_SOCKETS = {PurePosixPath("/var/run/docker.sock"), PurePosixPath("/run/docker.sock")}
 _UNIX = "unix://"
 
 
@@ -37,10 +40,17 @@ def engine_socket_note(host: str) -> str | None:
 
     Extensions that bind-mount that path then reach another engine, or none (and dockerd makes
     an empty folder there). A unix socket is checked (a link to the same socket is fine); the
-    machine behind ``tcp://`` cannot be, so it is named as a doubt. No engine answering there is
-    not this note's business (``/run/docker.sock`` is the same path: ``/var/run`` leads to ``/run``).
+    machine behind ``tcp://`` cannot be, so it is named as a doubt. An ``ssh://`` address names
+    its socket on that machine, or leaves it to the docker CLI there, whose default it is. No
+    engine answering there is not this note's business (``/run/docker.sock`` is the same path:
+    ``/var/run`` leads to ``/run``).
     """
-    if host.startswith(_UNIX):
+    if host.startswith(SSH_SCHEME):
+        target = SshTarget.parse(host)
+        if target.socket is None or PurePosixPath(target.socket) in _DESKTOP_SOCKETS:
+            return None
+        where = f"the Docker engine is at {target.socket} on {target.display}, not {DESKTOP_SOCKET}"
+    elif host.startswith(_UNIX):
         path = Path(host.removeprefix(_UNIX))
         if _in_real_folder(path) == _in_real_folder(DESKTOP_SOCKET):
             return None

@@ -17,16 +17,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import shutil
-import stat
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bridge.config import ExtensionSettings
 from bridge.docker_engine import DockerEngine
+from bridge.engine_machine import user_folder
 from bridge.errors import DockerUnavailable
 from bridge.extension.backend import Backend
 from bridge.extension.docker_backend import COMPOSE_PROJECT_LABEL, docker_backend, project_name
@@ -42,7 +41,6 @@ from bridge.progress import Progress
 
 SOCKET_TIMEOUT = 120.0
 _ANONYMOUS = re.compile(r"[0-9a-f]{64}")  # a volume Docker named: it goes with its container
-_RUN_ROOT = Path("/tmp")
 
 
 def repository(reference: str) -> str:
@@ -69,11 +67,10 @@ def _layers(progress: Progress) -> PullListener:
 
 def run_folder(slug: str) -> Path:
     """``/tmp/ddbridge-<uid>/<slug>-<hash>``: short, and in a folder only this user may enter."""
-    parent = _RUN_ROOT / f"ddbridge-{os.getuid()}"
-    parent.mkdir(mode=0o700, exist_ok=True)
-    info = parent.lstat()
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise ExtensionError(f"{parent} is not a folder of this user's only: remove it and try again")
+    try:
+        parent = user_folder()
+    except PermissionError as exc:
+        raise ExtensionError(str(exc)) from exc
     digest = hashlib.sha256(slug.encode()).hexdigest()[:8]
     return parent / f"{slug[:24]}-{digest}"
 
