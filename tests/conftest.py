@@ -14,8 +14,10 @@ import pytest
 
 from bridge.testing import RunningBridge, free_port, start_bridge
 from tests.support.dockerd import EngineUnderTest, engine_or_skip
+from tests.support.images import ExtensionImages, copied_images, extension_images
 from tests.support.processes import REPO, start_backend, wait_listening
 from tests.support.registry import Registry, registry_or_skip
+from tests.support.remote import RemoteHost, remote_or_skip
 
 # Test runs write to one ignored folder, test-artifacts/ (screenshots in browser/): Hypothesis's
 # example database and its constants cache go there too, not to .hypothesis/ in the checkout
@@ -118,6 +120,30 @@ def engine() -> Iterator[EngineUnderTest]:
     """The suite's one Docker engine (tests/support/dockerd.py): ``DOCKER_HOST``, or a private
     dockerd with its busybox image and "vm" container. Skips without one; fails so under CI."""
     yield from engine_or_skip("the Docker tests")
+
+
+@pytest.fixture(scope="session")
+def remote() -> Iterator[RemoteHost]:
+    """A second machine with its own dockerd, reached over ssh (tests/support/remote.py)."""
+    yield from remote_or_skip("the ssh engine tests")
+
+
+@pytest.fixture(scope="session")
+def built_images(engine: EngineUnderTest) -> Iterator[ExtensionImages]:
+    """The python3 base image and the sample extension's image (tests/support/images.py)."""
+    from tests.browser.conftest import _build as build_ui  # it imports this module
+
+    build_ui("sample-ui")
+    yield from extension_images(engine, "the extension image tests")
+
+
+@pytest.fixture(scope="session")
+def remote_images(
+    engine: EngineUnderTest, built_images: ExtensionImages, remote: RemoteHost
+) -> Iterator[ExtensionImages]:
+    """``built_images`` on the second machine's engine too (a copy takes seconds, a build more)."""
+    with copied_images(engine, remote.docker, built_images.python, built_images.sample):
+        yield built_images
 
 
 def _bridge_launcher(folder: Path) -> Iterator[Callable[..., RunningBridge]]:

@@ -21,9 +21,12 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 IMAGE = "ddbridge-test/busybox"
 LABEL = "ddbridge.test"
@@ -55,13 +58,19 @@ def _reachable(host: str) -> bool:
 
 
 class PrivateDockerd:
-    """A dockerd of our own in ``root``; ``stop`` and ``start`` again keep its data."""
+    """A dockerd of our own in ``root``; ``stop`` and ``start`` again keep its data.
 
-    def __init__(self, root: Path) -> None:
+    ``prefix`` runs it through another command (``nsenter`` into a namespace: the ssh tests'
+    second machine), ``hosts`` are more addresses it listens on besides ``root/d.sock``.
+    """
+
+    def __init__(self, root: Path, *, prefix: Sequence[str] = (), hosts: Sequence[str] = ()) -> None:
         self.root = root
         self.socket = root / "d.sock"
         self.host = f"unix://{self.socket}"
         self.log_path = root / "dockerd.log"
+        self._prefix = list(prefix)
+        self._hosts = list(hosts)
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> None:
@@ -73,8 +82,10 @@ class PrivateDockerd:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [
+                    *self._prefix,
                     binary,
                     f"--host={self.host}",
+                    *(f"--host={host}" for host in self._hosts),
                     f"--data-root={self.root / 'data'}",
                     f"--exec-root={self.root / 'exec'}",
                     f"--pidfile={self.root / 'dockerd.pid'}",
@@ -225,21 +236,20 @@ class EngineUnderTest:
 
 
 @contextlib.contextmanager
-def provide_engine() -> Iterator[EngineUnderTest]:
-    """An engine with the test image and a running "vm" container; all of it removed after."""
-    external = os.environ.get("DOCKER_HOST")
-    private: PrivateDockerd | None = None
+def running_dockerd(dockerd: PrivateDockerd) -> Iterator[PrivateDockerd]:
+    """``dockerd`` started, then stopped and its folder removed (also when it fails to start)."""
+    try:
+        dockerd.start()
+        yield dockerd
+    finally:
+        dockerd.stop()
+        dockerd.remove()
+
+
+@contextlib.contextmanager
+def prepared_engine(host: str, private: PrivateDockerd | None) -> Iterator[EngineUnderTest]:
+    """The engine at ``host`` with the test image and a running "vm" container, removed after."""
     rootfs = busybox_rootfs()
-    if external and _reachable(external):
-        host = external
-    else:
-        private = PrivateDockerd(Path(tempfile.mkdtemp(prefix="ddbd-", dir="/tmp")))
-        try:
-            private.start()
-        except BaseException:
-            private.remove()
-            raise
-        host = private.host
     token = secrets.token_hex(4)
     engine = EngineUnderTest(host, f"{IMAGE}:{token}", "", private, token)
     try:
@@ -248,23 +258,38 @@ def provide_engine() -> Iterator[EngineUnderTest]:
         yield engine
     finally:
         engine.clean()
-        if private is not None:
-            private.stop()
-            private.remove()
 
 
-def engine_or_skip(purpose: str) -> Iterator[EngineUnderTest]:
-    """The body of a session ``engine`` fixture: ``yield from engine_or_skip("the browser tests")``.
+@contextlib.contextmanager
+def provide_engine() -> Iterator[EngineUnderTest]:
+    """An engine with the test image and a running "vm" container; all of it removed after."""
+    external = os.environ.get("DOCKER_HOST")
+    if external and _reachable(external):
+        with prepared_engine(external, None) as engine:
+            yield engine
+        return
+    dockerd = PrivateDockerd(Path(tempfile.mkdtemp(prefix="ddbd-", dir="/tmp")))
+    with running_dockerd(dockerd), prepared_engine(dockerd.host, dockerd) as engine:
+        yield engine
 
-    ``provide_engine``'s engine; without one the tests skip, saying what to install, but under
-    CI they fail, so a machine that lost its Docker packages cannot pass by skipping.
+
+def or_skip(provided: contextlib.AbstractContextManager[T], purpose: str, what: str) -> Iterator[T]:
+    """The body of a fixture yielding what ``provided`` gives (``what`` names it in messages);
+    when the machine lacks a part of it (``EngineMissing``) the tests skip, saying what to
+    install, but under CI they fail, so a machine that lost its packages cannot pass by skipping.
     """
     import pytest
 
     try:
-        with provide_engine() as provided:
-            yield provided
+        with provided as value:
+            yield value
     except EngineMissing as exc:
         if os.environ.get("CI"):
-            pytest.fail(f"{purpose} need a Docker engine: {exc}", pytrace=False)
-        pytest.skip(f"no Docker engine for {purpose}: {exc}")
+            pytest.fail(f"{purpose} need {what}: {exc}", pytrace=False)
+        pytest.skip(f"no {what} for {purpose}: {exc}")
+
+
+def engine_or_skip(purpose: str) -> Iterator[EngineUnderTest]:
+    """The body of a session ``engine`` fixture: ``yield from engine_or_skip("the browser tests")``
+    (``provide_engine``'s engine, or a skip as ``or_skip`` says)."""
+    yield from or_skip(provide_engine(), purpose, "a Docker engine")

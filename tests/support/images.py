@@ -10,6 +10,7 @@ seconds and about 25 MB, once per test session and engine.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -134,6 +135,33 @@ def extension_images(engine: EngineUnderTest, purpose: str) -> Iterator[Extensio
         yield images
     finally:
         engine.docker("rmi", "-f", images.sample, images.python, check=False)
+
+
+@contextlib.contextmanager
+def copied_images(source: EngineUnderTest, target: EngineUnderTest, *tags: str) -> Iterator[None]:
+    """``tags`` copied from ``source`` to ``target`` (``docker save | docker load``), removed
+    from ``target`` after."""
+    save = subprocess.Popen(
+        ["docker", "save", *tags], env={**os.environ, "DOCKER_HOST": source.host}, stdout=subprocess.PIPE
+    )
+    try:
+        load = subprocess.run(
+            ["docker", "load", "-q"],
+            stdin=save.stdout,
+            env={**os.environ, "DOCKER_HOST": target.host},
+            capture_output=True,
+            timeout=120,
+        )
+    finally:
+        assert save.stdout is not None
+        save.stdout.close()
+        saved = save.wait(120)
+    try:
+        if saved != 0 or load.returncode != 0:
+            raise RuntimeError(f"copying {' '.join(tags)} failed: {load.stderr.decode(errors='replace')}")
+        yield
+    finally:
+        target.docker("rmi", "-f", *tags, check=False)
 
 
 def extension_containers(engine: EngineUnderTest, name: str) -> list[str]:

@@ -6,15 +6,14 @@ instead, so a machine that lost its Docker packages cannot pass by skipping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from bridge.testing import BridgeClient
-from tests.browser.conftest import _build as build_ui
 from tests.support.dockerd import EngineUnderTest
-from tests.support.images import ExtensionImages, extension_images
+from tests.support.images import ExtensionImages
 from tests.support.processes import RunningBridge
 
 StartBridge = Callable[..., RunningBridge]
@@ -38,13 +37,6 @@ async def client(docker_bridge: StartBridge) -> AsyncIterator[BridgeClient]:
 
 # --------------------------------------------------------------------------------------------
 # Extension images and ``ddbridge run``/``dev`` on the test engine
-
-
-@pytest.fixture(scope="session")
-def built_images(engine: EngineUnderTest) -> Iterator[ExtensionImages]:
-    """The python3 base image and the sample extension's image (tests/support/images.py)."""
-    build_ui("sample-ui")
-    yield from extension_images(engine, "the extension image tests")
 
 
 @pytest.fixture
