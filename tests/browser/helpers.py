@@ -8,7 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
+
+# The sample extension's page (docker/sample-extension/ui) once it rendered.
+SAMPLE_READY = "document.querySelector('[data-testid=app-title]') !== null"
 
 
 class ClientPage:
@@ -91,6 +94,20 @@ class ClientPage:
 
     def close_stream(self, handle: int) -> None:
         self.page.evaluate("(id) => window.testApi.closeStream(id)", handle)
+
+
+def check_sample_backend(page: Page, backend: str) -> None:
+    """The sample extension's page reaching its backend: ``vm.service`` (the button, to the
+    backend's socket) and ``vm.cli.exec`` (in the ``backend`` container, the compose file's
+    first service)."""
+    expect(page.get_by_test_id("app-title")).to_have_text("Sample extension")
+    page.get_by_test_id("backend-hello").click()
+    expect(page.get_by_test_id("backend-result")).to_have_attribute("data-status", "ok")
+    expect(page.get_by_test_id("backend-result")).to_contain_text("Hello from the sample backend")
+    hostname = page.evaluate(
+        "async () => (await window.ddClient.extension.vm.cli.exec('cat', ['/etc/hostname'])).stdout"
+    )
+    assert backend.startswith(hostname.strip())
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10, what: str = "condition") -> Any:

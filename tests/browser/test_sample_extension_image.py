@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import ClientPage
+from tests.browser.helpers import SAMPLE_READY, ClientPage, check_sample_backend
 from tests.support.dockerd import EngineUnderTest
 from tests.support.images import ExtensionImages, extension_containers, extension_images
 from tests.support.processes import RunningBridge
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-READY = "document.querySelector('[data-testid=app-title]') !== null"
 NAME = "sample-extension"
 
 
@@ -37,19 +36,9 @@ def test_sample_image_in_the_browser(
         images.sample, "--cache-dir", tmp_path, "--docker-host", engine.host, command="run", timeout=120
     )
     (backend,) = extension_containers(engine, NAME)
-    page = open_page(running.login_url(), ready=READY).page
-    expect(page.get_by_test_id("app-title")).to_have_text("Sample extension")
-
-    # ddClient.extension.vm.service → the backend's socket in /run/guest-services
-    page.get_by_test_id("backend-hello").click()
-    expect(page.get_by_test_id("backend-result")).to_have_attribute("data-status", "ok")
-    expect(page.get_by_test_id("backend-result")).to_contain_text("Hello from the sample backend")
-
-    # ddClient.extension.vm.cli.exec → the container of the compose file's first service
-    hostname = page.evaluate(
-        "async () => (await window.ddClient.extension.vm.cli.exec('cat', ['/etc/hostname'])).stdout"
-    )
-    assert backend.startswith(hostname.strip())
+    page = open_page(running.login_url(), ready=SAMPLE_READY).page
+    # ddClient.extension.vm.service → the backend's socket in /run/guest-services; vm.cli.exec
+    check_sample_backend(page, backend)
     listing = page.evaluate(
         "async () => (await window.ddClient.extension.vm.cli.exec('ls', ['/backend'])).stdout"
     )
