@@ -203,8 +203,8 @@ class SshMachine:
                     self._watcher = asyncio.create_task(self._watch())
                 if self._remote_socket is None:
                     self._remote_socket = self.target.socket or await self._find_socket()
-                if self._engine_forward not in self._forwards:
-                    await self._forward(self._engine_forward, self._remote_socket)
+                # Again after a failed try: the master answers an existing forward with success.
+                await self._forward(self._engine_forward, self._remote_socket)
                 await self._ping()
                 self._ready = True
         return f"unix://{self._engine_forward}"
