@@ -14,16 +14,12 @@ import pytest
 
 from bridge.testing import BridgeClient
 from tests.conftest import write_script
-from tests.support.processes import REPO, RunningBridge, run_ddbridge
+from tests.support.processes import REPO, RunningBridge, backend_run_folder, run_ddbridge
 
 pytestmark = pytest.mark.integration
 
 SAMPLE = REPO / "docker" / "sample-extension"
 SAMPLE_BACKEND = 'python3 backend/main.py --socket "$DDBRIDGE_BACKEND_SOCKET"'
-
-
-def runtime_folders() -> set[Path]:
-    return set(Path("/tmp").glob("ddbridge-*"))
 
 
 @pytest.fixture
@@ -52,8 +48,8 @@ def dev(bridge: Callable[..., RunningBridge], folder: Path, *args: str) -> Runni
 
 
 async def test_sample_extension_with_host_backend(bridge: Callable[..., RunningBridge]) -> None:
-    before = runtime_folders()
     running = dev(bridge, SAMPLE, "--backend-cmd", SAMPLE_BACKEND)
+    runtime = backend_run_folder(running)
     page = httpx.get(running.url, headers=running.headers)
     assert page.status_code == 200
     assert '<script src="/ddclient.js"></script><link rel="icon" href="/_ddbridge/icon">' in page.text
@@ -71,7 +67,6 @@ async def test_sample_extension_with_host_backend(bridge: Callable[..., RunningB
             "exec.run", {"target": "host", "cmd": "sample-cli", "args": ["hello", "dev"]}
         )
         assert result["code"] == 0 and "dev" in result["stdout"]
-    (runtime,) = runtime_folders() - before
     assert (runtime / "guest-services" / "backend.sock").is_socket()
     assert running.stop() == 0
     assert not runtime.exists()
@@ -105,13 +100,13 @@ def ddbridge_dev(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_backend_that_dies_shows_its_output(extension: Path) -> None:
-    before = runtime_folders()
     result = ddbridge_dev(extension, "--backend-cmd", "echo starting up; echo 'fatal: no config' >&2; exit 4")
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("ddbridge: the backend stopped before listening on")
     assert "exited with code 4" in last and "fatal: no config" in last
-    assert runtime_folders() - before == set()
+    socket = Path(last.removeprefix("ddbridge: the backend stopped before listening on ").split(":")[0])
+    assert socket.name == "ext.sock" and not socket.parent.parent.exists(), last
 
 
 def test_backend_that_never_listens_times_out(extension: Path) -> None:

@@ -25,7 +25,14 @@ import websockets
 
 from bridge.testing import BridgeClient, RpcFailure
 from tests.support.faulty_backend import MIB, FaultyBackend
-from tests.support.processes import REPO, RunningBridge, descendants, running_binary, still_running
+from tests.support.processes import (
+    REPO,
+    RunningBridge,
+    backend_run_folder,
+    descendants,
+    running_binary,
+    still_running,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -265,19 +272,14 @@ BACKEND_CMD = (
 SHUTDOWN_BOUND = 15.0
 
 
-def runtime_folders() -> set[Path]:
-    return set(Path("/tmp").glob("ddbridge-sample-extension-*"))
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_signal_ends_streams_removes_the_backend_and_exits_0(
     bridge: Callable[..., RunningBridge], host_binaries: Path, signum: signal.Signals
 ) -> None:
-    before = runtime_folders()
     running = bridge(
         SAMPLE, "--backend-cmd", BACKEND_CMD, "--host-binaries", host_binaries, command="dev", timeout=30
     )
-    (runtime,) = runtime_folders() - before
+    runtime = backend_run_folder(running)
     async with BridgeClient.connect(running.ws_url) as client:
         assert (await get(client, "/hello"))["message"] == "Hello from the sample backend"  # type: ignore[index]
         ticker = await client.spawn({"target": "host", "cmd": "ticker", "args": ["100000"]})

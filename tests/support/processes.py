@@ -191,3 +191,14 @@ def vm_status(pid: int, field: str) -> int:
         if name == field:
             return int(value.split()[0]) * 1024
     raise AssertionError(f"no {field} for {pid}")
+
+
+def backend_run_folder(running: RunningBridge) -> Path:
+    """The run folder of this bridge's backend, read from its process's environment (other test
+    workers make run folders beside it at the same time)."""
+    for process in descendants(running.process.pid):
+        environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+        for entry in environ:
+            if entry.startswith(b"DDBRIDGE_BACKEND_SOCKET="):
+                return Path(entry.partition(b"=")[2].decode()).parent.parent
+    raise AssertionError(f"no backend process below the bridge {running.process.pid}")
