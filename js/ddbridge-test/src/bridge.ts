@@ -41,7 +41,10 @@ export interface BridgeOptions {
   logFile?: string;
 }
 
-/** The daemon did not start: it exited, could not be run, or printed no ready line in time. The message quotes its log. */
+/**
+ * The daemon did not start: it exited, could not be run, or printed no ready line in time. The
+ * message quotes its log.
+ */
 export class BridgeStartError extends Error {
   override name = 'BridgeStartError';
 }
@@ -57,10 +60,15 @@ export function bridgeCommand(options: BridgeOptions): string[] {
     command = ['serve'];
   } else {
     throw new BridgeStartError(
-      'ddbridge: nothing to serve; give an extension folder (ddbridge dev DIR), an image (ddbridge run IMAGE) or a mock file (ddbridge serve --mock FILE)',
+      'ddbridge: nothing to serve; set extension (ddbridge dev DIR), image (ddbridge run IMAGE) or mock ' +
+        '(ddbridge serve --mock FILE); in a Playwright config: use: { ddbridge: { extension: DIR } }',
     );
   }
-  return [...command, ...(options.mock !== undefined ? ['--mock', options.mock] : []), ...(options.args ?? [])];
+  return [
+    ...command,
+    ...(options.mock !== undefined ? ['--mock', options.mock] : []),
+    ...(options.args ?? []),
+  ];
 }
 
 /** A daemon `startBridge` started: where it listens, its token, its log, and ways in. */
@@ -98,7 +106,7 @@ export class RunningBridge {
     return this.url.replace(/^http/, 'ws') + 'rpc' + this.query('?');
   }
 
-  /** `path` (relative to `url`) with the token: what a browser opens first (it signs in, then goes on to `path`). */
+  /** `path` (relative to `url`) with the token: what a browser opens first (it signs in, goes on to `path`). */
   loginUrl(path = ''): string {
     return this.url + path + this.query(path.includes('?') ? '&' : '?');
   }
@@ -116,11 +124,12 @@ export class RunningBridge {
   /** The inspector's event history (`GET /_ddbridge/events.json`). */
   async events(): Promise<InspectorEvent[]> {
     const answer = await fetch(this.url + '_ddbridge/events.json', { headers: this.headers });
-    if (!answer.ok) throw new Error(`GET /_ddbridge/events.json: HTTP ${answer.status} ${await answer.text()}`);
+    if (!answer.ok)
+      throw new Error(`GET /_ddbridge/events.json: HTTP ${answer.status} ${await answer.text()}`);
     return ((await answer.json()) as { events: InspectorEvent[] }).events;
   }
 
-  /** The calls in the history whose `seq` is past `after` (of `method` only, when given), each with its answer. */
+  /** The calls in the history past `seq` `after` (of `method` only, when given), each with its answer. */
   async calls(method?: string, after = 0): Promise<Call[]> {
     return callsIn(await this.events(), method, after);
   }

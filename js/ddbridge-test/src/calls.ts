@@ -29,7 +29,12 @@ export function callsIn(events: InspectorEvent[], method?: string, after = 0): C
     if (event.kind !== 'call' || event.seq <= after) continue;
     if (method !== undefined && event.method !== method) continue;
     const answer = answers.get(event.seq);
-    const call: Call = { seq: event.seq, method: String(event.method), params: event.params, answered: !!answer };
+    const call: Call = {
+      seq: event.seq,
+      method: String(event.method),
+      params: event.params,
+      answered: !!answer,
+    };
     if (answer?.result !== undefined) call.result = answer.result;
     if (answer?.error !== undefined) call.error = answer.error as NonNullable<Call['error']>;
     calls.push(call);
@@ -55,7 +60,10 @@ export class CallLog {
   /** From now on: the history's last `seq` is where it starts. */
   static async since(bridge: RunningBridge): Promise<CallLog> {
     const events = await bridge.events();
-    return new CallLog(bridge, events.reduce((last, event) => Math.max(last, event.seq ?? 0), 0));
+    return new CallLog(
+      bridge,
+      events.reduce((last, event) => Math.max(last, event.seq ?? 0), 0),
+    );
   }
 
   /** The calls so far, of `method` only when given. */

@@ -74,7 +74,9 @@ export class RpcClient {
         socket.terminate();
       });
       // Kept after the handshake too: an error then is followed by 'close', which fails the calls.
-      socket.on('error', (error) => reject(new Error(`cannot connect to ${redacted(url)}: ${error.message}`)));
+      socket.on('error', (error) =>
+        reject(new Error(`cannot connect to ${redacted(url)}: ${error.message}`)),
+      );
     });
   }
 

@@ -45,7 +45,7 @@ export interface MockAnswers {
 }
 
 const NOT_MOCKED =
-  'the mock fixture needs a bridge in mock mode: use: { ddbridge: { mock: FILE } } (with or without an extension)';
+  'the mock fixture needs a bridge in mock mode: use: { ddbridge: { mock: FILE } } (with an extension or not)';
 
 /** The answers of one test; `clear()` drops them (the Playwright fixture does at the test's end). */
 export class Mock {

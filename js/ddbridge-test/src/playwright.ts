@@ -32,7 +32,7 @@ import { Mock } from './mock';
 
 export { expect } from '@playwright/test';
 
-/** `use: { ddbridge: ... }`: the `BridgeOptions` but the log file, which goes to the project's output folder. */
+/** `use: { ddbridge: ... }`: the `BridgeOptions` but the log file (it goes to the project's output folder). */
 export type DdbridgeConfig = Omit<BridgeOptions, 'logFile'>;
 
 /** The config's option, for `defineConfig<DdbridgeOptions>({ use: { ddbridge: {...} } })`. */
@@ -62,7 +62,11 @@ const configured = base.extend<object, DdbridgeOptions>({
   ddbridge: [{}, { scope: 'worker', option: true }],
 });
 
-async function runBridge(options: DdbridgeConfig, use: (bridge: RunningBridge) => Promise<void>, worker: WorkerInfo) {
+async function runBridge(
+  options: DdbridgeConfig,
+  use: (bridge: RunningBridge) => Promise<void>,
+  worker: WorkerInfo,
+): Promise<void> {
   const configFile = worker.config.configFile;
   const folder = configFile ? dirname(configFile) : worker.config.rootDir;
   const bridge = await startBridge({
@@ -86,8 +90,12 @@ const fixtures = {
       runBridge(ddbridge, use, worker),
     { scope: 'worker', timeout: 0 },
   ],
-  baseURL: async ({ ddbridge }: DdbridgeWorkerFixtures, use: (url: string) => Promise<void>) => use(ddbridge.url),
-  page: async ({ page, ddbridge }: PlaywrightTestArgs & DdbridgeWorkerFixtures, use: (page: PlaywrightTestArgs['page']) => Promise<void>) => {
+  baseURL: async ({ ddbridge }: DdbridgeWorkerFixtures, use: (url: string) => Promise<void>) =>
+    use(ddbridge.url),
+  page: async (
+    { page, ddbridge }: PlaywrightTestArgs & DdbridgeWorkerFixtures,
+    use: (page: PlaywrightTestArgs['page']) => Promise<void>,
+  ) => {
     await page.goto(ddbridge.loginUrl());
     // The login page stores the page credential in the origin's storage and goes on by itself.
     await page.waitForURL((url) => !url.searchParams.has('token'));
@@ -102,4 +110,6 @@ const fixtures = {
   },
 };
 
-export const test = configured.extend<DdbridgeFixtures>(fixtures as unknown as Layer) as unknown as DdbridgeTest;
+export const test = configured.extend<DdbridgeFixtures>(
+  fixtures as unknown as Layer,
+) as unknown as DdbridgeTest;
