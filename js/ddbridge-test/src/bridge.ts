@@ -146,20 +146,21 @@ export class RunningBridge {
       await this.exited;
       clearTimeout(timer);
     }
-    this.signalGroup('SIGKILL');
+    killGroup(this.process);
     return this.process.exitCode;
-  }
-
-  private signalGroup(signal: NodeJS.Signals): void {
-    try {
-      if (this.process.pid !== undefined) globalThis.process.kill(-this.process.pid, signal);
-    } catch {
-      // ESRCH: nothing is left of the group.
-    }
   }
 
   private query(separator: string): string {
     return this.token ? `${separator}token=${encodeURIComponent(this.token)}` : '';
+  }
+}
+
+/** SIGKILL to what is left of the process group `child` leads. */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing is left of the group.
   }
 }
 
@@ -187,7 +188,8 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const readyUrl = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      done();
+      killGroup(child);
       reject(failure(`no ready line within ${timeout} ms`));
     }, timeout);
     const done = (): void => {
@@ -196,6 +198,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       done();
+      killGroup(child); // what it had started before it died
       reject(failure(`it exited (${signal ?? `code ${code}`}) before it was ready`));
     };
     child.once('exit', onExit);
