@@ -5,6 +5,10 @@ Only the methods the file scripts are replaced (``service.request``, ``exec.run`
 ``desktop.toast``, ``exec.kill``) is the real handler. A spawned exec is a ``ScriptedProcess``
 behind the ordinary ``Stream``, so notifications, ``exec.kill`` and closing the page behave as
 with a real process.
+
+One method is added, ``mock.set``: the answers of one test, in the file's format, tried before
+the file's until the next ``mock.set`` (``{}`` drops them). Test fixtures set them for a test
+and drop them after it, so one daemon serves a whole test run.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections import deque
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +27,23 @@ from bridge.api.exec import ExecParams
 from bridge.api.models import Params
 from bridge.api.service import ServiceRequest
 from bridge.errors import NoMockAnswer, ServiceError
-from bridge.mock.script import ExecAnswer, ExecChunk, Script, closest, exec_key, service_key
+from bridge.mock.script import (
+    DialogAnswer,
+    ExecAnswer,
+    ExecChunk,
+    Script,
+    ServiceAnswer,
+    closest,
+    exec_key,
+    service_key,
+)
 from bridge.processes.base import STDERR, STDOUT, Chunk, ExitStatus
 from bridge.rpc import AfterReply, MethodRouter
 
 if TYPE_CHECKING:
     from bridge.connection import Session
+
+log = logging.getLogger("ddbridge.mock")
 
 # What a terminated process reports, as a real one ended by SIGTERM does.
 _TERMINATED = ExitStatus(128 + 15, "SIGTERM")
@@ -78,31 +95,62 @@ class ScriptedProcess:
         """Nothing to release."""
 
 
+@dataclass
+class Answers:
+    """The file's answers and the current test's (``mock.set``), which come first."""
+
+    file: Script
+    test: Script = field(default_factory=Script)
+    file_dialogs: deque[DialogAnswer] = field(init=False)
+    test_dialogs: deque[DialogAnswer] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        self.file_dialogs = deque(self.file.dialog)
+
+    def service(self) -> list[ServiceAnswer]:
+        return [*self.test.service, *self.file.service]
+
+    def exec(self) -> list[ExecAnswer]:
+        return [*self.test.exec, *self.file.exec]
+
+    def listed(self, name: str) -> list[Any] | None:
+        answer: list[Any] | None = getattr(self.test.docker, name)
+        return answer if answer is not None else getattr(self.file.docker, name)
+
+    def dialog(self) -> DialogAnswer | None:
+        """The next dialog answer, the test's first; each list's last one repeats."""
+        dialogs = self.test_dialogs or self.file_dialogs
+        if not dialogs:
+            return None
+        return dialogs.popleft() if len(dialogs) > 1 else dialogs[0]
+
+
 def mock_routers(script: Script) -> list[MethodRouter]:
-    """The replacing methods, answering from ``script``: first matching entry wins."""
+    """The replacing methods, answering from ``script`` (and ``mock.set``): first matching entry wins."""
     service = MethodRouter("service")
     execs = MethodRouter("exec")
     docker = MethodRouter("docker")
     desktop = MethodRouter("desktop")
-    dialogs = deque(script.dialog)
+    mock = MethodRouter("mock")
+    answers = Answers(script)
 
     @service.method("request")
     async def request(params: ServiceRequest, session: Session) -> Any:
-        for entry in script.service:
+        for entry in answers.service():
             if entry.matches(params.method, params.url, params.data):
                 if 200 <= entry.status < 300:
                     return entry.body
                 body = entry.body if isinstance(entry.body, str) else json.dumps(entry.body)
                 raise ServiceError(entry.status, entry.reason or _reason(entry.status), body)
         call = service_key(params.method, params.url)
-        raise NoMockAnswer(call, closest(call, (entry.key for entry in script.service)), "service answers")
+        raise NoMockAnswer(call, closest(call, (entry.key for entry in answers.service())), "service answers")
 
     def find(params: ExecParams) -> ExecAnswer:
-        for entry in script.exec:
+        for entry in answers.exec():
             if entry.matches(params.target, params.cmd, params.args):
                 return entry
         call = exec_key(params.target, params.cmd, params.args)
-        raise NoMockAnswer(call, closest(call, (entry.key for entry in script.exec)), "execs")
+        raise NoMockAnswer(call, closest(call, (entry.key for entry in answers.exec())), "execs")
 
     @execs.method("run")
     async def run(params: ExecParams, session: Session) -> dict[str, Any]:
@@ -127,7 +175,7 @@ def mock_routers(script: Script) -> list[MethodRouter]:
         return AfterReply({"stream": stream.id}, stream.start)
 
     def listed(name: str) -> list[Any]:
-        answer: list[Any] | None = getattr(script.docker, name)
+        answer = answers.listed(name)
         if answer is None:
             raise NoMockAnswer(f"docker.{name}", [], f"docker.{name} answer")
         return answer
@@ -143,12 +191,25 @@ def mock_routers(script: Script) -> list[MethodRouter]:
     @desktop.method("openDialog")
     async def open_dialog(params: DialogParams, session: Session) -> dict[str, Any]:
         """The answers in order, for every page of the daemon; the last one repeats."""
-        if not dialogs:
+        answer = answers.dialog()
+        if answer is None:
             raise NoMockAnswer("desktop.openDialog", [], "dialog answers")
-        answer = dialogs.popleft() if len(dialogs) > 1 else dialogs[0]
         return answer.model_dump(mode="json")
 
-    return [service, execs, docker, desktop]
+    @mock.method("set")
+    async def set_answers(params: Script, session: Session) -> None:
+        """Replaces the test's answers (any page or client of the daemon may: in mock mode an
+        answer is only data sent back to pages; nothing runs)."""
+        answers.test = params
+        answers.test_dialogs = deque(params.dialog)
+        log.info(
+            "mock.set: %d service, %d exec, %d dialog answers before the file's",
+            len(params.service),
+            len(params.exec),
+            len(params.dialog),
+        )
+
+    return [service, execs, docker, desktop, mock]
 
 
 def _reason(status: int) -> str:

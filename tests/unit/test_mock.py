@@ -193,4 +193,44 @@ def test_registry_layers(tmp_path: Path) -> None:
     assert isinstance(mocked, LayeredRegistry)
     assert mocked.get("service.request") is not base.get("service.request")
     assert mocked.get("host.info") is base.get("host.info")
-    assert "desktop.openDialog" in mocked and mocked.names() == base.names()
+    assert "desktop.openDialog" in mocked and mocked.names() == sorted([*base.names(), "mock.set"])
+
+
+async def test_mock_set_answers_before_the_file_until_replaced(tmp_path: Path) -> None:
+    file = {
+        "service": [{"method": "GET", "url": "/hello", "body": "file"}],
+        "docker": {"listContainers": [{"Id": "file"}]},
+        "dialog": [{"filePaths": ["/file"]}],
+    }
+    settings = load_settings(flags={"mock": {"file": write(tmp_path, file)}}, environ={})
+    registry = registry_for(settings, Registry(ROUTERS))
+
+    async def call(name: str, params: dict[str, Any]) -> Any:
+        method = registry.get(name)
+        assert method is not None
+        return await method.handler(method.params.model_validate(params), None)
+
+    hello = {"method": "GET", "url": "/hello"}
+    await call(
+        "mock.set",
+        {
+            "service": [{"method": "GET", "url": "/hello", "body": "test"}],
+            "exec": [{"target": "host", "cmd": "t", "stdout": "out"}],
+            "docker": {"listImages": [{"Id": "test"}]},
+            "dialog": [{"filePaths": ["/a"]}, {"filePaths": ["/b"]}],
+        },
+    )
+    assert await call("service.request", hello) == "test"
+    assert (await call("exec.run", {"target": "host", "cmd": "t"}))["stdout"] == "out"
+    assert await call("docker.listImages", {}) == [{"Id": "test"}]
+    assert await call("docker.listContainers", {}) == [{"Id": "file"}]  # the test set no list: the file's
+    dialogs = [(await call("desktop.openDialog", {}))["filePaths"] for _ in range(3)]
+    assert dialogs == [["/a"], ["/b"], ["/b"]]
+    with pytest.raises(NoMockAnswer, match="closest: GET /hello"):
+        await call("service.request", {"method": "GET", "url": "/helo"})
+
+    await call("mock.set", {})
+    assert await call("service.request", hello) == "file"
+    assert (await call("desktop.openDialog", {}))["filePaths"] == ["/file"]
+    with pytest.raises(NoMockAnswer, match="the mock file scripts no execs"):
+        await call("exec.run", {"target": "host", "cmd": "t"})
