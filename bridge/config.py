@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bridge.errors import ConfigError
 from bridge.ssh_engine import SCHEME as SSH_SCHEME
@@ -96,12 +96,15 @@ class ExecSettings(_Section):
 class DockerSettings(_Section):
     """The Docker engine the bridge talks to, and the extension's backend ("VM") container.
 
-    ``host`` falls back to ``DOCKER_HOST`` and then to the local socket, as the docker CLI does;
-    ``tls_verify`` and ``cert_path`` to ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``.
+    ``host`` or ``context`` (a docker CLI context, one or the other) name the engine; unset, it
+    is the docker CLI's (``bridge.docker_engine.EngineAddress.resolve``). ``tls_verify`` and
+    ``cert_path`` go with ``host`` and fall back to ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``;
+    a context brings its own TLS material.
     ``ssh_options``: extra arguments for every ``ssh`` an ``ssh://`` host runs (``["-F", "file"]``).
     """
 
     host: str | None = None
+    context: str | None = Field(default=None, min_length=1)
     vm_container: str | None = Field(default=None, min_length=1)
     tls_verify: bool | None = None
     cert_path: Path | None = None
@@ -118,6 +121,14 @@ class DockerSettings(_Section):
                 "or ssh://user@host"
             )
         return host
+
+    @model_validator(mode="after")
+    def _one_engine(self) -> DockerSettings:
+        if self.host is not None and self.context is not None:
+            raise ValueError(
+                f"both host ({self.host}) and context ({self.context}) name the engine: keep one"
+            )
+        return self
 
 
 class LimitsSettings(_Section):

@@ -36,14 +36,29 @@ import aiodocker
 import aiohttp
 
 from bridge.config import DockerSettings
+from bridge.docker_contexts import (
+    DEFAULT_CONTEXT,
+    DockerContext,
+    config_dir,
+    current_context,
+    read_context,
+    shown_path,
+)
 from bridge.engine_machine import EngineMachine, LocalMachine
 from bridge.errors import DockerUnavailable, InvalidParams
 from bridge.ssh_engine import SCHEME as SSH_SCHEME
 from bridge.ssh_engine import SshMachine
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+DEFAULT_SOURCE = "the default socket"
+HOST_SETTING = "[docker] host"
+CONTEXT_SETTING = "[docker] context"
 # aiodocker reports "cannot connect" as a DockerError with this pseudo status.
 _CONNECT_FAILED = 900
+# The engine's answer to plain HTTP on its TLS port.
+_PLAIN_TO_TLS = "Client sent an HTTP request to an HTTPS server."
+# OpenSSL's words in a message: "[SSL: CODE] what went wrong (_ssl.c:1006)".
+_SSL_DETAIL = re.compile(r"\[SSL: \w+\] ([^()\]]+?) \(_ssl")
 # Engine calls that are not streams get this long; exec streams are not limited.
 _TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=10)
 
@@ -82,33 +97,79 @@ def is_image_ref(value: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class EngineAddress:
-    """Where the engine listens, as the docker CLI spells it, and the TLS material to use (or,
-    for ``ssh://``, the extra ssh arguments)."""
+    """Where the engine listens, as the docker CLI spells it, the TLS material to use (or, for
+    ``ssh://``, the extra ssh arguments), and how it was chosen (``context``, ``source``: what the
+    ready line, the inspector and doctor show)."""
 
     host: str
     tls_verify: bool = False
+    # Where ca.pem, cert.pem and key.pem are (those present are used); None: none of them.
     cert_path: Path | None = None
     ssh_options: tuple[str, ...] = ()
+    # TLS without verifying the engine (``DOCKER_TLS``, a context's SkipTLSVerify); verifying
+    # (``tls_verify``) is TLS too.
+    tls: bool = False
+    context: str | None = None
+    source: str = "given"
 
     @classmethod
     def resolve(cls, settings: DockerSettings, environ: Mapping[str, str] | None = None) -> EngineAddress:
-        """The configured address, else the docker CLI's own defaults (``DOCKER_HOST`` & co)."""
+        """The engine as the docker CLI chooses it, ddbridge's own setting first: ``[docker] host``
+        (``--docker-host``), a context named by ``[docker] context`` (``--context``), then
+        ``DOCKER_HOST``, ``DOCKER_CONTEXT``, ``currentContext`` of the CLI's config.json, and
+        the default socket. The context ``default`` is no context: ``DOCKER_HOST`` or the socket.
+
+        A ``ContextError`` (a ``ConfigError``) names a context that is not in the store, or
+        whose files are damaged."""
         env = os.environ if environ is None else environ
-        host = settings.host or env.get("DOCKER_HOST") or DEFAULT_HOST
+        if settings.host:
+            return cls._of_host(settings.host, settings, env, f"{HOST_SETTING} / --docker-host")
+        folder = config_dir(env)
+        chosen = _chosen_context(settings, env, folder)
+        if chosen is not None and chosen[0] != DEFAULT_CONTEXT:
+            return cls._of_context(read_context(chosen[0], folder), settings, chosen[1])
+        if env.get("DOCKER_HOST"):
+            return cls._of_host(env["DOCKER_HOST"], settings, env, "DOCKER_HOST")
+        return cls(DEFAULT_HOST, ssh_options=settings.ssh_options, source=DEFAULT_SOURCE)
+
+    @classmethod
+    def _of_host(
+        cls, host: str, settings: DockerSettings, env: Mapping[str, str], source: str
+    ) -> EngineAddress:
+        """``host`` with the TLS of the settings, else of the environment, as the CLI reads it:
+        any non-empty ``DOCKER_TLS_VERIFY`` verifies (``0`` too), ``DOCKER_TLS`` asks for TLS
+        without verifying, the files are in ``DOCKER_CERT_PATH``, else the CLI's config folder."""
         tls_verify = settings.tls_verify
         if tls_verify is None:
-            tls_verify = env.get("DOCKER_TLS_VERIFY", "") not in ("", "0")
+            tls_verify = env.get("DOCKER_TLS_VERIFY", "") != ""
+        tls = tls_verify or env.get("DOCKER_TLS", "") != ""
         cert_path = settings.cert_path
         if cert_path is None and env.get("DOCKER_CERT_PATH"):
             cert_path = Path(env["DOCKER_CERT_PATH"])
+        if cert_path is None and tls:
+            cert_path = config_dir(env)
         cert = cert_path.expanduser() if cert_path is not None else None
-        return cls(host, tls_verify, cert, ssh_options=settings.ssh_options)
+        return cls(host, tls_verify, cert, settings.ssh_options, tls, source=source)
+
+    @classmethod
+    def _of_context(cls, context: DockerContext, settings: DockerSettings, why: str) -> EngineAddress:
+        """The context's endpoint: TLS when it has TLS files or skips verifying, as the CLI does."""
+        tls = context.uses_tls
+        verify = tls and not context.skip_tls_verify
+        source = f"context {context.name!r} from {why}"
+        cert = context.tls_folder if tls else None
+        return cls(context.host, verify, cert, settings.ssh_options, tls, context.name, source)
 
     @property
     def uses_tls(self) -> bool:
         return not self.host.startswith(("unix://", SSH_SCHEME)) and (
-            self.tls_verify or self.host.startswith("https://")
+            self.tls or self.tls_verify or self.host.startswith("https://")
         )
+
+    @property
+    def shown(self) -> str:
+        """The engine and how it was chosen: ``tcp://h:2376 (context 'x' from DOCKER_CONTEXT)``."""
+        return f"{self.host} ({self.source})"
 
     def machine(self) -> EngineMachine:
         """How this engine and its machine are reached (ssh connections are shared)."""
@@ -122,20 +183,25 @@ class EngineAddress:
             return ("https://" if self.uses_tls else "http://") + self.host.removeprefix("tcp://")
         return self.host
 
+    def tls_file(self, name: str) -> Path | None:
+        """``cert_path / name`` when that file is there."""
+        path = self.cert_path / name if self.cert_path is not None else None
+        return path if path is not None and path.is_file() else None
+
     def ssl_context(self) -> ssl.SSLContext | None:
-        """Verify the engine with ``ca.pem`` and present ``cert.pem``/``key.pem``, as the CLI does."""
+        """Verify the engine with ``ca.pem`` (else the system's CAs) and present ``cert.pem`` /
+        ``key.pem`` when they are there, as the CLI does (it leaves out the files it lacks)."""
         if not self.uses_tls:
             return None
-        folder = self.cert_path or Path.home() / ".docker"
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        ca, cert, key = (self.tls_file(name) for name in ("ca.pem", "cert.pem", "key.pem"))
         try:
-            if self.tls_verify:
-                context.load_verify_locations(cafile=str(folder / "ca.pem"))
-            if (folder / "cert.pem").exists():
-                context.load_cert_chain(str(folder / "cert.pem"), str(folder / "key.pem"))
+            context = ssl.create_default_context(cafile=str(ca) if ca and self.tls_verify else None)
+            if cert is not None and key is not None:
+                context.load_cert_chain(str(cert), str(key))
         except (OSError, ssl.SSLError) as exc:
             raise DockerUnavailable(
-                f"cannot load the TLS certificates for the Docker engine at {self.host} from {folder}: {exc}",
+                f"cannot load the TLS certificates for the Docker engine at {self.host} from "
+                f"{self.cert_path}: {exc}",
                 host=self.host,
             ) from exc
         if not self.tls_verify:
@@ -144,13 +210,41 @@ class EngineAddress:
         return context
 
     def cli_env(self) -> dict[str, str]:
-        """The environment that points the docker CLI at this same engine."""
-        env = {"DOCKER_HOST": self.host}
-        if self.tls_verify:
-            env["DOCKER_TLS_VERIFY"] = "1"
-        if self.cert_path is not None:
-            env["DOCKER_CERT_PATH"] = str(self.cert_path)
+        """The environment that points the docker CLI and compose at this same engine.
+
+        Every variable by which they choose an engine is given, those that do not apply as empty
+        strings (to both, unset): an inherited ``DOCKER_CONTEXT`` or ``DOCKER_TLS_VERIFY`` cannot
+        send them elsewhere. docker-compose v1 verifies against ``REQUESTS_CA_BUNDLE`` (or
+        ``CURL_CA_BUNDLE``) instead of ca.pem when one is set, so those are emptied when ca.pem
+        is what verifies the engine.
+        """
+        tls = self.uses_tls
+        env = {
+            "DOCKER_HOST": self.host,
+            "DOCKER_CONTEXT": "",
+            "DOCKER_TLS_VERIFY": "1" if tls and self.tls_verify else "",
+            "DOCKER_TLS": "1" if tls and not self.tls_verify else "",
+            "DOCKER_CERT_PATH": str(self.cert_path) if tls and self.cert_path is not None else "",
+        }
+        if tls and self.tls_verify and self.tls_file("ca.pem") is not None:
+            env["REQUESTS_CA_BUNDLE"] = env["CURL_CA_BUNDLE"] = ""
         return env
+
+
+def _chosen_context(settings: DockerSettings, env: Mapping[str, str], folder: Path) -> tuple[str, str] | None:
+    """The context that names the engine and why, as the CLI's precedence has it: ``--context``
+    (even over ``DOCKER_HOST``), then, without ``DOCKER_HOST``, ``DOCKER_CONTEXT`` and the
+    config's ``currentContext``."""
+    if settings.context:
+        return settings.context, f"{CONTEXT_SETTING} / --context"
+    if env.get("DOCKER_HOST"):
+        return None
+    if env.get("DOCKER_CONTEXT"):
+        return env["DOCKER_CONTEXT"], "DOCKER_CONTEXT"
+    current = current_context(folder)
+    if current:
+        return current, f"currentContext of {shown_path(folder / 'config.json')}"
+    return None
 
 
 class DockerEngine:
@@ -166,9 +260,12 @@ class DockerEngine:
         return self.address.host
 
     def unavailable(self, reason: object) -> DockerUnavailable:
+        """ "Cannot reach" naming the engine, how it was chosen and the reason; TLS failures
+        say what is wrong with the certificates instead of asking whether the engine runs."""
+        text = str(reason)
+        remedy = _tls_trouble(self.address, text) or f"{text} ({self.machine.hint})"
         return DockerUnavailable(
-            f"cannot reach the Docker engine at {self.host}: {reason} ({self.machine.hint})",
-            host=self.host,
+            f"cannot reach the Docker engine at {self.address.shown}: {remedy}", host=self.host
         )
 
     async def _connected(self) -> aiodocker.Docker:
@@ -189,9 +286,11 @@ class DockerEngine:
         try:
             yield await self._connected()
         except aiodocker.DockerError as exc:
-            if exc.status != _CONNECT_FAILED:
-                raise
-            raise self.unavailable(await self.machine.explain(_connect_reason(exc))) from exc
+            if exc.status == _CONNECT_FAILED:
+                raise self.unavailable(await self.machine.explain(_connect_reason(exc))) from exc
+            if exc.status == 400 and _PLAIN_TO_TLS in str(exc.message):
+                raise self.unavailable(_PLAIN_TO_TLS) from exc
+            raise
         except aiohttp.ClientError as exc:
             raise self.unavailable(await self.machine.explain(str(exc) or type(exc).__name__)) from exc
         except TimeoutError as exc:
@@ -211,6 +310,39 @@ class DockerEngine:
             await self._client.close()
             self._client = None
         await self.machine.aclose()
+
+
+def _tls_trouble(address: EngineAddress, reason: str) -> str | None:
+    """What is wrong with the TLS between ddbridge and the engine, and what to do, when
+    ``reason`` (OpenSSL's words, or the engine's answer to plain HTTP) is a TLS failure."""
+    folder = address.cert_path or "the TLS folder"
+    detail = _SSL_DETAIL.search(reason)
+    said = detail.group(1) if detail else reason
+    if "CERTIFICATE_VERIFY_FAILED" in reason:
+        ca = address.tls_file("ca.pem")
+        return (
+            f"TLS: the engine's certificate does not verify against {ca or 'the system CAs'} ({said}): "
+            f"give the CA that signed it as ca.pem in {folder} (DOCKER_CERT_PATH, or the context's ca=)"
+        )
+    if any(alert in reason for alert in ("BAD_CERTIFICATE", "CERTIFICATE_REQUIRED", "UNKNOWN_CA")):
+        cert = address.tls_file("cert.pem")
+        return (
+            f"TLS: the engine refused ddbridge's client certificate ({cert or 'none given'}; {said}): "
+            f"put the cert.pem and key.pem the engine's CA signed in {folder} (DOCKER_CERT_PATH, or the "
+            "context's cert= and key=)"
+        )
+    if "WRONG_VERSION_NUMBER" in reason:
+        return (
+            f"TLS: the engine does not speak TLS on this port ({said}): unset DOCKER_TLS_VERIFY and "
+            "DOCKER_TLS, or give the engine's TLS port"
+        )
+    if reason == _PLAIN_TO_TLS:
+        return (
+            "TLS: the engine speaks only TLS on this port and ddbridge spoke plain HTTP: set "
+            "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the folder of ca.pem, cert.pem and key.pem, "
+            "or a context (`docker context create NAME --docker host=...,ca=...,cert=...,key=...`)"
+        )
+    return None
 
 
 def _connect_reason(exc: aiodocker.DockerError) -> str:

@@ -103,7 +103,10 @@ class LocalMachine:
     """The engine on this machine (a unix socket), or behind ``tcp://`` where the bridge can do
     nothing about the machine: folders and sockets are the local ones."""
 
-    hint = "is it running? set [docker] host, --docker-host or DOCKER_HOST to point elsewhere"
+    hint = (
+        "is it running? --docker-host, --context, DOCKER_HOST or DOCKER_CONTEXT choose another engine; "
+        "`ddbridge doctor` checks this one"
+    )
 
     def __init__(self, url: str, cli_env: dict[str, str]) -> None:
         self._url = url

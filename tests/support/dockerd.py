@@ -61,16 +61,25 @@ class PrivateDockerd:
     """A dockerd of our own in ``root``; ``stop`` and ``start`` again keep its data.
 
     ``prefix`` runs it through another command (``nsenter`` into a namespace: the ssh tests'
-    second machine), ``hosts`` are more addresses it listens on besides ``root/d.sock``.
+    second machine), ``hosts`` are more addresses it listens on besides ``root/d.sock``,
+    ``flags`` more of its flags (``--tlsverify`` and its certificates: the TLS engine).
     """
 
-    def __init__(self, root: Path, *, prefix: Sequence[str] = (), hosts: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        prefix: Sequence[str] = (),
+        hosts: Sequence[str] = (),
+        flags: Sequence[str] = (),
+    ) -> None:
         self.root = root
         self.socket = root / "d.sock"
         self.host = f"unix://{self.socket}"
         self.log_path = root / "dockerd.log"
         self._prefix = list(prefix)
         self._hosts = list(hosts)
+        self._flags = list(flags)
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> None:
@@ -96,6 +105,7 @@ class PrivateDockerd:
                     # Containers outlive a dockerd restart (the outage test restarts it).
                     "--live-restore",
                     "--log-level=warn",
+                    *self._flags,
                 ],
                 stdout=log,
                 stderr=log,

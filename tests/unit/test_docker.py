@@ -13,7 +13,14 @@ from pydantic import ValidationError
 from bridge.api.docker import ContainerListOptions, ImageListOptions, ListContainersParams, ListImagesParams
 from bridge.api.exec import ExecParams, docker_command_line
 from bridge.config import DockerSettings, load_settings
-from bridge.docker_engine import DEFAULT_HOST, EngineAddress, container_ref, is_image_ref, segment
+from bridge.docker_engine import (
+    DEFAULT_HOST,
+    DEFAULT_SOURCE,
+    EngineAddress,
+    container_ref,
+    is_image_ref,
+    segment,
+)
 from bridge.errors import ConfigError, InvalidParams
 from bridge.processes.base import ExecSpec
 from bridge.rpc.dispatch import ignored_fields
@@ -98,30 +105,55 @@ def test_other_keys_are_accepted_noted_and_never_sent() -> None:
     assert ignored_fields(ListContainersParams.model_validate({"options": {"all": False}})) == []
 
 
-def test_engine_address_defaults_like_the_docker_cli() -> None:
-    assert EngineAddress.resolve(DockerSettings(), {}) == EngineAddress(DEFAULT_HOST)
+def test_engine_address_defaults_like_the_docker_cli(tmp_path: Path) -> None:
+    no_config = {"DOCKER_CONFIG": str(tmp_path)}
+    assert EngineAddress.resolve(DockerSettings(), no_config) == EngineAddress(
+        DEFAULT_HOST, source=DEFAULT_SOURCE
+    )
     from_env = EngineAddress.resolve(
         DockerSettings(),
         {"DOCKER_HOST": "tcp://engine:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs"},
     )
-    assert from_env == EngineAddress("tcp://engine:2376", True, Path("/certs"))
+    assert from_env == EngineAddress(
+        "tcp://engine:2376", True, Path("/certs"), tls=True, source="DOCKER_HOST"
+    )
+    # As the CLI: any DOCKER_TLS_VERIFY but an empty one verifies; DOCKER_TLS is TLS without it,
+    # with the files of the CLI's config folder.
+    zero = EngineAddress.resolve(DockerSettings(), {"DOCKER_HOST": "tcp://e:1", "DOCKER_TLS_VERIFY": "0"})
+    assert zero.tls_verify
+    unverified = EngineAddress.resolve(
+        DockerSettings(), {"DOCKER_HOST": "tcp://e:1", "DOCKER_TLS": "1", **no_config}
+    )
+    assert (unverified.tls, unverified.tls_verify, unverified.cert_path) == (True, False, tmp_path)
     configured = EngineAddress.resolve(
         DockerSettings(host="unix:///run/other.sock", tls_verify=False), {"DOCKER_HOST": "tcp://ignored:1"}
     )
-    assert configured == EngineAddress("unix:///run/other.sock", False, None)
+    assert configured == EngineAddress("unix:///run/other.sock", source="[docker] host / --docker-host")
 
 
-def test_engine_address_urls_and_cli_environment() -> None:
+def test_engine_address_urls_and_cli_environment(tmp_path: Path) -> None:
     assert EngineAddress("unix:///var/run/docker.sock").url() == "unix:///var/run/docker.sock"
     assert EngineAddress("tcp://engine:2375").url() == "http://engine:2375"
-    tls = EngineAddress("tcp://engine:2376", True, Path("/certs"))
+    tls = EngineAddress("tcp://engine:2376", True, tmp_path)
     assert tls.url() == "https://engine:2376"
+    unset = {"DOCKER_CONTEXT": "", "DOCKER_TLS": ""}
     assert tls.cli_env() == {
         "DOCKER_HOST": "tcp://engine:2376",
         "DOCKER_TLS_VERIFY": "1",
-        "DOCKER_CERT_PATH": "/certs",
+        "DOCKER_CERT_PATH": str(tmp_path),
+        **unset,
     }
-    assert EngineAddress("unix:///x.sock").ssl_context() is None
+    (tmp_path / "ca.pem").write_text("")
+    assert tls.cli_env()["REQUESTS_CA_BUNDLE"] == tls.cli_env()["CURL_CA_BUNDLE"] == ""
+    assert EngineAddress("tcp://e:1", cert_path=tmp_path, tls=True).cli_env()["DOCKER_TLS"] == "1"
+    plain = EngineAddress("unix:///x.sock", True, Path("/certs"))
+    assert plain.cli_env() == {
+        "DOCKER_HOST": "unix:///x.sock",
+        "DOCKER_TLS_VERIFY": "",
+        "DOCKER_CERT_PATH": "",
+        **unset,
+    }
+    assert plain.ssl_context() is None
 
 
 def test_engine_address_must_have_a_scheme() -> None:
