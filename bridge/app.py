@@ -188,7 +188,8 @@ def assemble(
             await session.close()
 
     # The live inspector (/_ddbridge/): its page, events WebSocket and export.
-    app.include_router(inspector_router(daemon.events, origins), dependencies=[Depends(_admin_only)])
+    inspector = inspector_router(daemon.events, origins, daemon.docker.address)
+    app.include_router(inspector, dependencies=[Depends(_admin_only)])
 
     # The stand-ins for Docker Desktop's screens that navigation opens; before the UI's catch-all.
     app.include_router(pages_router())

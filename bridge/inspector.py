@@ -2,7 +2,8 @@
 
 The page (``static/inspector/``: plain HTML, JS and CSS, no build step) is served as it is,
 without the shim: it never uses ``window.ddClient`` nor opens ``/rpc``, so it never shows up in
-its own log. It reads ``/_ddbridge/events``, which sends ``{"kind": "hello", ...}``, the history,
+its own log. It reads ``/_ddbridge/events``, which sends ``{"kind": "hello", ...}`` (with the
+Docker engine the daemon uses: ``engine: {host, context, source}``), the history,
 then live events (see ``bridge.events``), one JSON object per text frame, with
 ``{"kind": "missed", "count": N}`` before the events that follow a gap when the page fell
 behind. The page may send ``{"op": "clear"}`` to clear the history (every inspector then gets
@@ -25,6 +26,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from bridge import __version__
 from bridge.access import rpc_subprotocol
+from bridge.docker_engine import EngineAddress
 from bridge.events import EventBus, Subscription
 from bridge.redaction import redact
 from bridge.rpc import encode
@@ -70,8 +72,11 @@ def note_shim_load(bus: EventBus, connection: HTTPConnection) -> None:
     bus.page_loaded(peer, page)
 
 
-async def _send_events(websocket: WebSocket, bus: EventBus, subscription: Subscription) -> None:
-    await websocket.send_text(encode({"kind": "hello", "version": __version__, "history": bus.history_limit}))
+async def _send_events(
+    websocket: WebSocket, bus: EventBus, subscription: Subscription, engine: dict[str, str | None] | None
+) -> None:
+    hello = {"kind": "hello", "version": __version__, "history": bus.history_limit}
+    await websocket.send_text(encode(hello if engine is None else {**hello, "engine": engine}))
     while True:
         events, missed = await subscription.next()
         if missed:
@@ -97,8 +102,14 @@ async def _read_commands(websocket: WebSocket, bus: EventBus) -> None:
             log.debug("inspector sent an unknown command: %.200r", message.get("text"))
 
 
-def inspector_router(bus: EventBus, allowed_origins: frozenset[str]) -> APIRouter:
+def inspector_router(
+    bus: EventBus, allowed_origins: frozenset[str], engine: EngineAddress | None = None
+) -> APIRouter:
+    """The inspector's routes; its hello names ``engine`` (the daemon's, with its context)."""
     router = APIRouter()
+    shown = (
+        None if engine is None else {"host": engine.host, "context": engine.context, "source": engine.source}
+    )
 
     @router.get("/_ddbridge", include_in_schema=False)
     def to_page() -> Response:
@@ -136,7 +147,7 @@ def inspector_router(bus: EventBus, allowed_origins: frozenset[str]) -> APIRoute
         await websocket.accept(subprotocol=rpc_subprotocol(websocket))
         subscription = bus.subscribe()
         tasks = {
-            asyncio.create_task(_send_events(websocket, bus, subscription)),
+            asyncio.create_task(_send_events(websocket, bus, subscription, shown)),
             asyncio.create_task(_read_commands(websocket, bus)),
         }
         try:

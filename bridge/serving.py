@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from bridge.auth import TOKEN_QUERY, new_token
 from bridge.config import Settings, load_settings, with_overrides
 from bridge.dialogs import load_script
+from bridge.docker_engine import EngineAddress
 from bridge.errors import ConfigError
 from bridge.listener import (
     STATE_KEY,
@@ -55,11 +56,7 @@ def server_options(parser: argparse.ArgumentParser, *, one_extension: bool = Tru
     parser.add_argument("--port", type=int, help="port to bind (default 7700; 0 picks a free one)")
     if one_extension:
         _extension_part_options(parser)
-    parser.add_argument(
-        "--docker-host",
-        metavar="URL",
-        help="Docker engine address (default: DOCKER_HOST or the local socket)",
-    )
+    engine_options(parser)
     parser.add_argument("--allow-host", action="append", metavar="NAME", help="extra Host name accepted")
     parser.add_argument(
         "--token",
@@ -78,6 +75,32 @@ def server_options(parser: argparse.ArgumentParser, *, one_extension: bool = Tru
     )
     parser.add_argument("--open", action="store_true", help="open the UI in the browser once ready")
     parser.add_argument("--verbose", "-v", action="store_true", help="log debug details")
+
+
+def engine_options(parser: argparse.ArgumentParser, *, when: str = "") -> None:
+    """``--docker-host`` and ``--context``: one or the other, as the docker CLI's ``-H`` and
+    ``--context`` (``when`` says when they apply, for commands that may not use them)."""
+    engine = parser.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--docker-host",
+        metavar="URL",
+        help=f"Docker engine address{when} (default: the docker CLI's: DOCKER_HOST, context, socket)",
+    )
+    engine.add_argument(
+        "--context",
+        metavar="NAME",
+        help=f"the docker CLI context whose engine to use{when} (`docker context ls`)",
+    )
+
+
+def engine_layer(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``[docker]`` settings ``--docker-host`` or ``--context`` give: each one also clears
+    the other's setting from the lower layers, as a flag overrides the file."""
+    if getattr(args, "docker_host", None):
+        return {"host": args.docker_host, "context": None}
+    if getattr(args, "context", None):
+        return {"context": args.context, "host": None}
+    return {}
 
 
 def _extension_part_options(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +138,6 @@ def flag_layer(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         ("ui", "dir"): "ui",
         ("ui", "source"): "ui_source",
         ("host_binaries", "dir"): "host_binaries",
-        ("docker", "host"): "docker_host",
         ("docker", "vm_container"): "vm_container",
         ("dialog", "roots"): "dialog_root",
         ("dialog", "script"): "dialog_script",
@@ -127,6 +149,8 @@ def flag_layer(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         value = getattr(args, flag, None)
         if value is not None:
             layer.setdefault(section, {})[key] = value
+    if engine := engine_layer(args):
+        layer.setdefault("docker", {}).update(engine)
     return layer
 
 
@@ -184,8 +208,10 @@ class Server(uvicorn.Server):
         open_browser: bool,
         listener: Listener,
         shown_host: str | None = None,
+        engine: EngineAddress | None = None,
     ) -> None:
         super().__init__(config)
+        self.engine = engine
         self.sock = sock
         self.token = token
         self.open_browser = open_browser
@@ -209,6 +235,8 @@ class Server(uvicorn.Server):
             login = f"?{urlencode({TOKEN_QUERY: self.token})}" if self.token else ""
             print(f"ddbridge listening on {url}{login}", flush=True)
             print(f"inspector: {url}_ddbridge/{login}", file=sys.stderr, flush=True)
+            if self.engine is not None:
+                print(f"engine: {self.engine.shown}", file=sys.stderr, flush=True)
             if self.open_browser:
                 await asyncio.to_thread(webbrowser.open, url + login)
 
@@ -233,6 +261,8 @@ class Runner:
         )
         raise_descriptor_limit()
         self.settings = with_token(load_settings(args.config, flag_layer(args)))
+        # Resolved now, so that a context that is not there stops the start with its one line.
+        self.engine = EngineAddress.resolve(self.settings.docker)
         # Every record, uvicorn's and websockets' too (see log_config below), passes this handler.
         redacting = RedactingFilter([self.settings.server.token or ""])
         for handler in logging.getLogger().handlers:
@@ -270,7 +300,7 @@ class Runner:
         token = settings.server.token or ""
         listener = Listener(settings.server.handshake_timeout, settings.server.pending_connections)
         config = self.config(settings, app)
-        server = Server(config, self.sock, token, self.args.open, listener, shown_host)
+        server = Server(config, self.sock, token, self.args.open, listener, shown_host, self.engine)
         await server.serve(sockets=[self.sock])
 
     def run(self, main: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -33,6 +33,7 @@ from bridge.host import scaffold, table, validate
 from bridge.host.command import data_dir_option, host_daemon, read_discovery, store_root
 from bridge.host.store import Store
 from bridge.progress import Progress
+from bridge.serving import engine_layer, engine_options
 from bridge.testing.client import BridgeClient, RpcFailure
 
 CONSENT = (
@@ -51,7 +52,7 @@ def add_command(commands: argparse._SubParsersAction[Any]) -> None:
     ) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = under.add_parser(name, help=help_text, aliases=list(aliases))
         data_dir_option(parser)
-        parser.add_argument("--docker-host", metavar="URL", help="Docker engine address (no host running)")
+        engine_options(parser, when=" (no host running)")
         parser.add_argument("--config", type=Path, metavar="FILE", help="TOML settings")
         return parser
 
@@ -100,10 +101,8 @@ Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    layer: dict[str, dict[str, Any]] = {}
-    if getattr(args, "docker_host", None):
-        layer["docker"] = {"host": args.docker_host}
-    return load_settings(getattr(args, "config", None), layer)
+    engine = engine_layer(args)
+    return load_settings(getattr(args, "config", None), {"docker": engine} if engine else {})
 
 
 async def _running_host(root: Path) -> dict[str, str] | None:

@@ -5,6 +5,8 @@ reconnection after a daemon restart."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -193,3 +195,24 @@ def test_a_page_is_listed_from_its_shims_load_and_counted_once(
     quiet.page.close()
     expect(row(inspector, "page closed")).to_have_count(1, timeout=5 * SECOND)
     expect(count).to_have_text("1")
+
+
+def test_the_header_names_the_engine_and_its_context(
+    open_page: Callable[..., ClientPage], bridge: Callable[..., RunningBridge], tmp_path: Path
+) -> None:
+    """The daemon starts without reaching its engine: a context naming an address nobody serves
+    is enough to be shown."""
+    env = {key: "" for key in os.environ if key.startswith("DOCKER_")}
+    env.update(DOCKER_CONFIG=str(tmp_path), DOCKER_CONTEXT="far-engine")
+    created = subprocess.run(
+        ["docker", "context", "create", "far-engine", "--docker", "host=tcp://192.0.2.1:2376"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert created.returncode == 0, created.stderr
+    engine = open_inspector(open_page, bridge(env=env)).page.locator("#engine")
+    expect(engine).to_have_text("engine tcp://192.0.2.1:2376 · context far-engine")
+    expect(engine).to_have_attribute(
+        "title", "Docker engine tcp://192.0.2.1:2376 (context 'far-engine' from DOCKER_CONTEXT)"
+    )

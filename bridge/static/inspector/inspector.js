@@ -601,11 +601,26 @@
     }
   }
 
+  /**
+   * The header's engine: its address and context, how it was chosen on hover.
+   * @param {{host: string, context: string | null, source: string} | undefined} engine
+   */
+  function showEngine(engine) {
+    const el = $("engine");
+    el.hidden = !engine;
+    if (!engine) return;
+    const host = document.createElement("b");
+    host.textContent = engine.host;
+    el.replaceChildren("engine ", host, engine.context ? ` · context ${engine.context}` : "");
+    el.title = `Docker engine ${engine.host} (${engine.source})`;
+  }
+
   /** Applies one event from the daemon to the view. */
   function handle(event) {
     switch (event.kind) {
       case "hello":
         historyLimit = event.history;
+        showEngine(event.engine);
         connections.clear();
         clearView();
         return;
