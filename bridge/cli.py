@@ -40,7 +40,13 @@ from bridge.extension.image import (
 )
 from bridge.extension.metadata import ExtensionError, MetadataError
 from bridge.extension.model import Extension
-from bridge.extension.session import BackendFactory, Runtime, running_extension
+from bridge.extension.session import (
+    BackendFactory,
+    Runtime,
+    engine_is_here,
+    remote_backend,
+    running_extension,
+)
 from bridge.host import command as host_command
 from bridge.host import extension_cli
 from bridge.progress import Progress
@@ -189,6 +195,9 @@ def dev(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         async with _engine(daemon.settings) as engine:
+            # Before a build: a backend on another machine's tcp:// engine cannot be reached.
+            if in_docker and await engine_is_here(engine.host) is False:
+                raise remote_backend(engine.address)
             extension, image = folder, ""
             if from_image:
                 why = (

@@ -48,7 +48,7 @@ from bridge.extension.engine import engine_errors, run_cli, succeeds
 from bridge.extension.image import API_LABEL, TITLE_LABEL, inspect_image
 from bridge.extension.metadata import PLUGIN_IMAGE, ExtensionError, MetadataError
 from bridge.extension.model import Extension
-from bridge.extension.session import Runtime
+from bridge.extension.session import Runtime, engine_is_here, remote_backend
 from bridge.progress import Progress, Step
 
 GUEST_SERVICES = "/run/guest-services"
@@ -168,13 +168,12 @@ class DockerBackend(abc.ABC):
         return labels
 
     async def start(self, progress: Progress, step: Step) -> None:
+        # A tcp:// engine of another machine binds a folder there that nothing brings here (an
+        # ssh:// one's machine mirrors it, and forwards the socket).
+        if await engine_is_here(self._engine.host) is False:
+            raise remote_backend(self._engine.address)
         doing = f"cannot prepare {self._runtime.guest_services} on the engine's machine"
         async with engine_errors(self._engine, doing):
-            if await self._machine.engine_socket() is None:
-                progress.warn(
-                    f"the Docker engine at {self._engine.host} is not a local socket: the backend's socket "
-                    f"reaches {self._runtime.guest_services} only if the engine's machine shares that folder"
-                )
             await self._machine.mirror(self._runtime.guest_services)
         self._labels = {**await self._desktop_labels(), LABEL: self._extension.name}
         await self._launch(step)

@@ -4,14 +4,18 @@ the daemon serves it with. Everything started here is stopped and removed at the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import ipaddress
 import shutil
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from bridge.config import Settings, with_overrides
 from bridge.docker_engine import EngineAddress
@@ -28,6 +32,7 @@ from bridge.ssh_engine import SshTarget
 DESKTOP_SOCKET = Path("/var/run/docker.sock")
 _DESKTOP_SOCKETS = {PurePosixPath("/var/run/docker.sock"), PurePosixPath("/run/docker.sock")}
 _UNIX = "unix://"
+_TCP = ("tcp://", "http://", "https://")
 
 
 def _in_real_folder(path: Path) -> Path:
@@ -65,6 +70,45 @@ def engine_socket_note(host: str) -> str | None:
         "docker.cli.exec (Docker Desktop guarantees that path) will reach another engine or none, and "
         f"dockerd creates an empty folder there; to run them, serve them from an engine listening at "
         f"{_UNIX}{DESKTOP_SOCKET} (--docker-host, or dockerd -H)"
+    )
+
+
+async def engine_is_here(host: str) -> bool | None:
+    """Whether the engine at ``host`` runs on this machine, so that a run folder here is the one
+    its containers bind: yes for a unix socket, and for ``tcp://`` when the address is a
+    loopback one or one of this machine's own; None for other schemes (not decided here)."""
+    if host.startswith(_UNIX):
+        return True
+    if not host.startswith(_TCP):
+        return None
+    name = urlsplit(host).hostname or ""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return any(_is_own_address(str(info[4][0])) for info in found)
+
+
+def _is_own_address(address: str) -> bool:
+    """A loopback address, or one this machine can bind (an address of one of its interfaces)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.is_loopback:
+        return True
+    with socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
+def remote_backend(address: EngineAddress) -> ExtensionError:
+    """The refusal of a backend on a tcp:// engine of another machine, saying what works."""
+    return ExtensionError(
+        f"the Docker engine at {address.shown} is on another machine: an extension's backend "
+        "listens on a socket in a folder of that machine, which ddbridge cannot reach over tcp://; "
+        "reach the engine over ssh://[user@]HOST (DOCKER_HOST, --docker-host or a context) or run "
+        "ddbridge on the engine's machine (extensions without a backend work as they are)"
     )
 
 

@@ -4,6 +4,7 @@ the engine address, the names that may become Engine API paths."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from bridge.docker_engine import (
     segment,
 )
 from bridge.errors import ConfigError, InvalidParams
+from bridge.extension.session import engine_is_here
 from bridge.processes.base import ExecSpec
 from bridge.rpc.dispatch import ignored_fields
 
@@ -216,3 +218,30 @@ def test_image_references(image: str, valid: bool) -> None:
 
 def test_a_segment_is_quoted_whole() -> None:
     assert segment("a/b?c=#%") == "a%2Fb%3Fc%3D%23%25"
+
+
+@pytest.mark.parametrize(
+    ("host", "here"),
+    [
+        ("unix:///var/run/docker.sock", True),
+        ("tcp://127.0.0.1:2375", True),
+        ("tcp://localhost:2376", True),
+        ("tcp://[::1]:2375", True),
+        ("https://127.0.0.2:2376", True),
+        ("tcp://192.0.2.1:2375", False),  # TEST-NET-1: nobody's
+        ("tcp://no-such-host.invalid:2375", False),
+        ("ssh://me@engine", None),  # not decided here: its transport's business
+    ],
+)
+async def test_whether_a_backend_folder_here_is_the_engines(host: str, here: bool | None) -> None:
+    assert await engine_is_here(host) is here
+
+
+async def test_an_address_of_this_machine_is_here() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: it only picks the outgoing address
+        except OSError:
+            pytest.skip("no route out of this machine: it has no address but loopback")
+        own = probe.getsockname()[0]
+    assert await engine_is_here(f"tcp://{own}:2375") is True
