@@ -4,7 +4,8 @@
 - ``dev DIR``: an extension from its source folder (metadata.json), with its backend;
 - ``run IMAGE``: an extension image, as ``docker extension install`` would run it;
 - ``host``: the extensions host, installed extensions side by side (``bridge.host.command``);
-- ``extension …``: the ``docker extension`` verbs for it (``bridge.host.extension_cli``).
+- ``extension …``: the ``docker extension`` verbs for it (``bridge.host.extension_cli``);
+- ``doctor``: the Docker engine in use and a check of what extensions need of it (``bridge.doctor``).
 
 ``run``, and ``dev`` when metadata.json has a ``vm``, run the backend in Docker
 (``bridge.extension.docker_backend``); ``dev --backend-cmd`` runs it as a host process instead.
@@ -22,7 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bridge import __version__
+from bridge import __version__, doctor
 from bridge.app import create_app
 from bridge.config import Settings
 from bridge.context import ExtensionInfo
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     server_options(run)
     host_command.add_command(commands)
     extension_cli.add_command(commands)
+    doctor.add_command(commands)
     return parser
 
 
@@ -263,6 +265,7 @@ COMMANDS = {
     "run": run,
     "host": host_command.run_host,
     "extension": extension_cli.run_extension,
+    "doctor": doctor.run_doctor,
 }
 
 

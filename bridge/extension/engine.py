@@ -55,19 +55,32 @@ async def require_engine(engine: DockerEngine, why: str, remedy: str) -> None:
         raise ExtensionError(f"{why}, but {exc.message}; {remedy}") from exc
 
 
-async def succeeds(argv: Sequence[str], env: Mapping[str, str]) -> bool:
-    """Whether a short command (a ``version`` probe) runs and exits 0."""
+async def command_output(argv: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
+    """Run a short command (a ``version`` probe) to its end: its exit code and its output
+    (stdout and stderr, stripped); 127 and why when it cannot run at all."""
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,
             env=dict(env),
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
-    except OSError:
-        return False
-    return await process.wait() == 0
+    except OSError as exc:
+        return 127, f"cannot run {argv[0]}: {exc.strerror}"
+    try:
+        out, _ = await process.communicate()
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+    return process.returncode or 0, out.decode(errors="replace").strip()
+
+
+async def succeeds(argv: Sequence[str], env: Mapping[str, str]) -> bool:
+    """Whether a short command (a ``version`` probe) runs and exits 0."""
+    return (await command_output(argv, env))[0] == 0
 
 
 async def run_cli(

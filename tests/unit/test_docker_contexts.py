@@ -4,6 +4,7 @@ real ``docker context create`` writes in a temporary ``DOCKER_CONFIG``, and the 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import ssl
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.cli import main
 from bridge.config import DockerSettings
 from bridge.docker_contexts import ContextError, config_dir, current_context, read_context
 from bridge.docker_engine import DEFAULT_HOST, EngineAddress
@@ -197,3 +199,26 @@ def test_a_damaged_config_json_names_its_file(store: Store) -> None:
         EngineAddress.resolve(DockerSettings(), store.env())
     # DOCKER_HOST settles it before the configuration is read, as with the CLI.
     assert EngineAddress.resolve(DockerSettings(), store.env(DOCKER_HOST=DEFAULT_HOST)).host == DEFAULT_HOST
+
+
+def test_conflicting_engine_flags_are_refused_as_the_cli_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--docker-host", "unix:///x.sock", "--context", "some-ctx"])
+    assert exited.value.code == 2
+    said = capsys.readouterr().err.strip()
+    assert said.endswith(
+        "argument --context: not allowed with argument --docker-host (see ddbridge serve --help)"
+    )
+
+
+def test_an_unknown_context_stops_the_start_with_one_line(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(store.folder))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    assert main(["serve", "--port", "0", "--context", "nowhere"]) == 2
+    meta = store.folder / "contexts" / "meta" / hashlib.sha256(b"nowhere").hexdigest() / "meta.json"
+    assert capsys.readouterr().err.strip() == (
+        f"ddbridge: no Docker context 'nowhere': {meta} does not exist "
+        f"(`docker context ls` lists the contexts of {store.folder})"
+    )

@@ -6,15 +6,16 @@ instead, so a machine that lost its Docker packages cannot pass by skipping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bridge.testing import BridgeClient
-from tests.support.dockerd import EngineUnderTest
+from tests.support.dockerd import EngineUnderTest, or_skip
 from tests.support.images import ExtensionImages
 from tests.support.processes import RunningBridge
+from tests.support.tcp_engines import TcpEngine, tcp_engine
 
 StartBridge = Callable[..., RunningBridge]
 
@@ -27,6 +28,18 @@ def docker_bridge(bridge: StartBridge, engine: EngineUnderTest) -> StartBridge:
         return bridge("--docker-host", engine.host, "--vm-container", engine.vm, *args, env=env)
 
     return start
+
+
+@pytest.fixture(scope="session")
+def tls_engine() -> Iterator[TcpEngine]:
+    """A private dockerd on tcp://127.0.0.1:PORT with --tlsverify (tests/support/tcp_engines.py)."""
+    yield from or_skip(tcp_engine(tls=True), "the TLS engine tests", "a Docker engine on tcp:// with TLS")
+
+
+@pytest.fixture(scope="session")
+def plain_tcp_engine() -> Iterator[TcpEngine]:
+    """A private dockerd on tcp://127.0.0.1:PORT without TLS."""
+    yield from or_skip(tcp_engine(tls=False), "the tcp engine tests", "a Docker engine on tcp://")
 
 
 @pytest.fixture
