@@ -27,6 +27,7 @@ from websockets.exceptions import WebSocketException
 
 from bridge.app import credentials_for
 from bridge.config import Settings, load_settings
+from bridge.docker_engine import EngineAddress
 from bridge.errors import ConfigError
 from bridge.extension.metadata import ExtensionError
 from bridge.host import scaffold, table, validate
@@ -102,7 +103,10 @@ Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 def _settings(args: argparse.Namespace) -> Settings:
     engine = engine_layer(args)
-    return load_settings(getattr(args, "config", None), {"docker": engine} if engine else {})
+    settings = load_settings(getattr(args, "config", None), {"docker": engine} if engine else {})
+    # Now, so that a context that is not there is one line before the verb does anything.
+    EngineAddress.resolve(settings.docker)
+    return settings
 
 
 async def _running_host(root: Path) -> dict[str, str] | None:

@@ -216,9 +216,16 @@ def test_an_unknown_context_stops_the_start_with_one_line(
 ) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(store.folder))
     monkeypatch.delenv("DOCKER_HOST", raising=False)
-    assert main(["serve", "--port", "0", "--context", "nowhere"]) == 2
     meta = store.folder / "contexts" / "meta" / hashlib.sha256(b"nowhere").hexdigest() / "meta.json"
-    assert capsys.readouterr().err.strip() == (
-        f"ddbridge: no Docker context 'nowhere': {meta} does not exist "
-        f"(`docker context ls` lists the contexts of {store.folder})"
-    )
+    for command in (
+        ["serve", "--port", "0"],
+        ["extension", "ls", "--data-dir", str(store.folder / "data")],
+        ["doctor"],
+    ):
+        assert main([*command, "--context", "nowhere"]) == 2, command
+        said = capsys.readouterr()
+        assert said.out == "", command  # nothing done before
+        assert said.err.strip() == (
+            f"ddbridge: no Docker context 'nowhere': {meta} does not exist "
+            f"(`docker context ls` lists the contexts of {store.folder})"
+        )
