@@ -9,7 +9,7 @@ The checks, in order (each one a ``Check`` with a status and a one-line reason):
   ``--image`` names one), through the daemon's own ``ContainerProcess``;
 - ``exec close``: a long exec ended from outside (what a page's ``close()`` does) has its
   process gone from the container, as the engine reports it;
-- ``docker CLI``: ``docker version`` with ``EngineAddress.cli_env()``, and ``docker info``'s
+- ``docker CLI``: ``docker version`` with ``DockerEngine.cli_env()``, and ``docker info``'s
   engine ID the same as the API's: ``docker.cli.exec`` talks to the same engine;
 - ``compose``: ``docker compose`` or ``docker-compose`` runs (``vm.composefile`` backends);
 - ``socket reach``: a file a container writes in a fresh run folder bound at

@@ -1,7 +1,8 @@
 """Which engine ddbridge talks to, over tcp:// with and without TLS: a context the real docker CLI
 made (``DOCKER_CONTEXT``, ``--context``, ``docker context use``) or ``DOCKER_TLS_VERIFY`` and
 ``DOCKER_CERT_PATH`` name the TLS engine (tests/support/tcp_engines.py), and both the Engine API
-calls and ``docker.cli.exec`` reach it; TLS problems are one line; backends on a tcp:// engine."""
+calls and ``docker.cli.exec`` reach it; TLS problems are one line, in ``ddbridge doctor`` too;
+backends on a tcp:// engine."""
 
 from __future__ import annotations
 
@@ -208,3 +209,24 @@ def test_an_extension_without_a_backend_works_on_another_machines_engine(
 ) -> None:
     running = bridge(extension_folder(tmp_path / "ext"), "--docker-host", ELSEWHERE, command="dev")
     assert wait_for_line(running, "engine: ") == f"engine: {ELSEWHERE} ([docker] host / --docker-host)"
+
+
+def test_doctor_says_which_engine_it_cannot_reach_and_why(tls_engine: TcpEngine, tmp_path: Path) -> None:
+    assert tls_engine.certificates is not None
+    files = tls_engine.certificates.wrong_ca
+    env = docker_env(tmp_path)
+    docker = f"host={tls_engine.host},ca={files}/ca.pem,cert={files}/cert.pem,key={files}/key.pem"
+    cli(env, "context", "create", "wrong-ca", "--docker", docker)
+    result = run_ddbridge("doctor", "--context", "wrong-ca", env={**os.environ, **env})
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        f"engine:  {tls_engine.host}",
+        "context: wrong-ca",
+        "chosen:  context 'wrong-ca' from [docker] context / --context",
+    ]
+    assert lines[3].startswith(
+        f"✗ engine: cannot reach the Docker engine at {tls_engine.host} (context 'wrong-ca' from "
+        "[docker] context / --context): TLS: the engine's certificate does not verify against "
+    )
+    assert "- lists: skipped: no engine" in lines
