@@ -260,12 +260,14 @@ class DockerEngine:
         return self.address.host
 
     def unavailable(self, reason: object) -> DockerUnavailable:
-        """ "Cannot reach" naming the engine, how it was chosen and the reason; TLS failures
-        say what is wrong with the certificates instead of asking whether the engine runs."""
+        """ "Cannot reach" naming the engine (and the context that chose it) and the reason; TLS
+        failures say what is wrong with the certificates instead of asking whether it runs."""
         text = str(reason)
         remedy = _tls_trouble(self.address, text) or f"{text} ({self.machine.hint})"
+        context = self.address.context
+        via = f" (context {context!r})" if context else ""
         return DockerUnavailable(
-            f"cannot reach the Docker engine at {self.address.shown}: {remedy}", host=self.host
+            f"cannot reach the Docker engine at {self.host}{via}: {remedy}", host=self.host
         )
 
     async def _connected(self) -> aiodocker.Docker:

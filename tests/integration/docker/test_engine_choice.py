@@ -144,9 +144,7 @@ async def test_a_tls_problem_is_one_line_naming_the_host(
     finally:
         await engine.aclose()
     message = refused.value.message
-    assert message.startswith(f"cannot reach the Docker engine at {tls_engine.host} (DOCKER_HOST): {said}"), (
-        message
-    )
+    assert message.startswith(f"cannot reach the Docker engine at {tls_engine.host}: {said}"), message
     assert "\n" not in message and refused.value.host == tls_engine.host
 
 
@@ -226,7 +224,7 @@ def test_doctor_says_which_engine_it_cannot_reach_and_why(tls_engine: TcpEngine,
         "chosen:  context 'wrong-ca' from [docker] context / --context",
     ]
     assert lines[3].startswith(
-        f"✗ engine: cannot reach the Docker engine at {tls_engine.host} (context 'wrong-ca' from "
-        "[docker] context / --context): TLS: the engine's certificate does not verify against "
+        f"✗ engine: cannot reach the Docker engine at {tls_engine.host} (context 'wrong-ca'): "
+        "TLS: the engine's certificate does not verify against "
     )
     assert "- lists: skipped: no engine" in lines
