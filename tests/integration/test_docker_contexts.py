@@ -20,6 +20,9 @@ from bridge.docker_engine import DEFAULT_HOST, EngineAddress
 from tests.support.dockerd import EngineMissing
 from tests.support.tcp_engines import Certificates, make_certificates
 
+# The real docker CLI writes the stores: not part of --quick, which installs no Debian packages.
+pytestmark = pytest.mark.integration
+
 # The CLI's own answer: the context it resolves and the engine address it would use.
 CHOSEN = "{{.Name}} {{.Endpoints.docker.Host}}"
 
