@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -170,3 +171,29 @@ def test_a_refused_login_or_forward_is_one_line(remote: RemoteHost, case: str) -
     assert result.returncode == 1
     line = one_error_line(result)
     assert line.startswith(f"ddbridge: cannot reach the Docker engine at {url}: ") and expected in line
+
+
+async def test_a_context_the_cli_made_names_the_ssh_engine(
+    bridge: StartBridge, remote: RemoteHost, engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    """``docker context create --docker host=ssh://…`` by the real CLI, chosen with ``--context``
+    (which beats a DOCKER_HOST, as the CLI's flag does): the lists and the CLI reach the second
+    machine's engine, and the start lines say so."""
+    config = {"DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    made = subprocess.run(
+        ["docker", "context", "create", "far", "--docker", f"host={remote.url}"],
+        env={**os.environ, **config},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    running = bridge("--context", "far", "--vm-container", remote.docker.vm, env={**remote.env(), **config})
+    async with BridgeClient.connect(running.ws_url) as client:
+        listed = await names(client)
+        assert remote.docker.vm in listed and engine.vm not in listed
+        cli = await client.call(
+            "exec.run", {"target": "docker", "cmd": "ps", "args": ["--format", "{{.Names}}"]}
+        )
+        assert remote.docker.vm in cli["stdout"].split()
+    assert f"engine: {remote.url} (context 'far' from" in running.log()
