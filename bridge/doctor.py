@@ -13,7 +13,8 @@ The checks, in order (each one a ``Check`` with a status and a one-line reason):
   engine ID the same as the API's: ``docker.cli.exec`` talks to the same engine;
 - ``compose``: ``docker compose`` or ``docker-compose`` runs (``vm.composefile`` backends);
 - ``socket reach``: a file a container writes in a fresh run folder bound at
-  ``/run/guest-services`` appears here, as a backend's socket must;
+  ``/run/guest-services`` appears here, as a backend's socket must (an ssh:// engine: in the
+  same folder made on its machine, from where backends' sockets are forwarded);
 - ``/var/run/docker.sock``: whether that path on the engine's machine is this engine, which
   extensions' ``docker run -v /var/run/docker.sock:...`` lines rely on. The container compares
   the two files (``stat``: device and inode) when the engine is a unix socket; behind tcp://
@@ -43,6 +44,7 @@ import aiodocker
 
 from bridge.config import load_settings
 from bridge.docker_engine import DockerEngine, EngineAddress
+from bridge.engine_machine import EngineMachine, user_folder
 from bridge.errors import BridgeError, DockerUnavailable
 from bridge.extension.engine import command_output
 from bridge.extension.session import DESKTOP_SOCKET, engine_is_here, remote_backend
@@ -202,7 +204,7 @@ class Doctor:
             why = "skipped: no image on the engine (ddbridge pulls none; give --image IMAGE)"
             return [Check(name, SKIP, why) for name in names]
         here = await engine_is_here(self.address.host)
-        async with _run_folder(here) as folder:
+        async with _run_folder(here, self.engine.machine) as folder:
             binds = [f"{folder}:{GUEST_SERVICES}"] if folder is not None else []
             try:
                 async with _probe(self.engine, image, binds) as container:
@@ -260,32 +262,28 @@ class Doctor:
         return Check("exec close", PASS, f"closing the stream ended `sleep 300` in the container ({ended})")
 
     async def _socket_reach(self, container: str, here: bool | None, folder: Path | None) -> Check:
-        """Whether what a backend makes in its guest-services folder appears here. An ssh://
-        engine's machine makes the run folder there and forwards the backend's socket
-        (``bridge.engine_machine``): ``engine_is_here`` is None for it, and this check is
-        skipped, saying so (the place to check such a machine's forwards)."""
-        if here is False:
+        """Whether what a backend makes in its guest-services folder is where ddbridge finds it:
+        in the folder here, or (an ssh:// engine) in the same folder on the engine's machine,
+        from where the backend's socket is forwarded as the engine's own socket is."""
+        if here is False or folder is None:
             return Check("socket reach", FAIL, str(remote_backend(self.address)))
-        if folder is None:
-            scheme = self.address.host.split("://", 1)[0]
-            return Check(
-                "socket reach",
-                SKIP,
-                f"skipped: a {scheme}:// engine's machine makes the run folder there and forwards the "
-                "backend's socket",
-            )
         code, output = await self._run_in(container, "touch", f"{GUEST_SERVICES}/reach")
         if code != 0:
             return Check("socket reach", FAIL, f"cannot write in {GUEST_SERVICES}: {_last_line(output)}")
-        if not (folder / "reach").exists():
+        where = "here" if here else "on the engine's machine"
+        if not await self.engine.machine.holds(folder / "reach"):
             return Check(
                 "socket reach",
                 FAIL,
-                f"a file a container wrote in {GUEST_SERVICES} did not appear in {folder}: the engine's "
-                "machine does not share this machine's /tmp (a VM?): backends' sockets cannot reach ddbridge",
+                f"a file a container wrote in {GUEST_SERVICES} did not appear in {folder} {where}: the "
+                "engine's machine does not share that folder with its containers (a VM?): backends' "
+                "sockets cannot reach ddbridge",
             )
+        forwarded = "" if here else " (backends' sockets are forwarded from there over ssh)"
         return Check(
-            "socket reach", PASS, f"a file a container wrote in {GUEST_SERVICES} appeared in {folder}"
+            "socket reach",
+            PASS,
+            f"a file a container wrote in {GUEST_SERVICES} appeared in {folder} {where}{forwarded}",
         )
 
     async def _cli(self) -> Check:
@@ -366,23 +364,29 @@ class Doctor:
         )
 
 
-def _new_run_folder() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="ddbridge-doctor-", dir="/tmp"))
+def _new_run_folder(here: bool | None) -> Path:
+    parent = Path("/tmp") if here else user_folder()
+    folder = Path(tempfile.mkdtemp(prefix="ddbridge-doctor-", dir=parent))
     folder.chmod(0o777)  # the image's user may not be root
     return folder
 
 
 @asynccontextmanager
-async def _run_folder(here: bool | None) -> AsyncIterator[Path | None]:
-    """A fresh run folder, like ``ddbridge run``'s, when the engine's containers bind this
-    machine's folders; None otherwise."""
-    if not here:
+async def _run_folder(here: bool | None, machine: EngineMachine) -> AsyncIterator[Path | None]:
+    """A fresh run folder, like ``ddbridge run``'s: here when the engine's containers bind this
+    machine's folders; made on the engine's machine too when that is another one reached over
+    ssh (``here`` None), as a backend's is; None when backends cannot run on the engine."""
+    if here is False:
         yield None
         return
-    folder = _new_run_folder()
+    folder = _new_run_folder(here)
     try:
+        if here is None:
+            await machine.mirror(folder)
         yield folder
     finally:
+        if here is None:
+            await machine.discard(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -57,6 +57,10 @@ class EngineMachine(Protocol):
         """None when a backend listens on ``path`` on the engine's machine, else why not."""
         ...
 
+    async def holds(self, path: Path) -> bool:
+        """Whether ``path`` is there on the engine's machine (``ddbridge doctor``'s socket reach)."""
+        ...
+
     async def expose(self, path: Path) -> None:
         """Make the socket at ``path`` on the engine's machine reachable at ``path`` here."""
         ...
@@ -129,6 +133,9 @@ class LocalMachine:
 
     async def socket_state(self, path: Path) -> str | None:
         return await local_socket_state(path)
+
+    async def holds(self, path: Path) -> bool:
+        return await asyncio.to_thread(path.exists)
 
     async def expose(self, path: Path) -> None:
         return None

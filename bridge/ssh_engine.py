@@ -519,6 +519,11 @@ class SshMachine:
         done = await self._run(["test", "-S", str(path)])
         return None if done.code == 0 else "no socket yet"
 
+    async def holds(self, path: Path) -> bool:
+        if self._is_shared(path):
+            return await asyncio.to_thread(path.exists)
+        return (await self._run(["test", "-e", str(path)])).code == 0
+
     async def expose(self, path: Path) -> None:
         if self._is_shared(path):
             return

@@ -7,6 +7,7 @@ nothing there; a refused login or forward is one line."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -197,3 +198,25 @@ async def test_a_context_the_cli_made_names_the_ssh_engine(
         )
         assert remote.docker.vm in cli["stdout"].split()
     assert f"engine: {remote.url} (context 'far' from" in running.log()
+
+
+def test_doctor_checks_the_ssh_engine_and_its_machine(remote: RemoteHost) -> None:
+    """``ddbridge doctor`` on the second machine's engine: every capability there, socket reach in
+    a folder made on that machine (and removed after), the docker CLI on the same engine."""
+    result = run_ddbridge(
+        "doctor",
+        "--docker-host",
+        remote.url,
+        "--image",
+        remote.docker.image,
+        "--json",
+        env={**os.environ, **remote.env()},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    checks = {check["name"]: check for check in report["checks"]}
+    wanted = ["engine", "lists", "exec", "exec close", "docker CLI", "compose", "socket reach"]
+    assert {name: checks[name]["status"] for name in wanted} == dict.fromkeys(wanted, "pass"), report
+    (folder,) = re.findall(r"appeared in (\S+) on the engine's machine", checks["socket reach"]["detail"])
+    assert remote.run("test", "-e", folder).returncode != 0  # removed there after
+    assert not Path(folder).exists()
