@@ -115,9 +115,25 @@ def host_binaries(tmp_path: Path) -> Path:
     return write_host_tools(tmp_path / "binaries")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``engine`` is Docker's, unless the test or its module is marked
+    ``pytest.mark.engines("docker", "podman")``: then it runs once per engine, ids ``[docker]``
+    and ``[podman]`` (pytest groups the tests by engine, so each engine is made once)."""
+    marker = metafunc.definition.get_closest_marker("engines")
+    if marker is not None and "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", marker.args, indirect=True, scope="session", ids=str)
+
+
 @pytest.fixture(scope="session")
-def engine() -> Iterator[EngineUnderTest]:
-    """The suite's one Docker engine (tests/support/dockerd.py): ``DOCKER_HOST``, or a private
+def engine(request: pytest.FixtureRequest) -> EngineUnderTest:
+    """The engine of the test (see ``pytest_generate_tests``): ``docker_engine`` or ``podman_engine``."""
+    engine: EngineUnderTest = request.getfixturevalue(f"{getattr(request, 'param', 'docker')}_engine")
+    return engine
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[EngineUnderTest]:
+    """The suite's Docker engine (tests/support/dockerd.py): ``DOCKER_HOST``, or a private
     dockerd with its busybox image and "vm" container. Skips without one; fails so under CI."""
     yield from engine_or_skip("the Docker tests")
 
@@ -144,6 +160,12 @@ def remote_images(
     """``built_images`` on the second machine's engine too (a copy takes seconds, a build more)."""
     with copied_images(engine, remote.docker, built_images.python, built_images.sample):
         yield built_images
+
+
+@pytest.fixture(scope="session")
+def podman_engine() -> Iterator[EngineUnderTest]:
+    """A private ``podman system service`` with the same image and "vm" container."""
+    yield from engine_or_skip("the Podman tests", kind="podman")
 
 
 def _bridge_launcher(folder: Path) -> Iterator[Callable[..., RunningBridge]]:

@@ -1,14 +1,25 @@
-"""A real Docker engine for the integration tests, and test images made without a registry.
+"""A real engine for the integration tests, Docker or Podman, and test images made without a registry.
 
-``DOCKER_HOST``'s engine is used when it answers. Otherwise a private ``dockerd`` runs as root
-in a short folder under /tmp (unix socket paths must stay under 108 bytes), with the vfs storage
-driver and no networking (no iptables, no bridge), so it starts in about a second and touches
-nothing of the machine's own Docker. Images come from no registry: a root filesystem holding
-busybox-static and a link per applet is ``docker import``ed.
+Docker: ``DOCKER_HOST``'s engine is used when it answers. Otherwise a private ``dockerd`` runs
+as root in a short folder under /tmp (unix socket paths must stay under 108 bytes), with the vfs
+storage driver and no networking (no iptables, no bridge), so it starts in about a second and
+touches nothing of the machine's own Docker.
+
+Podman: a private ``podman system service`` on its Docker-compatible socket, as root, its
+storage, state and networks in its own folder (vfs, ``--root``/``--runroot``/``--tmpdir``, runc's
+state) and a ``containers.conf`` of its own (``CONTAINERS_CONF``). It runs in a mount and network
+namespace of its own: what rootful Podman keeps in fixed places (``/run/containers/networks``,
+``/run/netns``, ``/dev/shm/libpod_lock``) lands on tmpfs mounts there, and the bridges and
+iptables rules netavark makes for a compose network stay in that namespace, so nothing of it is
+left on the machine when it ends.
+
+Images come from no registry: a root filesystem holding busybox-static and a link per applet is
+``docker import``ed, through the same docker CLI for both engines.
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import io
 import os
@@ -24,12 +35,32 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 T = TypeVar("T")
 
 IMAGE = "ddbridge-test/busybox"
 LABEL = "ddbridge.test"
+
+EngineKind = Literal["docker", "podman"]
+# What Podman needs in these sandboxes: its default ulimits (the hard limits it asks for are
+# above what a sandbox grants), cgroupfs and file events (no systemd, no journald), runc (what
+# docker.io brings; crun is not tried here). Exec sessions' conmon waits exit_command_delay before
+# the session is cleaned up (300 s by default): a few seconds are enough for ddbridge to read the
+# exit code, and hundreds of execs do not leave hundreds of conmons waiting.
+PODMAN_CONF = """\
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+exit_command_delay = 15
+"""
+# Run as ``sh -c SCRIPT sh PODMAN ARGS...`` in new mount and network namespaces: rootful Podman's
+# fixed paths under /run and /dev/shm become the namespace's own.
+_PRIVATE_RUN = 'mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /dev/shm && exec "$@"'
 
 
 class EngineMissing(Exception):
@@ -57,66 +88,52 @@ def _reachable(host: str) -> bool:
     return result.returncode == 0
 
 
-class PrivateDockerd:
-    """A dockerd of our own in ``root``; ``stop`` and ``start`` again keep its data.
+def in_namespaces(script: str, *args: str, network: bool = False) -> list[str]:
+    """``sh -c SCRIPT sh ARGS...`` in a mount namespace of its own (mounts made there stay
+    there), and a network namespace too with ``network``."""
+    unshare = ["unshare", "--mount", *(["--net"] if network else []), "--propagation", "private", "--"]
+    return [*unshare, "sh", "-c", script, "sh", *args]
 
-    ``prefix`` runs it through another command (``nsenter`` into a namespace: the ssh tests'
-    second machine), ``hosts`` are more addresses it listens on besides ``root/d.sock``,
-    ``flags`` more of its flags (``--tlsverify`` and its certificates: the TLS engine).
-    """
 
-    def __init__(
-        self,
-        root: Path,
-        *,
-        prefix: Sequence[str] = (),
-        hosts: Sequence[str] = (),
-        flags: Sequence[str] = (),
-    ) -> None:
+class PrivateEngine(abc.ABC):
+    """An engine daemon of our own in ``root``, started and stopped by the tests."""
+
+    program: str  # the binary on PATH
+    package: str  # the Debian package that has it
+    socket_name: str
+
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.socket = root / "d.sock"
+        self.socket = root / self.socket_name
         self.host = f"unix://{self.socket}"
-        self.log_path = root / "dockerd.log"
-        self._prefix = list(prefix)
-        self._hosts = list(hosts)
-        self._flags = list(flags)
+        self.log_path = root / f"{self.program}.log"
         self._process: subprocess.Popen[bytes] | None = None
 
+    @abc.abstractmethod
+    def command(self, binary: str) -> list[str]:
+        """The daemon's command line."""
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
     def start(self, timeout: float = 30) -> None:
-        binary = shutil.which("dockerd")
+        binary = shutil.which(self.program)
         if binary is None:
-            raise EngineMissing("no dockerd on PATH (install Debian's docker.io)")
+            raise EngineMissing(f"no {self.program} on PATH (install Debian's {self.package})")
         if os.geteuid() != 0:
-            raise EngineMissing("a private dockerd needs root; or set DOCKER_HOST to a running engine")
+            raise EngineMissing(
+                f"a private {self.program} needs root; or set DOCKER_HOST to a running engine"
+            )
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                [
-                    *self._prefix,
-                    binary,
-                    f"--host={self.host}",
-                    *(f"--host={host}" for host in self._hosts),
-                    f"--data-root={self.root / 'data'}",
-                    f"--exec-root={self.root / 'exec'}",
-                    f"--pidfile={self.root / 'dockerd.pid'}",
-                    "--storage-driver=vfs",
-                    "--iptables=false",
-                    "--ip6tables=false",
-                    "--bridge=none",
-                    # Containers outlive a dockerd restart (the outage test restarts it).
-                    "--live-restore",
-                    "--log-level=warn",
-                    *self._flags,
-                ],
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
+                self.command(binary), env=self.environment(), stdout=log, stderr=log, start_new_session=True
             )
         deadline = time.monotonic() + timeout
         while not _ping(self.socket):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 tail = self.log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"dockerd did not come up within {timeout} s; its log:\n{tail}")
+                raise RuntimeError(f"{self.program} did not come up within {timeout} s; its log:\n{tail}")
             time.sleep(0.05)
 
     def stop(self, timeout: float = 30) -> None:
@@ -131,12 +148,112 @@ class PrivateDockerd:
             process.wait()
 
     def remove(self) -> None:
-        """Unmount what dockerd may have left mounted under the folder, then delete it."""
+        """Unmount what the daemon may have left mounted under the folder, then delete it."""
         with open("/proc/self/mounts") as mounts:
             points = [line.split()[1] for line in mounts if line.split()[1].startswith(f"{self.root}/")]
         for point in sorted(points, key=len, reverse=True):
             subprocess.run(["umount", "-l", point], check=False, capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PrivateDockerd(PrivateEngine):
+    """A dockerd of our own; ``stop`` and ``start`` again keep its data and its containers.
+
+    ``prefix`` runs it through another command (``nsenter`` into a namespace: the ssh tests'
+    second machine), ``hosts`` are more addresses it listens on besides ``root/d.sock``,
+    ``flags`` more of its flags (``--tlsverify`` and its certificates: the TLS engine).
+    """
+
+    program, package, socket_name = "dockerd", "docker.io", "d.sock"
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        prefix: Sequence[str] = (),
+        hosts: Sequence[str] = (),
+        flags: Sequence[str] = (),
+    ) -> None:
+        super().__init__(root)
+        self._prefix = list(prefix)
+        self._hosts = list(hosts)
+        self._flags = list(flags)
+
+    def command(self, binary: str) -> list[str]:
+        return [
+            *self._prefix,
+            binary,
+            f"--host={self.host}",
+            *(f"--host={host}" for host in self._hosts),
+            f"--data-root={self.root / 'data'}",
+            f"--exec-root={self.root / 'exec'}",
+            f"--pidfile={self.root / 'dockerd.pid'}",
+            "--storage-driver=vfs",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            # Containers outlive a dockerd restart (the outage test restarts it).
+            "--live-restore",
+            "--log-level=warn",
+            *self._flags,
+        ]
+
+
+class PrivatePodman(PrivateEngine):
+    """``podman system service`` of our own (see the module's docstring); ``stop`` removes every
+    container it made, since they do not outlive it as dockerd's do."""
+
+    program, package, socket_name = "podman", "podman", "p.sock"
+
+    def command(self, binary: str) -> list[str]:
+        (self.root / "tmp").mkdir(exist_ok=True)
+        (self.root / "containers.conf").write_text(PODMAN_CONF)
+        service = [binary, *self._storage(), "system", "service", "--time=0", self.host]
+        return in_namespaces(_PRIVATE_RUN, *service, network=True)
+
+    def _storage(self) -> list[str]:
+        return [
+            f"--root={self.root / 'storage'}",
+            f"--runroot={self.root / 'run'}",
+            f"--tmpdir={self.root / 'libpod'}",
+            f"--network-config-dir={self.root / 'networks'}",
+            f"--runtime-flag=root={self.root / 'runc'}",
+            "--storage-driver=vfs",
+            "--log-level=warn",
+        ]
+
+    def environment(self) -> dict[str, str]:
+        # TMPDIR: where Podman unpacks what it imports and builds (default /var/tmp).
+        return {
+            **os.environ,
+            "CONTAINERS_CONF": str(self.root / "containers.conf"),
+            "TMPDIR": str(self.root / "tmp"),
+        }
+
+    def stop(self, timeout: float = 30) -> None:
+        if self._process is not None and self._process.poll() is None:
+            subprocess.run(
+                ["podman", "--remote", f"--url={self.host}", "rm", "--all", "--force", "--time=0"],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        super().stop(timeout)
+        self._end_leftovers()
+
+    def _end_leftovers(self) -> None:
+        """The conmon processes of exec sessions still waiting out ``exit_command_delay``: ours,
+        by the storage folder on their command line."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(self.root / "storage").encode() in cmdline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _is_static(binary: Path) -> bool:
@@ -181,8 +298,9 @@ class EngineUnderTest:
     host: str
     image: str
     vm: str
-    private: PrivateDockerd | None
+    private: PrivateEngine | None
     token: str
+    kind: EngineKind = "docker"
 
     def docker(
         self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 60
@@ -225,8 +343,8 @@ class EngineUnderTest:
     @contextlib.contextmanager
     def outage(self) -> Iterator[None]:
         """The engine stopped for the block's duration, then started again; the test is skipped
-        when the engine is not this suite's own (``DOCKER_HOST``)."""
-        if self.private is None:
+        when the engine is not this suite's own (``DOCKER_HOST``), and is not Docker's."""
+        if not isinstance(self.private, PrivateDockerd):
             import pytest  # only under pytest (the bench uses this module too)
 
             pytest.skip("the engine at DOCKER_HOST is not this test's to stop")
@@ -245,23 +363,28 @@ class EngineUnderTest:
         self.docker("rmi", "-f", self.image, check=False)
 
 
+PrivateT = TypeVar("PrivateT", bound=PrivateEngine)
+
+
 @contextlib.contextmanager
-def running_dockerd(dockerd: PrivateDockerd) -> Iterator[PrivateDockerd]:
-    """``dockerd`` started, then stopped and its folder removed (also when it fails to start)."""
+def running_engine(private: PrivateT) -> Iterator[PrivateT]:
+    """``private`` started, then stopped and its folder removed (also when it fails to start)."""
     try:
-        dockerd.start()
-        yield dockerd
+        private.start()
+        yield private
     finally:
-        dockerd.stop()
-        dockerd.remove()
+        private.stop()
+        private.remove()
 
 
 @contextlib.contextmanager
-def prepared_engine(host: str, private: PrivateDockerd | None) -> Iterator[EngineUnderTest]:
+def prepared_engine(
+    host: str, private: PrivateEngine | None, kind: EngineKind = "docker"
+) -> Iterator[EngineUnderTest]:
     """The engine at ``host`` with the test image and a running "vm" container, removed after."""
     rootfs = busybox_rootfs()
     token = secrets.token_hex(4)
-    engine = EngineUnderTest(host, f"{IMAGE}:{token}", "", private, token)
+    engine = EngineUnderTest(host, f"{IMAGE}:{token}", "", private, token, kind)
     try:
         engine.docker("import", "-", engine.image, input=rootfs)
         engine.vm = engine.run_container("vm", "sleep", "2147483647")
@@ -271,15 +394,19 @@ def prepared_engine(host: str, private: PrivateDockerd | None) -> Iterator[Engin
 
 
 @contextlib.contextmanager
-def provide_engine() -> Iterator[EngineUnderTest]:
-    """An engine with the test image and a running "vm" container; all of it removed after."""
-    external = os.environ.get("DOCKER_HOST")
+def provide_engine(kind: EngineKind = "docker") -> Iterator[EngineUnderTest]:
+    """An engine with the test image and a running "vm" container; all of it removed after.
+
+    Docker: ``DOCKER_HOST``'s engine when it answers, else a private dockerd. Podman: always a
+    private service."""
+    external = os.environ.get("DOCKER_HOST") if kind == "docker" else None
     if external and _reachable(external):
         with prepared_engine(external, None) as engine:
             yield engine
         return
-    dockerd = PrivateDockerd(Path(tempfile.mkdtemp(prefix="ddbd-", dir="/tmp")))
-    with running_dockerd(dockerd), prepared_engine(dockerd.host, dockerd) as engine:
+    engine_class = PrivatePodman if kind == "podman" else PrivateDockerd
+    private = engine_class(Path(tempfile.mkdtemp(prefix=f"ddb{kind[0]}-", dir="/tmp")))
+    with running_engine(private), prepared_engine(private.host, private, kind) as engine:
         yield engine
 
 
@@ -299,7 +426,7 @@ def or_skip(provided: contextlib.AbstractContextManager[T], purpose: str, what: 
         pytest.skip(f"no {what} for {purpose}: {exc}")
 
 
-def engine_or_skip(purpose: str) -> Iterator[EngineUnderTest]:
+def engine_or_skip(purpose: str, kind: EngineKind = "docker") -> Iterator[EngineUnderTest]:
     """The body of a session ``engine`` fixture: ``yield from engine_or_skip("the browser tests")``
-    (``provide_engine``'s engine, or a skip as ``or_skip`` says)."""
-    yield from or_skip(provide_engine(), purpose, "a Docker engine")
+    (``provide_engine``'s engine of ``kind``, or a skip as ``or_skip`` says)."""
+    yield from or_skip(provide_engine(kind), purpose, f"a {kind.capitalize()} engine")

@@ -35,7 +35,7 @@ from tests.support.dockerd import (
     PrivateDockerd,
     or_skip,
     prepared_engine,
-    running_dockerd,
+    running_engine,
 )
 
 # 10.218.N.0/30 for a free N: an unlikely subnet, and one per test session on the machine.
@@ -259,7 +259,7 @@ def provide_remote() -> Iterator[RemoteHost]:
         remote.start_sshd()
         dockerd = PrivateDockerd(folder / "d", prefix=remote.nsenter(), hosts=["unix:///var/run/docker.sock"])
         dockerd.root.mkdir()
-        stack.enter_context(running_dockerd(dockerd))
+        stack.enter_context(running_engine(dockerd))
         remote.engine = stack.enter_context(prepared_engine(dockerd.host, dockerd))
         yield remote
 

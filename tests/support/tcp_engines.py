@@ -24,7 +24,7 @@ from tests.support.dockerd import (
     EngineUnderTest,
     PrivateDockerd,
     prepared_engine,
-    running_dockerd,
+    running_engine,
 )
 
 _KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
@@ -148,5 +148,5 @@ def tcp_engine(*, tls: bool) -> Iterator[TcpEngine]:
         dockerd = PrivateDockerd(
             Path(tempfile.mkdtemp(prefix="ddbd-", dir="/tmp")), hosts=[host], flags=flags
         )
-        with running_dockerd(dockerd), prepared_engine(dockerd.host, dockerd) as engine:
+        with running_engine(dockerd), prepared_engine(dockerd.host, dockerd) as engine:
             yield TcpEngine(host, engine, certificates)

@@ -42,9 +42,16 @@ def plain_tcp_engine() -> Iterator[TcpEngine]:
     yield from or_skip(tcp_engine(tls=False), "the tcp engine tests", "a Docker engine on tcp://")
 
 
+@pytest.fixture(scope="module")
+def shared_bridge(module_bridge: StartBridge, engine: EngineUnderTest) -> RunningBridge:
+    """One bridge on the test engine for the module's ``client`` tests (one per engine): a start
+    costs a second or more, and the tests that need a bridge of their own use ``docker_bridge``."""
+    return module_bridge("--docker-host", engine.host, "--vm-container", engine.vm)
+
+
 @pytest.fixture
-async def client(docker_bridge: StartBridge) -> AsyncIterator[BridgeClient]:
-    async with BridgeClient.connect(docker_bridge().ws_url) as connected:
+async def client(shared_bridge: RunningBridge) -> AsyncIterator[BridgeClient]:
+    async with BridgeClient.connect(shared_bridge.ws_url) as connected:
         yield connected
 
 
