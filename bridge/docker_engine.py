@@ -46,6 +46,7 @@ from bridge.docker_contexts import (
 )
 from bridge.engine_machine import EngineMachine, LocalMachine
 from bridge.errors import DockerUnavailable, InvalidParams
+from bridge.podman import is_podman
 from bridge.ssh_engine import SCHEME as SSH_SCHEME
 from bridge.ssh_engine import SshMachine
 
@@ -254,6 +255,7 @@ class DockerEngine:
         self.address = address
         self.machine = address.machine()
         self._client: aiodocker.Docker | None = None
+        self._podman: bool | None = None
 
     @property
     def host(self) -> str:
@@ -306,6 +308,12 @@ class DockerEngine:
         """
         async with self.translate() as client:
             return await client._query_json(path, "GET", params=dict(params or {}))
+
+    async def is_podman(self) -> bool:
+        """Whether the engine is Podman (``bridge.podman``), asked on first need and remembered."""
+        if self._podman is None:
+            self._podman = is_podman(await self.get_json("version"))
+        return self._podman
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -4,6 +4,9 @@ Serves v1 ``docker.listContainers`` / ``docker.listImages`` and their v0 twins. 
 the engine's JSON exactly as ``GET /containers/json`` and ``GET /images/json`` return it
 (extensions read fields such as ``Names``, ``Labels`` and ``RepoTags`` straight from it).
 
+On Podman the lists are given Docker's shape (``bridge.podman``: familiar image names, the
+objects Podman leaves out), so a page reads them as on Docker Desktop.
+
 The options the endpoints take as query parameters are checked strictly (``all: "yes"`` is
 refused naming ``options.all``) and sent. Any other key is accepted and not sent, as Docker
 Desktop does: its types take ``options?: any`` and published extensions pass keys such as
@@ -21,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 
 from bridge.api.models import Params
 from bridge.errors import InvalidParams
+from bridge.podman import docker_list, list_query, refused
 from bridge.rpc import MethodRouter
 
 if TYPE_CHECKING:
@@ -90,10 +94,14 @@ class ListImagesParams(Params):
 
 async def _list(session: Session, path: str, options: _Options) -> Any:
     engine = session.daemon.docker
+    podman = False
     try:
-        return await engine.get_json(path, options.query())
+        podman = await engine.is_podman()
+        if not podman:
+            return await engine.get_json(path, options.query())
+        return docker_list(path, await engine.get_json(path, list_query(options.query())))
     except aiodocker.DockerError as exc:
-        if 400 <= exc.status < 500:
+        if refused(exc.status, podman):
             field = "options.filters" if options.filters else "options"
             raise InvalidParams(
                 f"the Docker engine refused {field} of GET /{path}: {exc.message}", field=field

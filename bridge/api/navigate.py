@@ -22,6 +22,7 @@ from bridge.api.models import Params
 from bridge.docker_engine import is_container_ref, is_image_ref, segment
 from bridge.docker_pages import PAGES
 from bridge.errors import NotFound
+from bridge.podman import refused
 from bridge.rpc import MethodRouter
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ async def _inspect(engine: DockerEngine, kind: str, name: str) -> Any:
     except aiodocker.DockerError as exc:
         if exc.status == 404:
             raise NotFound(where, kind=kind, id=name) from exc
-        if 400 <= exc.status < 500:  # e.g. an image reference in capitals
+        if refused(exc.status, await engine.is_podman()):  # e.g. an image reference in capitals
             raise NotFound(f"{where} ({exc.message})", kind=kind, id=name) from exc
         raise engine.unavailable(f"GET /{path} failed with {exc.status}: {exc.message}") from exc
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import signal
 from collections.abc import Coroutine
@@ -61,8 +62,10 @@ _SWEEP = (
     'for d in /proc/[0-9]*; do grep -qzxF "$2" "$d/environ" 2>/dev/null '
     '&& kill -s "$1" "${d#/proc/}" 2>/dev/null; done; exit 0'
 )
-# How the engine reports, on the exec's own stdout, a command it could not start.
-_START_FAILED = b"OCI runtime exec failed"
+# How the engine reports, as the exec's first output, a command it could not start: Docker's
+# "OCI runtime exec failed: ...", Podman's "Error: runc: exec failed: ...: OCI runtime attempted
+# to invoke a command that was not found" (then a line about its attach socket).
+_START_FAILED = re.compile(rb"OCI runtime exec failed|Error: [\w-]+: [^\n]*OCI runtime ")
 # A sweep that takes longer is given up (and logged): terminate must not hang.
 _SWEEP_TIMEOUT = 10.0
 # Queued output handed over in one read at most (one notification instead of many).
@@ -160,9 +163,9 @@ class ContainerProcess:
             fd, data = message
             if self._first:
                 self._first = False
-                if data.startswith(_START_FAILED):
+                if _START_FAILED.match(data):
                     self._started = False
-                    reason = data.decode(errors="replace").strip()
+                    reason = data.decode(errors="replace").strip().splitlines()[0].removeprefix("Error: ")
                     raise ExecError(
                         f"cannot run {self._spec.cmd!r} in {self._where}: {reason}",
                         target=self._target,

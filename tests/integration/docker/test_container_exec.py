@@ -15,7 +15,7 @@ from bridge.testing import BridgeClient, RpcFailure
 from tests.integration.docker.conftest import StartBridge
 from tests.support.dockerd import EngineUnderTest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.engines("docker", "podman")]
 
 
 async def run(client: BridgeClient, target: str, script: str, **extra: object) -> dict[str, Any]:

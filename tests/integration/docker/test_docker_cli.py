@@ -14,7 +14,7 @@ from bridge.testing import BridgeClient, RpcFailure
 from tests.integration.docker.conftest import StartBridge
 from tests.support.dockerd import LABEL, EngineUnderTest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.engines("docker", "podman")]
 
 
 async def docker_run(client: BridgeClient, cmd: str, *args: str) -> dict[str, Any]:

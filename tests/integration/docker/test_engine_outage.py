@@ -1,4 +1,6 @@
-"""No engine, or the engine going away and coming back, while the bridge keeps running."""
+"""No engine, or the engine going away and coming back, while the bridge keeps running.
+
+Docker only: the outage is dockerd's restart (``EngineUnderTest.outage``)."""
 
 from __future__ import annotations
 

@@ -128,6 +128,7 @@ async def check_backend(url: str, engine: EngineUnderTest, name: str) -> None:
         assert binary["stdout"].startswith("Hello, run! This is sample-cli on Linux")
 
 
+@pytest.mark.engines("docker", "podman")
 async def test_run_serves_the_image_and_removes_its_backend(
     extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
 ) -> None:
@@ -390,6 +391,7 @@ async def test_dev_takes_from_the_image_what_the_folder_lacks(
         engine.docker("rmi", "-f", tag, check=False)
 
 
+@pytest.mark.engines("docker", "podman")
 async def test_run_a_single_container_backend(
     extension_bridge: StartBridge, engine: EngineUnderTest, sample_image: str, tmp_path: Path
 ) -> None:

@@ -11,7 +11,7 @@ from bridge.testing import BridgeClient, RpcFailure
 from tests.integration.docker.conftest import StartBridge
 from tests.support.dockerd import LABEL, EngineUnderTest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.engines("docker", "podman")]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,23 @@ async def test_containers_are_the_engines_json(client: BridgeClient, engine: Eng
     assert vm["State"] == "running"
     assert vm["Labels"] == {LABEL: engine.token}
     assert vm["Image"] == engine.image
+
+
+async def test_the_lists_have_dockers_shape(
+    client: BridgeClient, engine: EngineUnderTest, exited: str
+) -> None:
+    """Podman's lists too (bridge/podman.py): familiar image names, ``HostConfig`` and an object
+    of ``Networks``, none of Podman's own keys."""
+    listed = await containers(client, all=True, filters={"label": [f"{LABEL}={engine.token}"]})
+    assert names(listed) == {exited, engine.vm}
+    for container in listed:
+        assert container["Image"] == engine.image
+        assert container["HostConfig"] == {"NetworkMode": "none"}
+        assert isinstance(container["NetworkSettings"]["Networks"], dict)
+        assert not {"Name", "Config", "NetworkingConfig", "Platform", "AdjustCPUShares"} & set(container)
+    (image,) = await client.call("docker.listImages", {"options": {"filters": {"reference": [engine.image]}}})
+    assert image["RepoTags"] == [engine.image]
+    assert not {"Names", "Digest", "History"} & set(image)
 
 
 async def test_all_limit_and_size(client: BridgeClient, engine: EngineUnderTest, exited: str) -> None:

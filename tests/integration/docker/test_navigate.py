@@ -14,7 +14,7 @@ from tests.integration.docker.conftest import StartBridge
 from tests.integration.test_inspector import inspector, kind_is
 from tests.support.dockerd import EngineUnderTest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.engines("docker", "podman")]
 
 PAGES = "/_ddbridge/docker"
 

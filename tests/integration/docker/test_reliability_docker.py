@@ -2,7 +2,9 @@
 container exec stream, and SIGTERM/SIGINT shutting down ``ddbridge dev`` with its backend
 container and streams running.
 
-The engine-free part is in tests/integration/test_reliability.py.
+The engine-free part is in tests/integration/test_reliability.py. The shutdown runs on Podman
+too; the engine stopping is Docker's only (``EngineUnderTest.outage`` restarts dockerd with
+live-restore; Podman's containers do not depend on its service at all).
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def extension_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.engines("docker", "podman")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_signal_ends_streams_removes_the_backend_container_and_exits_0(
     bridge: StartBridge,
