@@ -44,6 +44,7 @@ from bridge.docker_contexts import (
     read_context,
     shown_path,
 )
+from bridge.engine_discovery import find_podman
 from bridge.engine_machine import EngineMachine, LocalMachine
 from bridge.errors import DockerUnavailable, InvalidParams
 from bridge.podman import is_podman
@@ -118,7 +119,8 @@ class EngineAddress:
         """The engine as the docker CLI chooses it, ddbridge's own setting first: ``[docker] host``
         (``--docker-host``), a context named by ``[docker] context`` (``--context``), then
         ``DOCKER_HOST``, ``DOCKER_CONTEXT``, ``currentContext`` of the CLI's config.json, and
-        the default socket. The context ``default`` is no context: ``DOCKER_HOST`` or the socket.
+        the default socket, or Podman's when only that answers (``bridge.engine_discovery``).
+        The context ``default`` is no context: ``DOCKER_HOST`` or the socket.
 
         A ``ContextError`` (a ``ConfigError``) names a context that is not in the store, or
         whose files are damaged."""
@@ -131,6 +133,9 @@ class EngineAddress:
             return cls._of_context(read_context(chosen[0], folder), settings, chosen[1])
         if env.get("DOCKER_HOST"):
             return cls._of_host(env["DOCKER_HOST"], settings, env, "DOCKER_HOST")
+        podman = find_podman(env)
+        if podman is not None:
+            return cls(podman.host, ssh_options=settings.ssh_options, source=podman.source)
         return cls(DEFAULT_HOST, ssh_options=settings.ssh_options, source=DEFAULT_SOURCE)
 
     @classmethod
