@@ -17,7 +17,7 @@ import pytest
 from bridge.testing import BridgeClient
 from bridge.testing.launcher import READY_PREFIX, RunningBridge
 from tests.browser.helpers import wait_for
-from tests.support.dockerd import EngineUnderTest
+from tests.support.dockerd import EngineUnderTest, in_namespaces
 from tests.support.processes import REPO
 
 pytestmark = pytest.mark.integration
@@ -66,20 +66,7 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
 def private_run(binds: dict[str, Path], *argv: str) -> list[str]:
     """``argv`` in a new mount namespace with ``/run`` empty but for ``binds`` (target → socket)."""
     pairs = [str(part) for target, source in binds.items() for part in (source, target)]
-    return [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        _PRIVATE_RUN,
-        "sh",
-        *pairs,
-        "--",
-        *argv,
-    ]
+    return in_namespaces(_PRIVATE_RUN, *pairs, "--", *argv)
 
 
 def socket_of(engine: EngineUnderTest) -> Path:
