@@ -16,7 +16,7 @@ from tests.browser.helpers import ClientPage, wait_for
 from tests.support.dockerd import EngineUnderTest
 from tests.support.processes import RunningBridge
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.engines("docker", "podman")]
 
 PAGES = "/_ddbridge/docker"
 

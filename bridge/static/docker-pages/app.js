@@ -556,18 +556,23 @@
   async function imageView(id, tag) {
     let info;
     let layers;
+    let listed;
     try {
-      [[info], layers] = await Promise.all([
+      [[info], layers, listed] = await Promise.all([
         dockerJson("image", ["inspect", id]),
         // Quoted as on Docker Desktop: the blocking form splits its line as a shell does.
         dd.docker.cli.exec("history", ["--no-trunc", "--format", "'{{json .}}'", id])
           .then((/** @type {any} */ result) => result.parseJsonLines()),
+        dd.docker.listImages(),
       ]);
     } catch (error) {
       showError(`Cannot show image ${id}`, error);
       return;
     }
-    const tags = info.RepoTags || [];
+    // The tags as the list gives them: Docker's familiar names on Podman too, whose inspect
+    // says docker.io/… (the daemon reshapes the list, not the CLI's output).
+    const entry = listed.find((/** @type {any} */ image) => image.Id === info.Id);
+    const tags = (entry && entry.RepoTags) || info.RepoTags || [];
     const named = tags.find((/** @type {string} */ ref) => tag && tagOf(ref) === tag) || tags[0];
     const config = info.Config || {};
     // "Used by" is a side note: the image is shown even if the engine refuses the filter.
