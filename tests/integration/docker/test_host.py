@@ -1,7 +1,10 @@
 """The extensions host on a real engine: ``ddbridge extension …`` with and without a running
 ``ddbridge host``, extensions side by side on their own origins, each reaching its own backend,
 restarts that bring every one back, ``update`` keeping a named volume's data, ``rm`` leaving
-nothing but the named volumes it names."""
+nothing but the named volumes it names.
+
+Docker only, for the reason test_pull.py gives: the test registry is out of Podman's reach.
+"""
 
 from __future__ import annotations
 

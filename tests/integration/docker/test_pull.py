@@ -1,6 +1,11 @@
 """Pulling through the Engine API from a real registry on loopback (tests/support/registry.py):
 per-layer progress, tag, digest and ``latest``, the one-line refusals, credentials from a
-config.json ``auths`` entry and from a credential helper, and ``ensure_image``'s ``--no-pull``."""
+config.json ``auths`` entry and from a credential helper, and ``ensure_image``'s ``--no-pull``.
+
+Docker only: the private Podman service has a network namespace of its own, where no registry on
+the host's loopback answers (and Podman wants TLS from a registry its registries.conf does not
+list as insecure).
+"""
 
 from __future__ import annotations
 
