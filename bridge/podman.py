@@ -14,7 +14,7 @@ notices (measured against Podman 4.3):
 - a request it refuses (a filter it does not know, an image reference in capitals) is a 500,
   not Docker's 400;
 - ``/images/json`` adds ``Names``, ``Digest`` and ``History``, and answers ``digests=1`` with
-  an empty body (containers/podman#29210; ``RepoDigests`` are in every answer anyway).
+  an empty body (Podman issue 29210; ``RepoDigests`` are in every answer anyway).
 
 ``list_query`` leaves ``digests`` out, and ``docker_list`` gives the page Docker's shape: familiar names, the
 missing objects filled in, Podman's own keys left out. What cannot be recovered stays as Podman
