@@ -48,6 +48,7 @@ from bridge.engine_machine import EngineMachine, user_folder
 from bridge.errors import BridgeError, DockerUnavailable
 from bridge.extension.engine import command_output
 from bridge.extension.session import DESKTOP_SOCKET, engine_is_here, remote_backend
+from bridge.podman import identity, is_podman
 from bridge.processes.base import ExecSpec
 from bridge.processes.container import ContainerProcess
 from bridge.serving import engine_layer, engine_options
@@ -135,6 +136,8 @@ class Doctor:
         self.engine = engine
         self.image = image
         self.engine_id = ""
+        # What tells the engine from another, and how the docker CLI prints it (bridge.podman).
+        self.identity = ("", "{{.ID}}", "ID")
 
     @property
     def address(self) -> EngineAddress:
@@ -168,6 +171,7 @@ class Doctor:
         version = await self.engine.get_json("version")
         info = await self.engine.get_json("info")
         self.engine_id = str(info.get("ID") or "")
+        self.identity = identity(info, is_podman(version))
         components = version.get("Components") or [{}]
         name = str(components[0].get("Name") or "Engine")
         return {
@@ -291,17 +295,18 @@ class Doctor:
         code, version = await command_output(["docker", "version", "--format", "{{.Client.Version}}"], env)
         if code != 0:
             return Check("docker CLI", FAIL, f"`docker version` failed (exit {code}): {_last_line(version)}")
-        code, ident = await command_output(["docker", "info", "--format", "{{.ID}}"], env)
+        expected, cli_format, what = self.identity
+        code, ident = await command_output(["docker", "info", "--format", cli_format], env)
         if code != 0:
             return Check("docker CLI", FAIL, f"`docker info` failed (exit {code}): {_last_line(ident)}")
-        if ident != self.engine_id:
+        if ident != expected:
             return Check(
                 "docker CLI",
                 FAIL,
-                f"the docker CLI reaches another engine (ID {ident}, the API's is {self.engine_id}): "
+                f"the docker CLI reaches another engine ({what} {ident}, the API's is {expected}): "
                 "docker.cli.exec would act elsewhere",
             )
-        return Check("docker CLI", PASS, f"docker {version} reaches the same engine (ID {self.engine_id})")
+        return Check("docker CLI", PASS, f"docker {version} reaches the same engine ({what} {expected})")
 
     async def _compose(self) -> Check:
         env = {**os.environ, **await self.engine.cli_env()}

@@ -13,6 +13,8 @@ notices (measured against Podman 4.3):
   ``AdjustCPUShares``);
 - a request it refuses (a filter it does not know, an image reference in capitals) is a 500,
   not Docker's 400;
+- ``GET /info`` makes up a new ``ID`` at every call, so the ID tells nothing of which engine
+  answered (``identity`` uses its host name and storage root instead);
 - ``/images/json`` adds ``Names``, ``Digest`` and ``History``, and answers ``digests=1`` with
   an empty body (Podman issue 29210; ``RepoDigests`` are in every answer anyway).
 
@@ -56,6 +58,16 @@ def familiar(reference: str) -> str:
     if name.startswith(_OFFICIAL) and name.count("/") == 1:
         return path.removeprefix(_OFFICIAL)
     return path
+
+
+def identity(info: Mapping[str, Any], podman: bool) -> tuple[str, str, str]:
+    """What tells this engine from another in ``GET /info``'s answer, the docker CLI's
+    ``info --format`` that prints the same, and what it is called: its ``ID``; on Podman its name
+    and storage root."""
+    if podman:
+        value = f"{info.get('Name')} {info.get('DockerRootDir')}"
+        return value, "{{.Name}} {{.DockerRootDir}}", "name and storage root"
+    return str(info.get("ID") or ""), "{{.ID}}", "ID"
 
 
 def refused(status: int, podman: bool) -> bool:

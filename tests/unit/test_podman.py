@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.podman import docker_containers, docker_images, familiar, is_podman, list_query, refused
+from bridge.podman import docker_containers, docker_images, familiar, identity, is_podman, list_query, refused
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,13 @@ def test_digests_is_not_sent_and_a_500_is_podmans_refusal() -> None:
     assert list_query({"all": "1", "digests": "1"}) == {"all": "1"}
     assert refused(500, podman=True) and refused(400, podman=False)
     assert not refused(500, podman=False)
+
+
+def test_podmans_engine_is_told_by_name_and_storage_root_not_its_made_up_id() -> None:
+    info = {"ID": "38904d40-7e9c", "Name": "vm", "DockerRootDir": "/var/lib/containers/storage"}
+    assert identity(info, podman=False) == ("38904d40-7e9c", "{{.ID}}", "ID")
+    assert identity(info, podman=True) == (
+        "vm /var/lib/containers/storage",
+        "{{.Name}} {{.DockerRootDir}}",
+        "name and storage root",
+    )

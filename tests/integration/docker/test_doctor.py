@@ -10,7 +10,7 @@ import pytest
 from tests.support.dockerd import EngineUnderTest
 from tests.support.processes import run_ddbridge
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.engines("docker", "podman")]
 
 CAPABILITIES = ["engine", "lists", "exec", "exec close", "docker CLI", "compose", "socket reach"]
 
