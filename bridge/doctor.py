@@ -10,7 +10,8 @@ The checks, in order (each one a ``Check`` with a status and a one-line reason):
 - ``exec close``: a long exec ended from outside (what a page's ``close()`` does) has its
   process gone from the container, as the engine reports it;
 - ``docker CLI``: ``docker version`` with ``DockerEngine.cli_env()``, and ``docker info``'s
-  engine ID the same as the API's: ``docker.cli.exec`` talks to the same engine;
+  engine ID the same as the API's (Podman's: its name and storage root, its ID being made up
+  anew at every call): ``docker.cli.exec`` talks to the same engine;
 - ``compose``: ``docker compose`` or ``docker-compose`` runs (``vm.composefile`` backends);
 - ``socket reach``: a file a container writes in a fresh run folder bound at
   ``/run/guest-services`` appears here, as a backend's socket must (an ssh:// engine: in the
