@@ -45,7 +45,7 @@ import aiodocker
 
 from bridge.config import load_settings
 from bridge.docker_engine import DockerEngine, EngineAddress
-from bridge.engine_machine import EngineMachine, user_folder
+from bridge.engine_machine import EngineMachine
 from bridge.errors import BridgeError, DockerUnavailable
 from bridge.extension.engine import command_output
 from bridge.extension.session import DESKTOP_SOCKET, engine_is_here, remote_backend
@@ -370,9 +370,8 @@ class Doctor:
         )
 
 
-def _new_run_folder(here: bool | None) -> Path:
-    parent = Path("/tmp") if here else user_folder()
-    folder = Path(tempfile.mkdtemp(prefix="ddbridge-doctor-", dir=parent))
+def _new_run_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="ddbridge-doctor-", dir="/tmp"))
     folder.chmod(0o777)  # the image's user may not be root
     return folder
 
@@ -385,7 +384,7 @@ async def _run_folder(here: bool | None, machine: EngineMachine) -> AsyncIterato
     if here is False:
         yield None
         return
-    folder = _new_run_folder(here)
+    folder = _new_run_folder()
     try:
         if here is None:
             await machine.mirror(folder)

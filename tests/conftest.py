@@ -144,9 +144,7 @@ def remote() -> Iterator[RemoteHost]:
     yield from remote_or_skip("the ssh engine tests")
 
 
-@pytest.fixture(scope="session")
-def built_images(engine: EngineUnderTest) -> Iterator[ExtensionImages]:
-    """The python3 base image and the sample extension's image (tests/support/images.py)."""
+def _images_on(engine: EngineUnderTest) -> Iterator[ExtensionImages]:
     from tests.browser.conftest import _build as build_ui  # it imports this module
 
     build_ui("sample-ui")
@@ -154,12 +152,34 @@ def built_images(engine: EngineUnderTest) -> Iterator[ExtensionImages]:
 
 
 @pytest.fixture(scope="session")
+def docker_images(docker_engine: EngineUnderTest) -> Iterator[ExtensionImages]:
+    """The python3 base image and the sample extension's image (tests/support/images.py) on the
+    Docker engine, for the whole session."""
+    yield from _images_on(docker_engine)
+
+
+@pytest.fixture(scope="session")
+def podman_images(podman_engine: EngineUnderTest) -> Iterator[ExtensionImages]:
+    """The same images on the Podman engine."""
+    yield from _images_on(podman_engine)
+
+
+@pytest.fixture(scope="session")
+def built_images(request: pytest.FixtureRequest, engine: EngineUnderTest) -> ExtensionImages:
+    """The images on the test's engine. Made once per engine and kept for the session: a worker
+    going from a ``[podman]`` test to a Docker one re-makes this fixture, not the images."""
+    images: ExtensionImages = request.getfixturevalue(f"{engine.kind}_images")
+    return images
+
+
+@pytest.fixture(scope="session")
 def remote_images(
-    engine: EngineUnderTest, built_images: ExtensionImages, remote: RemoteHost
+    docker_images: ExtensionImages, docker_engine: EngineUnderTest, remote: RemoteHost
 ) -> Iterator[ExtensionImages]:
-    """``built_images`` on the second machine's engine too (a copy takes seconds, a build more)."""
-    with copied_images(engine, remote.docker, built_images.python, built_images.sample):
-        yield built_images
+    """The Docker engine's images on the second machine's engine too (a copy takes seconds, a
+    build more)."""
+    with copied_images(docker_engine, remote.docker, docker_images.python, docker_images.sample):
+        yield docker_images
 
 
 @pytest.fixture(scope="session")
