@@ -3,7 +3,7 @@ backend a compose project on the test engine, the UI in Chromium."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser.helpers import SAMPLE_READY, ClientPage, check_sample_backend
 from tests.support.dockerd import EngineUnderTest
-from tests.support.images import ExtensionImages, extension_containers, extension_images
+from tests.support.images import ExtensionImages, extension_containers
 from tests.support.processes import RunningBridge
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -19,21 +19,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 NAME = "sample-extension"
 
 
-@pytest.fixture(scope="module")
-def images(engine: EngineUnderTest, sample_ui_build: Path) -> Iterator[ExtensionImages]:
-    yield from extension_images(engine, "the sample image browser test")
-
-
 def test_sample_image_in_the_browser(
     bridge: Callable[..., RunningBridge],
     engine: EngineUnderTest,
-    images: ExtensionImages,
+    built_images: ExtensionImages,
     open_page: Callable[..., ClientPage],
     artifacts: Path,
     tmp_path: Path,
 ) -> None:
     running = bridge(
-        images.sample, "--cache-dir", tmp_path, "--docker-host", engine.host, command="run", timeout=120
+        built_images.sample, "--cache-dir", tmp_path, "--docker-host", engine.host, command="run", timeout=120
     )
     (backend,) = extension_containers(engine, NAME)
     page = open_page(running.login_url(), ready=SAMPLE_READY).page
