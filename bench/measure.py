@@ -1,11 +1,14 @@
-"""Small measuring helpers shared by the parts: medians, percentiles, a process's RSS."""
+"""Small measuring helpers shared by the parts: medians, percentiles, a process's RSS and CPU
+time, interleaved repetitions."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 
@@ -63,3 +66,29 @@ class RssSampler:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self.sample()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used, from /proc (its own threads, not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def interleaved(reps: int, sides: Mapping[str, Callable[[], Awaitable[float]]]) -> dict[str, float]:
+    """Each side measured once per repetition, in turn (baseline, bridge, baseline…, so that a
+    shared machine's drift hits both alike); the median of each side's figures."""
+    figures: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(reps):
+        for name, measure in sides.items():
+            figures[name].append(await measure())
+    return {name: median(values) for name, values in figures.items()}
+
+
+async def median_ms(count: int, one: Callable[[], Awaitable[object]]) -> float:
+    """The median, in ms, of ``count`` awaits of ``one()`` in a row."""
+    latencies = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await one()
+        latencies.append(time.perf_counter() - started)
+    return median(latencies) * 1e3

@@ -1,5 +1,7 @@
 """A private nginx on a unix socket serving a small JSON body: the fast backend of the service
-benchmark, fast enough that what is measured is the bridge (or the direct client), not it.
+benchmark, fast enough that what is measured is the bridge (or the direct client), not it. It
+also serves ``/big`` (``BIG_SIZE`` bytes of JSON) and takes uploads at ``/upload``, and listens
+on a loopback TCP port with CORS allowed, for the browser's own ``fetch()`` baseline.
 
 Everything lives in a temporary folder (config, socket, pid, logs, temp paths), it runs in the
 foreground (``daemon off``) as our child, and nothing under /etc or /var is touched.
@@ -15,7 +17,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from bridge.testing.launcher import free_port
+
 BODY = '{"status":"ok","items":[1,2,3],"message":"hello from nginx"}'
+BIG_SIZE = 16 * 1024 * 1024
 
 _CONFIG = """\
 worker_processes 1;
@@ -32,15 +37,35 @@ http {{
     scgi_temp_path {root}/scgi;
     keepalive_requests 1000000;
     keepalive_timeout 300s;
+    client_max_body_size 64m;
+    client_body_buffer_size 64m;
     server {{
         listen unix:{socket};
+        listen 127.0.0.1:{port};
+        add_header Access-Control-Allow-Origin * always;
         location / {{
+            default_type application/json;
+            return 200 '{body}';
+        }}
+        location = /big {{
+            default_type application/json;
+            alias {root}/big.json;
+        }}
+        location = /upload {{
             default_type application/json;
             return 200 '{body}';
         }}
     }}
 }}
 """
+
+
+def big_json(size: int) -> str:
+    """A JSON array of short objects, ``size`` characters long (ASCII: as many bytes)."""
+    item = '{"id":%06d,"name":"item","tags":["a","b"],"ok":true}'
+    count = (size - 2) // (len(item % 0) + 1)
+    text = "[" + ",".join(item % (index % 1_000_000) for index in range(count)) + "]"
+    return text[:-1] + " " * (size - len(text)) + "]"
 
 
 class NginxMissing(Exception):
@@ -72,6 +97,7 @@ class PrivateNginx:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.socket = root / "nginx.sock"
+        self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10) -> None:
@@ -79,7 +105,12 @@ class PrivateNginx:
         for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.root / folder).mkdir(exist_ok=True)
         config = self.root / "nginx.conf"
-        config.write_text(_CONFIG.format(root=self.root, socket=self.socket, body=BODY))
+        config.write_text(_CONFIG.format(root=self.root, socket=self.socket, port=self.port, body=BODY))
+        big = self.root / "big.json"
+        big.write_text(big_json(BIG_SIZE))
+        # nginx's worker runs as nobody when we are root: it must be able to read the file.
+        big.chmod(0o644)
+        self.root.chmod(self.root.stat().st_mode | 0o711)
         # -e: the error log before the config is read (else nginx opens /var/log/nginx/error.log).
         self._process = subprocess.Popen(
             [binary, "-p", str(self.root), "-c", str(config), "-e", str(self.root / "error.log")],

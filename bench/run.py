@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import report, scale, service, streams, wsclient
+from bench import big, browser, execs, report, scale, service, streams, wsclient
+from bench.big import BigSettings, CpuSettings
+from bench.browser import BrowserMissing, BrowserSettings
+from bench.execs import ExecSettings
 from bench.measure import median
 from bench.nginx import NginxMissing, PrivateNginx
 from bench.report import Row
@@ -32,7 +35,23 @@ from bench.service import ServiceSettings
 from bench.streams import StreamSettings
 from bridge.testing.launcher import RunningBridge, start_bridge
 
-PARTS = ("service", "host-stream", "container-stream", "scale", "slow-consumer", "startup")
+PARTS = (
+    "service",
+    "host-stream",
+    "container-stream",
+    "scale",
+    "slow-consumer",
+    "startup",
+    "browser-service",
+    "browser-stream",
+    "host-exec",
+    "container-exec",
+    "list-containers",
+    "big",
+    "cpu",
+)
+ENGINE_PARTS = {"container-stream", "container-exec", "list-containers"}
+BROWSER_PARTS = {"browser-service", "browser-stream"}
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 
 
@@ -44,6 +63,10 @@ class Settings:
     scale: ScaleSettings
     slow: SlowSettings
     startups: int
+    browser: BrowserSettings
+    execs: ExecSettings
+    big: BigSettings
+    cpu: CpuSettings
 
 
 FULL = Settings(
@@ -53,6 +76,12 @@ FULL = Settings(
     ScaleSettings(connections=1000, streams=100, stream_size=4 << 20),
     SlowSettings(size=1 << 30, hold=15.0),
     startups=5,
+    browser=BrowserSettings(
+        reps=3, latency_calls=1000, duration=2.0, warmup_calls=300, stream_size=256 << 20
+    ),
+    execs=ExecSettings(reps=3, calls=20, containers=1000),
+    big=BigSettings(reps=3, calls=3),
+    cpu=CpuSettings(calls=10_000),
 )
 QUICK = Settings(
     ServiceSettings(reps=1, latency_calls=100, duration=0.3, warmup_calls=20),
@@ -61,6 +90,10 @@ QUICK = Settings(
     ScaleSettings(connections=50, streams=10, stream_size=256 << 10),
     SlowSettings(size=64 << 20, hold=1.0),
     startups=2,
+    browser=BrowserSettings(reps=1, latency_calls=50, duration=0.3, warmup_calls=20, stream_size=4 << 20),
+    execs=ExecSettings(reps=1, calls=3, containers=20),
+    big=BigSettings(reps=1, calls=1),
+    cpu=CpuSettings(calls=300),
 )
 
 
@@ -87,23 +120,25 @@ def bridge(folder: Path, name: str, args: list[str]) -> Iterator[tuple[RunningBr
 
 
 @contextlib.contextmanager
-def engine_or_none(wanted: bool, skipped: dict[str, str]) -> Iterator[Any]:
+def engine_or_none(wanted: set[str], skipped: dict[str, str]) -> Iterator[Any]:
     """The tests' engine (``DOCKER_HOST``'s, else a private dockerd; busybox image, a running
-    container), or None with the reason in ``skipped``."""
+    container), or None with the reason in ``skipped`` for each of the ``wanted`` parts."""
     if not wanted:
         yield None
         return
     try:
         from tests.support.dockerd import EngineMissing, provide_engine
     except ImportError as exc:  # run from outside the repository
-        skipped["container-stream"] = f"tests.support.dockerd not importable ({exc}): run from the repo root"
+        skipped.update(
+            dict.fromkeys(wanted, f"tests.support.dockerd not importable ({exc}): run from the repo root")
+        )
         yield None
         return
     try:
         provided = provide_engine()
         engine = provided.__enter__()
     except (EngineMissing, RuntimeError, subprocess.SubprocessError) as exc:
-        skipped["container-stream"] = f"no Docker engine: {exc}".splitlines()[0]
+        skipped.update(dict.fromkeys(wanted, f"no Docker engine: {exc}".splitlines()[0]))
         yield None
         return
     try:
@@ -121,7 +156,65 @@ def measure_startup(folder: Path, nginx_socket: Path, count: int) -> Row:
         seconds.append(time.perf_counter() - started)
         running.stop()
     note = f"median of {count}, max {max(seconds):.2f} s"
-    return Row("start-up", "process start → ready line", "s", median(seconds), max_value=1.0, note=note)
+    return Row("start-up", "process start → ready line", "s", median(seconds), max_value=0.5, note=note)
+
+
+def progress(part: str) -> None:
+    print(f"· {part}…", file=sys.stderr, flush=True)
+
+
+async def run_browser_parts(
+    parts: set[str],
+    settings: BrowserSettings,
+    folder: Path,
+    common: list[str],
+    nginx: PrivateNginx,
+    skipped: dict[str, str],
+) -> list[Row]:
+    """The page in Chromium on a daemon serving it; skipped with the reason when the browser,
+    Playwright, node or the client package is missing."""
+    rows: list[Row] = []
+    try:
+        ui = browser.build_page()
+        with bridge(folder, "browser", [*common, "--ui", str(ui)]) as (running, endpoint):
+            async with browser.bench_page(running) as page:
+                if "browser-service" in parts:
+                    progress("browser service calls")
+                    fetch_url = f"http://127.0.0.1:{nginx.port}/x"
+                    rows += await browser.run_browser_service(page, fetch_url, settings)
+                if "browser-stream" in parts:
+                    progress("browser stream")
+                    rows += await browser.run_browser_stream(page, endpoint, settings)
+    except BrowserMissing as exc:
+        skipped.update(dict.fromkeys(parts & BROWSER_PARTS, str(exc)))
+    return rows
+
+
+async def run_engine_parts(
+    parts: set[str], settings: Settings, folder: Path, common: list[str], engine: Any
+) -> list[Row]:
+    from tests.support.dockerd import LABEL
+
+    rows: list[Row] = []
+    args = [*common, "--docker-host", engine.host, "--vm-container", engine.vm]
+    with bridge(folder, "docker", args) as (_, endpoint):
+        if "container-stream" in parts:
+            progress("container stream")
+            rows.append(
+                await streams.run_container_stream(
+                    endpoint, engine.host, engine.vm, settings.container_stream
+                )
+            )
+        if "container-exec" in parts:
+            progress("container exec and docker CLI")
+            rows += await execs.run_engine_execs(endpoint, engine.host, engine.vm, settings.execs)
+        if "list-containers" in parts:
+            progress("list containers")
+            label = f"{LABEL}={engine.token}"
+            rows.append(
+                await execs.run_list_containers(endpoint, engine.host, engine.image, label, settings.execs)
+            )
+    return rows
 
 
 async def run_parts(parts: set[str], settings: Settings, folder: Path, skipped: dict[str, str]) -> list[Row]:
@@ -130,6 +223,8 @@ async def run_parts(parts: set[str], settings: Settings, folder: Path, skipped: 
     binaries = folder / "bin"
     binaries.mkdir()
     streams.write_generator(binaries)
+    browser.write_line_generator(binaries)
+    execs.write_quick_exit(binaries)
     scale.raise_fd_limit(4 * settings.scale.connections + 1024)
     try:
         nginx.start()
@@ -137,12 +232,8 @@ async def run_parts(parts: set[str], settings: Settings, folder: Path, skipped: 
         skipped["service"] = str(exc)
         parts.discard("service")
     common = ["--backend-socket", str(nginx.socket), "--host-binaries", str(binaries)]
-
-    def progress(part: str) -> None:
-        print(f"· {part}…", file=sys.stderr, flush=True)
-
     try:
-        if parts & {"service", "host-stream"}:
+        if parts & {"service", "host-stream", "host-exec", "cpu"}:
             with bridge(folder, "main", common) as (running, endpoint):
                 if "service" in parts:
                     progress("service calls")
@@ -150,15 +241,21 @@ async def run_parts(parts: set[str], settings: Settings, folder: Path, skipped: 
                 if "host-stream" in parts:
                     progress("host stream")
                     rows.append(await streams.run_host_stream(endpoint, binaries, settings.stream))
-        with engine_or_none("container-stream" in parts, skipped) as engine:
+                if "host-exec" in parts:
+                    progress("host exec")
+                    rows.append(await execs.run_host_exec(endpoint, binaries, settings.execs))
+                if "cpu" in parts:
+                    progress("daemon CPU per call")
+                    rows.append(await big.run_cpu(endpoint, running.process.pid, settings.cpu))
+        if parts & BROWSER_PARTS:
+            rows += await run_browser_parts(parts, settings.browser, folder, common, nginx, skipped)
+        if "big" in parts:
+            progress("big answers")
+            with bridge(folder, "big", common) as (running, endpoint):
+                rows += await big.run_big(endpoint, str(nginx.socket), running.process.pid, settings.big)
+        with engine_or_none(parts & ENGINE_PARTS, skipped) as engine:
             if engine is not None:
-                progress("container stream")
-                with bridge(folder, "docker", [*common, "--docker-host", engine.host]) as (running, endpoint):
-                    rows.append(
-                        await streams.run_container_stream(
-                            endpoint, engine.host, engine.vm, settings.container_stream
-                        )
-                    )
+                rows += await run_engine_parts(parts, settings, folder, common, engine)
         if "scale" in parts:
             progress("scale")
             with bridge(folder, "scale", common) as (running, endpoint):
@@ -179,9 +276,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds: checks the suite runs")
     parser.add_argument("--only", help=f"comma-separated parts, from: {', '.join(PARTS)}")
-    parser.add_argument(
-        "--no-docker", action="store_true", help="skip the container stream (needs an engine)"
-    )
+    parser.add_argument("--no-docker", action="store_true", help="skip the parts that need an engine")
     parser.add_argument(
         "--json", type=Path, default=DEFAULT_JSON, help=f"where to write (default {DEFAULT_JSON})"
     )
@@ -196,9 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown parts: {', '.join(sorted(unknown))} (known: {', '.join(PARTS)})", file=sys.stderr)
         return 2
     skipped: dict[str, str] = {}
-    if args.no_docker and "container-stream" in parts:
-        parts.discard("container-stream")
-        skipped["container-stream"] = "--no-docker"
+    for part in parts & ENGINE_PARTS if args.no_docker else set():
+        parts.discard(part)
+        skipped[part] = "--no-docker"
     settings = QUICK if args.quick else FULL
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ddb-bench-", dir="/tmp") as folder:

@@ -139,7 +139,7 @@ async def run_service(endpoint: wsclient.Endpoint, nginx_socket: str, settings: 
              lambda: _direct_rate(sessions[:1], 1, settings.duration), None),
             ("calls/s, 64 in flight, 1 connection",
              lambda: _bridge_rate(endpoint, 1, 64, settings.duration),
-             lambda: _direct_rate(sessions[:1], 64, settings.duration), 0.7),
+             lambda: _direct_rate(sessions[:1], 64, settings.duration), 0.9),
             ("calls/s, 16 connections x 1 in flight",
              lambda: _bridge_rate(endpoint, 16, 1, settings.duration),
              lambda: _direct_rate(sessions, 1, settings.duration), None),

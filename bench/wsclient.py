@@ -59,9 +59,24 @@ class Endpoint:
         return await websockets.connect(self.url, **{**options, **kwargs})
 
 
+def request_frame(request_id: int, method: str, params: bytes) -> bytes:
+    """A request for ``method``; ``params`` is the already encoded JSON object."""
+    return b'{"jsonrpc":"2.0","id":%d,"method":"%s","params":%s}' % (request_id, method.encode(), params)
+
+
 def spawn_frame(request_id: int, params: bytes) -> bytes:
     """An ``exec.spawn`` request; ``params`` is the already encoded JSON object."""
-    return b'{"jsonrpc":"2.0","id":%d,"method":"exec.spawn","params":%s}' % (request_id, params)
+    return request_frame(request_id, "exec.spawn", params)
+
+
+async def call(ws: ClientConnection, frame: bytes) -> bytes:
+    """One request with nothing else in flight; the raw answer frame, which must not be an error."""
+    await ws.send(frame, text=True)
+    answer = await ws.recv(decode=False)
+    assert isinstance(answer, bytes)
+    if answer.startswith(b'{"jsonrpc":"2.0","id"') and FAILED_MARK in answer[:200]:
+        raise RuntimeError(f"the call failed: {answer[:300]!r}")
+    return answer
 
 
 async def service_call(ws: ClientConnection, request_id: int) -> bytes:

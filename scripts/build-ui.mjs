@@ -3,9 +3,10 @@
 //
 //   tests/browser/page/src/main.jsx          -> tests/browser/page/build/{index.html,main.js}
 //   docker/sample-extension/ui/src/main.jsx  -> docker/sample-extension/ui/build/{index.html,main.js}
+//   bench/page/src/main.jsx                  -> bench/page/build/{index.html,main.js} (python -m bench)
 //
 // Each UI keeps its page shell in src/index.html (copied as is: the daemon injects the shim).
-// Usage: node scripts/build-ui.mjs [test-page|sample-ui ...]   (npm run build builds both)
+// Usage: node scripts/build-ui.mjs [test-page|sample-ui|bench-page ...]   (npm run build: all)
 import { copyFile, mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +17,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TARGETS = {
   "test-page": "tests/browser/page",
   "sample-ui": "docker/sample-extension/ui",
+  "bench-page": "bench/page",
 };
 
 /**

@@ -1,0 +1,106 @@
+"""Big service answers and uploads, with the daemon's memory, and the daemon's CPU time per
+ordinary service call.
+
+The answer is nginx's ``/big`` (``BIG_SIZE`` bytes of JSON, which the bridge parses and sends
+on as JSON, as ``service.request`` always does); the upload is a string body of nearly as many
+bytes, POSTed to ``/upload`` — nearly, because the request frame carrying it must stay under the
+daemon's ``[limits] message_bytes`` (16 MiB), which stays in force here. The baseline for both
+is aiohttp straight to nginx's socket. RSS growth is the daemon's peak over its RSS before the
+part, on a fresh daemon, against twice the body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import aiohttp
+
+from bench import wsclient
+from bench.measure import RssSampler, cpu_seconds, interleaved, median_ms
+from bench.nginx import BIG_SIZE
+from bench.report import Row
+
+MiB = 1024 * 1024
+UPLOAD_SIZE = BIG_SIZE - 64 * 1024  # the frame's envelope and JSON escaping fit in the rest
+
+
+@dataclass(frozen=True)
+class BigSettings:
+    reps: int
+    calls: int  # per repetition
+
+
+@dataclass(frozen=True)
+class CpuSettings:
+    calls: int
+
+
+async def run_big(
+    endpoint: wsclient.Endpoint, nginx_socket: str, pid: int, settings: BigSettings
+) -> list[Row]:
+    upload = "u" * UPLOAD_SIZE
+    big_frame = wsclient.request_frame(1, "service.request", b'{"method":"GET","url":"/big"}')
+    upload_frame = wsclient.request_frame(
+        2, "service.request", json.dumps({"method": "POST", "url": "/upload", "data": upload}).encode()
+    )
+    upload_bytes = upload.encode()
+    connector = aiohttp.UnixConnector(path=nginx_socket, limit=0)
+    ws = await endpoint.connect()
+    try:
+        async with aiohttp.ClientSession(connector=connector) as session, RssSampler(pid, 0.01) as sampler:
+
+            async def direct_get() -> None:
+                async with session.get("http://nginx/big") as answer:
+                    if len(await answer.read()) != BIG_SIZE:
+                        raise RuntimeError("nginx's /big answer is short")
+
+            async def direct_post() -> None:
+                async with session.post("http://nginx/upload", data=upload_bytes) as answer:
+                    await answer.read()
+
+            answer = await wsclient.call(ws, big_frame)
+            if len(answer) < BIG_SIZE:
+                raise RuntimeError(f"the bridge's /big answer is short: {answer[:300]!r}")
+            get = await interleaved(
+                settings.reps,
+                {
+                    "baseline": lambda: median_ms(settings.calls, direct_get),
+                    "bridge": lambda: median_ms(settings.calls, lambda: wsclient.call(ws, big_frame)),
+                },
+            )
+            post = await interleaved(
+                settings.reps,
+                {
+                    "baseline": lambda: median_ms(settings.calls, direct_post),
+                    "bridge": lambda: median_ms(settings.calls, lambda: wsclient.call(ws, upload_frame)),
+                },
+            )
+    finally:
+        await ws.close()
+    growth = (sampler.peak - sampler.start) / MiB
+    size = f"{BIG_SIZE / MiB:g} MiB"
+    return [
+        Row("big", f"service answer of {size} JSON", "ms", get["bridge"], get["baseline"], "aiohttp direct",
+            max_ratio=1.5),
+        Row("big", f"service upload of {UPLOAD_SIZE / MiB:.2f} MiB", "ms", post["bridge"], post["baseline"],
+            "aiohttp direct", max_ratio=1.5),
+        Row("big", "daemon RSS growth over both", "MiB", growth, max_value=2 * BIG_SIZE / MiB,
+            note=f"from {sampler.start / MiB:.0f} MiB"),
+    ]  # fmt: skip
+
+
+async def run_cpu(endpoint: wsclient.Endpoint, pid: int, settings: CpuSettings) -> Row:
+    """The daemon's CPU time (/proc: user + system) over ``calls`` service calls, one in flight."""
+    ws = await endpoint.connect()
+    try:
+        for request_id in range(100):  # warm
+            await wsclient.call(ws, wsclient.SERVICE_CALL % request_id)
+        before = cpu_seconds(pid)
+        for request_id in range(settings.calls):
+            await wsclient.call(ws, wsclient.SERVICE_CALL % request_id)
+        used = cpu_seconds(pid) - before
+    finally:
+        await ws.close()
+    return Row("cpu", f"daemon CPU per service call, over {settings.calls:,}", "µs",
+               used / settings.calls * 1e6, max_value=60)  # fmt: skip
