@@ -62,7 +62,7 @@ http {{
 
 def big_json(size: int) -> str:
     """A JSON array of short objects, ``size`` characters long (ASCII: as many bytes)."""
-    item = '{"id":%06d,"name":"item","tags":["a","b"],"ok":true}'
+    item = '{"id":1%06d,"name":"item","tags":["a","b"],"ok":true}'  # ids of 7 digits, no leading 0
     count = (size - 2) // (len(item % 0) + 1)
     text = "[" + ",".join(item % (index % 1_000_000) for index in range(count)) + "]"
     return text[:-1] + " " * (size - len(text)) + "]"
