@@ -7,7 +7,10 @@ spec's error and, where the id could be read, that id.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +18,8 @@ import orjson
 
 RequestId = str | int | float | None
 
+# Bodies from this size on are parsed with the cyclic collector paused (``loads``).
+PAUSE_COLLECTOR_FROM = 64 * 1024
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -126,11 +131,29 @@ def notification(method: str, params: dict[str, Any]) -> dict[str, Any]:
 def loads(data: str | bytes) -> Any:
     """JSON text to objects with orjson (for bodies: large ones are common); what orjson refuses
     goes to the stdlib, which accepts a little more (lone surrogates) and words its errors
-    (``ValueError``) for people."""
+    (``ValueError``) for people.
+
+    A big body's parse makes hundreds of thousands of containers, and the cyclic collector,
+    run every few hundred allocations over ever more of them, took 3-5 times the parse itself
+    (16 MiB of small objects: 0.6-1.2 s against 0.2 s). What a parse makes cannot hold a cycle,
+    so the collector waits until it is done."""
+    with _collector_paused(len(data) >= PAUSE_COLLECTOR_FROM):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return json.loads(data)
+
+
+@contextlib.contextmanager
+def _collector_paused(pause: bool) -> Iterator[None]:
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+        yield
+    finally:
+        gc.enable()
 
 
 def dumps(value: Any) -> bytes:
