@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ from bridge.api.models import Params
 from bridge.errors import LimitExceeded, ServiceError
 from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, dumps, encode, parse_frame
 from bridge.rpc.dispatch import admit, refuse
-from bridge.rpc.protocol import Invalid, Request
+from bridge.rpc.protocol import PAUSE_COLLECTOR_FROM, Invalid, Request, loads
 
 router = MethodRouter("t")
 
@@ -340,3 +341,24 @@ def test_a_batch_past_the_room_runs_only_the_admitted_members() -> None:
     assert [answer.get("error", {}).get("data") for answer in answers[2:]] == [
         {"limit": "limits.calls_per_connection", "value": 2}
     ] * 3
+
+
+BIG_BODY = b"[" + b'{"a":[1,2]},' * 20_000 + b"{}]"
+
+
+def test_a_big_body_is_parsed_with_the_collector_paused_and_then_resumed() -> None:
+    assert len(BIG_BODY) >= PAUSE_COLLECTOR_FROM and gc.isenabled()
+    assert len(loads(BIG_BODY)) == 20_001
+    assert gc.isenabled()
+    with pytest.raises(ValueError):  # refused by orjson, then by the stdlib
+        loads(BIG_BODY[:-1])
+    assert gc.isenabled()
+
+
+def test_a_body_parsed_while_the_collector_is_off_leaves_it_off() -> None:
+    gc.disable()
+    try:
+        assert len(loads(BIG_BODY)) == 20_001
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
