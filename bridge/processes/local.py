@@ -322,11 +322,22 @@ class LocalProcess:
             os.close(write_end)
         protocol = _PipeProtocol(loop)
         child = _Child(loop, popen, protocol)
-        assert popen.stderr is not None
-        stderr, _ = await loop.connect_read_pipe(lambda: _StderrProtocol(protocol), popen.stderr)
-        protocol.add_pipe(STDERR, stderr)
         stdout = _StdoutReader(loop, read_end, protocol)
         protocol.add_pipe(STDOUT, stdout)
+        assert popen.stderr is not None
+        try:
+            stderr, _ = await loop.connect_read_pipe(lambda: _StderrProtocol(protocol), popen.stderr)
+        except BaseException:
+            # Cancelled (the page went away mid-call) or failed while nobody holds the process
+            # yet: it and what it started already end here, or nothing would ever end them.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(popen.pid, signal.SIGKILL)
+            signal_marked(f"{MARKER}={marker}".encode(), signal.SIGKILL, spare_group=popen.pid)
+            stdout.close()
+            popen.stderr.close()
+            child.close()
+            raise
+        protocol.add_pipe(STDERR, stderr)
         return cls(child, protocol, stdout, stderr, f"{MARKER}={marker}")
 
     @property

@@ -4,6 +4,8 @@ as big as the daemon's batch budget allows, and the running processes share that
 from __future__ import annotations
 
 import asyncio
+import secrets
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,41 @@ async def test_stderr_buffered_before_stdout_keeps_its_place() -> None:
     await process.wait()
     process.close()
     assert [data for _, data in chunks] == [b"first\n", b"second\n", b"third\n"]
+
+
+def _running_with(word: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if word.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+async def test_a_start_cancelled_after_the_spawn_leaves_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page goes away while its process is being set up (here: while its stderr pipe is
+    connected): the process, already running with children, ends; nothing else holds it."""
+    word = f"1000.{secrets.randbelow(10**6)}"
+    loop = asyncio.get_running_loop()
+
+    async def never(*args: object) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(loop, "connect_read_pipe", never)
+    starting = asyncio.create_task(start(f"sleep {word} & sleep {word}"))
+    for _ in range(250):  # the shell and its two sleeps
+        if len(_running_with(word)) >= 3:
+            break
+        await asyncio.sleep(0.02)
+    assert len(_running_with(word)) >= 3 and not starting.done()
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+    for _ in range(100):
+        if not _running_with(word):
+            break
+        await asyncio.sleep(0.02)
+    assert _running_with(word) == []
