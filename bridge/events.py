@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from bridge.rpc import Request, RpcError
+from bridge.rpc import RawJson, Request, RpcError
 
 HISTORY = 2000
 HISTORY_BYTES = 32 * 1024 * 1024
@@ -121,6 +121,15 @@ def _walk(item: Any, depth: int, left: list[int]) -> Any:
             left[0] -= 2
             items.append(_walk(member, depth + 1, left))
         return items
+    if kind is RawJson:
+        # Made objects for the view only when its text fits the budget a few times over; a
+        # bigger one is shown as the head of its text, as a long string is.
+        size = len(item.text)
+        if size <= 4 * max(left[0], 0):
+            return _walk(item.value(), depth, left)
+        keep = max(left[0], 0)
+        left[0] = 0
+        return f"{item.text[:keep].decode(errors='replace')}…[{size - keep} more bytes of JSON]"
     if isinstance(item, str):
         return _cut(str(item), left)
     if isinstance(item, bool | int | float):

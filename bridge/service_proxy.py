@@ -24,7 +24,7 @@ from bridge.budget import Hold
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, InvalidParams, NotConfigured, ServiceError
 from bridge.http1 import Address, Answer, Http1Transport, Timeouts
-from bridge.rpc import dumps, loads
+from bridge.rpc import RawJson, dumps, loads, raw_json
 
 # A path (and query) that goes on the request line as it is: what httpx.URL would leave
 # untouched, with no segment that begins with a dot however a server splits and decodes it
@@ -206,8 +206,11 @@ def _address(url: httpx.URL) -> Address:
     return url.host, url.port or 80
 
 
-def _body(answer: Answer) -> Any:
-    """A 2xx body: parsed when it is JSON, else text."""
+def _body(answer: Answer) -> RawJson | Any:
+    """A 2xx body: JSON when it is JSON (as its own text when it is strict JSON), else text."""
+    checked = raw_json(answer.content)
+    if checked is not None:
+        return checked
     try:
         return loads(answer.content)
     except ValueError:

@@ -22,7 +22,7 @@ from bridge.api.service import ServiceRequest
 from bridge.errors import ConfigError, ServiceError
 from bridge.mock.script import DialogAnswer, ExecAnswer, ExecChunk, Script, ServiceAnswer, exec_key
 from bridge.processes.base import STDOUT, Chunk, ExitStatus, RunningProcess
-from bridge.rpc import AfterReply
+from bridge.rpc import AfterReply, plain
 from bridge.rpc.dispatch import Handler, Method
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def recording_methods(recorder: Recorder, real: Callable[[str], Method | None]) 
         except ServiceError as exc:
             recorder.service(params, exc.status_code, exc.reason, exc.message)
             raise
-        recorder.service(params, 200, None, body)
+        recorder.service(params, 200, None, plain(body))
         return body
 
     async def spawn(params: ExecParams, session: Session) -> AfterReply:

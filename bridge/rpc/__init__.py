@@ -8,6 +8,7 @@ from bridge.rpc.dispatch import AfterReply, CallObserver, MethodRouter, Registry
 from bridge.rpc.protocol import (
     Frame,
     Invalid,
+    RawJson,
     Request,
     RpcError,
     dumps,
@@ -16,6 +17,8 @@ from bridge.rpc.protocol import (
     loads,
     notification,
     parse_frame,
+    plain,
+    raw_json,
     result_response,
 )
 
@@ -25,6 +28,7 @@ __all__ = [
     "Frame",
     "Invalid",
     "MethodRouter",
+    "RawJson",
     "Registry",
     "Reply",
     "Request",
@@ -36,5 +40,7 @@ __all__ = [
     "loads",
     "notification",
     "parse_frame",
+    "plain",
+    "raw_json",
     "result_response",
 ]

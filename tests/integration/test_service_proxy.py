@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 
 from bridge.testing import BridgeClient, RpcFailure
 from tests.support.processes import RunningBridge, free_port
@@ -195,3 +197,45 @@ async def test_connect_is_refused(client: BridgeClient) -> None:
     with pytest.raises(RpcFailure) as caught:
         await service(client, "CONNECT", "/echo")
     assert caught.value.code == -32602 and "tunnel" in caught.value.message
+
+
+REFLECTED = '{"b": 1, "a": [1.0, 2e3, 18446744073709551615], "s": "\u00e9\\n"}'
+
+
+async def test_a_json_answer_goes_to_the_page_as_the_backend_wrote_it(
+    bridge: Callable[..., RunningBridge], backend_socket: Path
+) -> None:
+    # Its bytes, unparsed: key order, spacing and number forms as the backend wrote them; also
+    # when the reply is encoded by the stdlib (an id past 64 bits) and in a batch.
+    running = bridge("--backend-socket", backend_socket)
+    call = {
+        "jsonrpc": "2.0",
+        "method": "service.request",
+        "params": {"method": "POST", "url": "/reflect", "data": REFLECTED},
+    }
+    async with websockets.connect(running.ws_url, max_size=None) as ws:
+        for request_id in (1, 2**70):
+            await ws.send(json.dumps({**call, "id": request_id}))
+            frame = await ws.recv()
+            assert isinstance(frame, str) and f'"result":{REFLECTED}' in frame
+            assert json.loads(frame) == {"jsonrpc": "2.0", "id": request_id, "result": json.loads(REFLECTED)}
+        await ws.send(
+            json.dumps([{**call, "id": 3}, {**call, "id": 4, "params": {**call["params"], "data": "[1,"}}])
+        )
+        answers = json.loads(await ws.recv())
+        assert [answer["result"] for answer in answers] == [json.loads(REFLECTED), "[1,"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("\ufeff[1, 2]", [1, 2]),  # a byte order mark: parsed, as before
+        ("NaN", None),  # the stdlib's word, sent as null
+        ('"\\ud800"', "\ud800"),  # a lone surrogate, escaped in the frame
+        ("{not json", "{not json"),
+    ],
+)
+async def test_answers_that_are_not_strict_json_still_reach_the_page(
+    client: BridgeClient, body: str, expected: Any
+) -> None:
+    assert await service(client, "POST", "/reflect", data=body) == expected

@@ -33,6 +33,11 @@ async def text(request: Request) -> Response:
     return PlainTextResponse("plain words, not JSON")
 
 
+async def reflect(request: Request) -> Response:
+    """The request's body as the answer's, byte for byte, labelled JSON."""
+    return Response(await request.body(), media_type="application/json")
+
+
 async def status(request: Request) -> Response:
     code = int(request.path_params["code"])
     return PlainTextResponse(f"status {code} body", status_code=code)
@@ -48,6 +53,7 @@ app = Starlette(
         Route("/echo", echo, methods=METHODS),
         Route("/echo/{rest:path}", echo, methods=METHODS),
         Route("/text", text),
+        Route("/reflect", reflect, methods=["POST"]),
         Route("/status/{code:int}", status, methods=METHODS),
         Route("/slow", slow),
     ]

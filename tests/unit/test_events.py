@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from bridge.api.models import Params
 from bridge.errors import ServiceError
 from bridge.events import EVENT_BUDGET, EventBus, OutputTail, clip
-from bridge.rpc import AfterReply, MethodRouter, Registry, Request, RpcError, dispatch, parse_frame
+from bridge.rpc import AfterReply, MethodRouter, RawJson, Registry, Request, RpcError, dispatch, parse_frame
 
 # --------------------------------------------------------------------------------------------
 # clip
@@ -51,6 +51,17 @@ def test_clip_is_bounded_for_deep_and_strange_values() -> None:
     text = json.dumps(copied, ensure_ascii=False)  # always encodable
     assert '[[["…"]]]' in text
     assert copied["odd"] == "{1, 2}"
+
+
+def test_clip_shows_a_small_json_answer_as_its_objects() -> None:
+    assert clip(RawJson(b'{"a": [1, "x"]}'))[0] == {"a": [1, "x"]}
+
+
+def test_clip_shows_a_big_json_answer_as_the_head_of_its_text() -> None:
+    text = b"[" + b'{"id":"abc"},' * 100_000 + b"{}]"
+    shown, size = clip(RawJson(text), 1000)
+    assert shown.startswith('[{"id":"abc"},') and shown.endswith(f"…[{len(text) - 1000} more bytes of JSON]")
+    assert size < 2000
 
 
 def test_clip_of_a_huge_result_stays_within_the_budget() -> None:

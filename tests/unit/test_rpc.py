@@ -13,7 +13,16 @@ from bridge.api.models import Params
 from bridge.errors import LimitExceeded, ServiceError
 from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, dumps, encode, parse_frame
 from bridge.rpc.dispatch import admit, refuse
-from bridge.rpc.protocol import PAUSE_COLLECTOR_FROM, Invalid, Request, loads
+from bridge.rpc.protocol import (
+    PAUSE_COLLECTOR_FROM,
+    SHARED_PARSER_UP_TO,
+    Invalid,
+    RawJson,
+    Request,
+    loads,
+    plain,
+    raw_json,
+)
 
 router = MethodRouter("t")
 
@@ -362,3 +371,62 @@ def test_a_body_parsed_while_the_collector_is_off_leaves_it_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b'{"b": 1, "a": [1.0, 2e3]}', b' "\xc3\xa9" ', b"18446744073709551615", b'"\\ud83d\\ude00"', b"null"],
+)
+def test_strict_json_is_kept_as_its_text_and_encoded_as_it_came(text: bytes) -> None:
+    checked = raw_json(text)
+    assert checked == RawJson(text)
+    assert dumps({"id": 1, "result": checked}) == b'{"id":1,"result":' + text + b"}"
+    assert plain(checked) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b"[1,2",
+        b"NaN",
+        b"1 2",
+        b'"\\ud800"',  # a lone surrogate
+        b"123456789012345678901234567890",  # past 64 bits
+        b"\xef\xbb\xbf[1]",  # a byte order mark would end up inside the frame
+        b'"\xff"',
+        b'"\x01"',
+        b"[" * 2000 + b"]" * 2000,
+    ],
+)
+def test_what_is_not_strict_json_is_not_kept_as_text(text: bytes) -> None:
+    assert raw_json(text) is None
+
+
+def test_a_big_text_is_checked_by_a_parser_of_its_own() -> None:
+    big = b"[" + b'{"a":"x"},' * (SHARED_PARSER_UP_TO // 10) + b"{}]"
+    assert raw_json(big) == RawJson(big)
+    assert raw_json(big[:-1]) is None
+    assert raw_json(b"[1]") == RawJson(b"[1]")  # the shared one still works
+
+
+def test_raw_json_goes_in_as_its_text_when_the_stdlib_encodes() -> None:
+    # An id past 64 bits sends the reply to the stdlib; a string shaped like the marker stays.
+    text = b'{"x": "\xc3\xa9"}'
+    reply = [
+        {"id": 2**70, "result": RawJson(text)},
+        {"id": 2, "result": "\u0000raw-json-0000000000000000-0"},
+        {"id": 3, "result": [RawJson(b"[1]"), RawJson(b"2")]},
+    ]
+    encoded = dumps(reply)
+    assert text in encoded
+    assert json.loads(encoded) == [
+        {"id": 2**70, "result": {"x": "\u00e9"}},
+        {"id": 2, "result": "\u0000raw-json-0000000000000000-0"},
+        {"id": 3, "result": [[1], 2]},
+    ]
+
+
+def test_plain_leaves_other_values_alone() -> None:
+    value = {"a": [1]}
+    assert plain(value) is value
