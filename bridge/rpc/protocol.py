@@ -134,11 +134,24 @@ def notification(method: str, params: dict[str, Any]) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "method": method, "params": params}
 
 
-@dataclass(frozen=True, slots=True)
 class RawJson:
-    """One JSON value as its text, checked (``raw_json``); ``dumps`` writes the text as it is."""
+    """One JSON value as its text, checked (``raw_json``); ``dumps`` writes the text as it is.
 
-    text: bytes
+    Not a dataclass: orjson would encode one as an object of its fields."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RawJson) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"RawJson({self.text[:60]!r}{'…' if len(self.text) > 60 else ''})"
 
     def value(self) -> Any:
         return loads(self.text)

@@ -381,6 +381,8 @@ def test_strict_json_is_kept_as_its_text_and_encoded_as_it_came(text: bytes) -> 
     checked = raw_json(text)
     assert checked == RawJson(text)
     assert dumps({"id": 1, "result": checked}) == b'{"id":1,"result":' + text + b"}"
+    # By orjson (the stdlib would escape the é): the fast path takes it.
+    assert dumps({"id": "é", "result": checked}) == '{"id":"é","result":'.encode() + text + b"}"
     assert plain(checked) == json.loads(text)
 
 
