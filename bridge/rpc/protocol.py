@@ -105,6 +105,10 @@ def _not_json(word: str) -> Any:
     raise ValueError(f"{word} is not JSON")
 
 
+# One decoder for every frame: ``json.loads`` with an argument builds a new one each call.
+_FRAME_DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
 def parse_frame(data: str | bytes) -> Frame:
     """Parse one WebSocket text frame into requests and invalid items.
 
@@ -112,7 +116,7 @@ def parse_frame(data: str | bytes) -> Frame:
     must come back exactly, and orjson reads integers past 64 bits as floats. Frames from pages
     are small; the speed is needed for what the daemon sends (``encode``)."""
     try:
-        decoded = json.loads(data, parse_constant=_not_json)
+        decoded = _FRAME_DECODER.decode(data if isinstance(data, str) else data.decode())
     except (ValueError, RecursionError) as exc:
         return Frame([Invalid(RpcError(PARSE_ERROR, f"parse error: {exc}"))])
     if isinstance(decoded, list):
