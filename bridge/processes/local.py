@@ -47,7 +47,7 @@ BATCH_MAX = 1024 * 1024
 
 def batch_size() -> int:
     """The most one process's next batch takes, given how many local processes are running."""
-    return max(READ_SIZE, min(BATCH_MAX, BATCH_BUDGET // max(1, _StdoutReader.running)))
+    return max(READ_SIZE, min(BATCH_MAX, BATCH_BUDGET // max(1, _PipeReader.running)))
 
 
 class _PipeProtocol:
@@ -63,7 +63,7 @@ class _PipeProtocol:
         self.paused = False
 
     def add_pipe(self, fd: int, pipe: Any) -> None:
-        """The reader of output ``fd`` (a read transport, or ``_StdoutReader``)."""
+        """The reader of output ``fd``."""
         self.pipes[fd] = pipe
         if self.paused:
             pipe.pause_reading()
@@ -110,7 +110,7 @@ class _PipeProtocol:
             self.buffered -= len(data)
             _add_to_runs(runs, fd, data)
         stdout = self.pipes.get(STDOUT)
-        if left > 0 and isinstance(stdout, _StdoutReader) and (data := stdout.read_now(left)):
+        if left > 0 and stdout is not None and (data := stdout.read_now(left)):
             _add_to_runs(runs, STDOUT, data)
         if self.paused and self.buffered < HIGH_WATER:
             self._set_paused(False)
@@ -124,30 +124,36 @@ def _add_to_runs(runs: list[tuple[int, list[bytes]]], fd: int, data: bytes) -> N
         runs.append((fd, [data]))
 
 
-class _StdoutReader:
-    """Reads the stdout pipe that ``LocalProcess.start`` makes itself, on the process protocol's
-    behalf, ``READ_SIZE`` bytes at a time: the subprocess transport's own pipes are 64 KiB and
-    their size cannot be changed (uvloop does not show their file descriptors), and uvloop's
-    pipe transport reads up to 256 KB at once from a full 1 MiB pipe: 100 running streams then
-    peaked at 261 MB, against 123 MB with one 64 KiB read per wake-up (reading on to the
-    high-water mark in one wake-up: 187 MB, for no clear gain in speed). It quacks like a read
-    transport: ``pause_reading``, ``resume_reading``, ``close``."""
+class _PipeReader:
+    """Reads one output pipe of a process (``channel``: stdout or stderr) on its
+    ``_PipeProtocol``'s behalf, ``READ_SIZE`` bytes at a time; the pipe's read end is this
+    reader's alone, closed once, by ``close``.
 
-    running = 0  # readers not yet closed: the processes sharing ``BATCH_BUDGET``
+    Not a loop read transport: uvloop's pipe transport reads up to 256 KB at once from a full
+    1 MiB pipe (100 running streams then peaked at 261 MB, against 123 MB with one 64 KiB read
+    per wake-up; reading on to the high-water mark in one wake-up: 187 MB, for no clear gain in
+    speed), and one made from ``Popen``'s file object shares the descriptor with that object,
+    so both closed it: the second close hit whatever had been given the number meanwhile (a
+    sweep's pidfd in another thread, in the soak). It quacks like one: ``pause_reading``,
+    ``resume_reading``, ``close``."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, owner: _PipeProtocol) -> None:
-        _StdoutReader.running += 1
+    running = 0  # stdout readers not yet closed: the processes sharing ``BATCH_BUDGET``
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, owner: _PipeProtocol, channel: int) -> None:
         self._loop = loop
         self._fd = fd
         self._owner = owner
+        self._channel = channel
         self._reading = False
         self._closed = False
+        if channel == STDOUT:
+            _PipeReader.running += 1
         os.set_blocking(fd, False)
         self.resume_reading()
 
     def _readable(self) -> None:
         if data := self.read_now(READ_SIZE):
-            self._owner.pipe_data_received(STDOUT, data)
+            self._owner.pipe_data_received(self._channel, data)
 
     def read_now(self, limit: int) -> bytes:
         """What the pipe holds, up to ``limit`` bytes, without waiting; at its end (or on an
@@ -167,7 +173,7 @@ class _StdoutReader:
 
     def _finish(self, exc: Exception | None) -> None:
         self.close()
-        self._owner.pipe_connection_lost(STDOUT, exc)
+        self._owner.pipe_connection_lost(self._channel, exc)
 
     def pause_reading(self) -> None:
         if self._reading:
@@ -183,21 +189,9 @@ class _StdoutReader:
         if not self._closed:
             self.pause_reading()
             self._closed = True
-            _StdoutReader.running -= 1
+            if self._channel == STDOUT:
+                _PipeReader.running -= 1
             os.close(self._fd)
-
-
-class _StderrProtocol(asyncio.Protocol):
-    """The stderr pipe's read transport, feeding the process's ``_PipeProtocol``."""
-
-    def __init__(self, owner: _PipeProtocol) -> None:
-        self._owner = owner
-
-    def data_received(self, data: bytes) -> None:
-        self._owner.pipe_data_received(STDERR, data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._owner.pipe_connection_lost(STDERR, exc)
 
 
 class _Child:
@@ -242,17 +236,23 @@ class _Child:
         self._stop_watching()
 
 
-def _stdout_pipe() -> tuple[int, int]:
-    """A pipe for a process's stdout, ``STDOUT_PIPE_SIZE`` bytes big where the system allows.
+def _output_pipes() -> tuple[tuple[int, int], tuple[int, int]]:
+    """(read end, write end) for a process's stdout and for its stderr; stdout's is
+    ``STDOUT_PIPE_SIZE`` bytes big where the system allows.
 
     With 64 KiB the process blocks whenever the daemon is busy encoding and sending a batch,
     and the two take turns instead of working at once. The pages are the kernel's and are
     allocated only as the pipe fills; ``HIGH_WATER`` still bounds what the daemon holds.
     """
-    read_end, write_end = os.pipe()
+    stdout = os.pipe()
     with contextlib.suppress(OSError):  # over /proc/sys/fs/pipe-max-size or the user's quota
-        fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, STDOUT_PIPE_SIZE)
-    return read_end, write_end
+        fcntl.fcntl(stdout[0], fcntl.F_SETPIPE_SZ, STDOUT_PIPE_SIZE)
+    try:
+        return stdout, os.pipe()
+    except OSError:
+        for fd in stdout:
+            os.close(fd)
+        raise
 
 
 def _require_directory(cwd: str) -> None:
@@ -262,20 +262,32 @@ def _require_directory(cwd: str) -> None:
 
 
 def _spawn(
-    argv: Sequence[str], stdout: int, cwd: str | None, env: Mapping[str, str], pass_fds: Sequence[int]
+    argv: Sequence[str],
+    outputs: tuple[int, int],
+    cwd: str | None,
+    env: Mapping[str, str],
+    pass_fds: Sequence[int],
 ) -> subprocess.Popen[bytes]:
     """``argv`` started in a new session. Blocking, but only until the child has exec'd
     (vfork): well under a millisecond, where uvloop's fork of the daemon took several."""
     return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
+        stdout=outputs[0],
+        stderr=outputs[1],
         cwd=cwd,
         env=env,
         start_new_session=True,
         pass_fds=tuple(pass_fds),
     )
+
+
+def _end_unheld(popen: subprocess.Popen[bytes], marker: bytes) -> None:
+    """Kill a process nobody will hold, its group and what carries its marker, and reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    signal_marked(marker, signal.SIGKILL, spare_group=popen.pid)
+    popen.wait()
 
 
 class LocalProcess:
@@ -285,8 +297,8 @@ class LocalProcess:
         self,
         child: _Child,
         protocol: _PipeProtocol,
-        stdout: _StdoutReader,
-        stderr: asyncio.ReadTransport,
+        stdout: _PipeReader,
+        stderr: _PipeReader,
         marker: str,
     ) -> None:
         self._child = child
@@ -312,32 +324,33 @@ class LocalProcess:
         marker = secrets.token_hex(16)
         environment = {**(os.environ if env is None else env), MARKER: marker}
         loop = asyncio.get_running_loop()
-        read_end, write_end = _stdout_pipe()
+        (out_read, out_write), (err_read, err_write) = _output_pipes()
         try:
-            popen = _spawn(argv, write_end, cwd, environment, pass_fds)
+            popen = _spawn(argv, (out_write, err_write), cwd, environment, pass_fds)
         except BaseException:
-            os.close(read_end)
+            os.close(out_read)
+            os.close(err_read)
             raise
         finally:
-            os.close(write_end)
+            os.close(out_write)
+            os.close(err_write)
+        # From here to the return nothing awaits, so no cancellation can come between the
+        # spawn and the caller holding the process; a failure (a descriptor limit) ends it.
         protocol = _PipeProtocol(loop)
-        child = _Child(loop, popen, protocol)
-        stdout = _StdoutReader(loop, read_end, protocol)
-        protocol.add_pipe(STDOUT, stdout)
-        assert popen.stderr is not None
+        readers: list[_PipeReader] = []
         try:
-            stderr, _ = await loop.connect_read_pipe(lambda: _StderrProtocol(protocol), popen.stderr)
+            for fd, channel in ((out_read, STDOUT), (err_read, STDERR)):
+                readers.append(_PipeReader(loop, fd, protocol, channel))
+                protocol.add_pipe(channel, readers[-1])
+            child = _Child(loop, popen, protocol)
         except BaseException:
-            # Cancelled (the page went away mid-call) or failed while nobody holds the process
-            # yet: it and what it started already end here, or nothing would ever end them.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(popen.pid, signal.SIGKILL)
-            signal_marked(f"{MARKER}={marker}".encode(), signal.SIGKILL, spare_group=popen.pid)
-            stdout.close()
-            popen.stderr.close()
-            child.close()
+            _end_unheld(popen, f"{MARKER}={marker}".encode())
+            for reader in readers:
+                reader.close()
+            for fd in (out_read, err_read)[len(readers) :]:
+                os.close(fd)
             raise
-        protocol.add_pipe(STDERR, stderr)
+        stdout, stderr = readers
         return cls(child, protocol, stdout, stderr, f"{MARKER}={marker}")
 
     @property

@@ -4,11 +4,15 @@ as big as the daemon's batch budget allows, and the running processes share that
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import secrets
+import time
 from pathlib import Path
 
 import pytest
 
+from bridge.processes import local
 from bridge.processes.base import STDOUT
 from bridge.processes.local import BATCH_BUDGET, BATCH_MAX, HIGH_WATER, LocalProcess, batch_size
 
@@ -78,27 +82,27 @@ def _running_with(word: str) -> list[int]:
     return found
 
 
-async def test_a_start_cancelled_after_the_spawn_leaves_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The page goes away while its process is being set up (here: while its stderr pipe is
-    connected): the process, already running with children, ends; nothing else holds it."""
+async def test_a_start_that_fails_after_the_spawn_leaves_no_process_and_no_descriptor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process runs, with children, when what watches its exit cannot be made (here: out of
+    descriptors): it and its children end, and every pipe end is closed."""
     word = f"1000.{secrets.randbelow(10**6)}"
-    loop = asyncio.get_running_loop()
 
-    async def never(*args: object) -> None:
-        await asyncio.Event().wait()
+    def out_of_descriptors(*args: object) -> None:
+        for _ in range(250):  # the shell and its two sleeps
+            if len(_running_with(word)) >= 3:
+                break
+            time.sleep(0.02)
+        raise OSError(errno.EMFILE, "Too many open files")
 
-    monkeypatch.setattr(loop, "connect_read_pipe", never)
-    starting = asyncio.create_task(start(f"sleep {word} & sleep {word}"))
-    for _ in range(250):  # the shell and its two sleeps
-        if len(_running_with(word)) >= 3:
-            break
-        await asyncio.sleep(0.02)
-    assert len(_running_with(word)) >= 3 and not starting.done()
-    starting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await starting
+    monkeypatch.setattr(local, "_Child", out_of_descriptors)
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError, match="Too many open files"):
+        await start(f"sleep {word} & sleep {word}")
     for _ in range(100):
         if not _running_with(word):
             break
         await asyncio.sleep(0.02)
     assert _running_with(word) == []
+    assert sorted(os.listdir("/proc/self/fd")) == before
