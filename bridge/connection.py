@@ -269,7 +269,11 @@ class Session:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(stream.abandon() for stream in list(self._streams.values())))
+        streams = list(self._streams.values())
+        ended = await asyncio.gather(*(stream.abandon() for stream in streams), return_exceptions=True)
+        for stream, outcome in zip(streams, ended, strict=True):
+            if isinstance(outcome, Exception):
+                log.error("could not end stream %s of a closed page", stream.id, exc_info=outcome)
         self.events.closed()
 
 

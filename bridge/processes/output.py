@@ -223,10 +223,12 @@ class Stream:
         """The client is gone: end the process and stop pumping, sending nothing more (the
         process's end, which killing it brings, must not be reported to a closed page)."""
         self._abandoned = True
-        await self.kill()
-        if self._task is None:  # never started (its id was not sent): nothing else ends it
-            self._done()
-        else:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        try:
+            await self.kill()
+        finally:  # a kill that failed still lets the stream go, and its place with it
+            if self._task is None:  # never started (its id was not sent): nothing else ends it
+                self._done()
+            else:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
