@@ -22,7 +22,13 @@ ASSETS = "/_ddbridge/docker-pages"
 
 # The views the shell's script knows; anything else under PAGES is a 404, not an empty page.
 _VIEWS = re.compile(r"containers(/[^/]+(/(logs|inspect|stats|terminal))?)?|(images|volumes)(/[^/]+)?")
-_ASSET_TYPES = {"app.js": "text/javascript", "style.css": "text/css"}
+# The assets under ASSETS: name -> (path under static/, media type). dom.js is the helpers the
+# pages share with the extensions host's page.
+_ASSETS = {
+    "app.js": ("docker-pages/app.js", "text/javascript"),
+    "dom.js": ("dom.js", "text/javascript"),
+    "style.css": ("docker-pages/style.css", "text/css"),
+}
 _NO_CACHE = {"Cache-Control": "no-cache"}
 # The pages show what containers print: should something slip through as markup, it still may not
 # run a script nor load anything from elsewhere. ('self' covers the same-origin WebSocket.) Only
@@ -35,14 +41,14 @@ _PAGE_HEADERS = {
 }
 
 
-def _read(name: str) -> bytes:
-    return resources.files("bridge").joinpath(f"static/docker-pages/{name}").read_bytes()
+def _read(path: str) -> bytes:
+    return resources.files("bridge").joinpath(f"static/{path}").read_bytes()
 
 
 def pages_router() -> APIRouter:
-    """The routes of the pages and of their two assets (read once, when the app is made)."""
-    shell = inject_shim(_read("index.html"))
-    assets = {name: _read(name) for name in _ASSET_TYPES}
+    """The routes of the pages and of their assets (read once, when the app is made)."""
+    shell = inject_shim(_read("docker-pages/index.html"))
+    assets = {name: (_read(path), media_type) for name, (path, media_type) in _ASSETS.items()}
     router = APIRouter()
 
     @router.get(PAGES + "/{view:path}")
@@ -53,8 +59,10 @@ def pages_router() -> APIRouter:
 
     @router.get(ASSETS + "/{name}")
     async def asset(name: str) -> Response:
-        if name not in assets:
+        found = assets.get(name)
+        if found is None:
             return PlainTextResponse(f"not found: {ASSETS}/{name}", status_code=404)
-        return Response(assets[name], media_type=_ASSET_TYPES[name], headers=_NO_CACHE)
+        body, media_type = found
+        return Response(body, media_type=media_type, headers=_NO_CACHE)
 
     return router

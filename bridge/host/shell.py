@@ -15,10 +15,12 @@ from starlette.types import Receive, Scope, Send
 
 from bridge.context import EXTENSION_DOMAIN
 
+# Paths under static/: the page's own files, and the helpers it shares with the Docker pages.
 _FILES = {
-    "/": ("index.html", "text/html"),
-    "/shell.js": ("shell.js", "text/javascript"),
-    "/shell.css": ("shell.css", "text/css"),
+    "/": ("shell/index.html", "text/html"),
+    "/dom.js": ("dom.js", "text/javascript"),
+    "/shell.js": ("shell/shell.js", "text/javascript"),
+    "/shell.css": ("shell/shell.css", "text/css"),
 }
 
 
@@ -59,8 +61,6 @@ class ShellPages:
             response = PlainTextResponse(f"not found: {scope['path']}", status_code=404)
         else:
             name, media_type = found
-            body = await run_in_threadpool(
-                resources.files("bridge").joinpath("static", "shell", name).read_bytes
-            )
+            body = await run_in_threadpool(resources.files("bridge").joinpath("static", name).read_bytes)
             response = Response(body, media_type=media_type, headers=self.headers)
         await response(scope, receive, send)

@@ -1,5 +1,6 @@
 """The stand-in Docker pages over HTTP: one shell page with the shim first in ``<head>`` for every
-view, its two assets, 404 for the rest, and the daemon's Host check in front of them."""
+view, its assets (among them dom.js, the helpers shared with the host's page), 404 for the rest,
+and the daemon's Host check in front of them."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def test_every_view_is_the_shell_with_the_shim(http: httpx.Client, view: str) ->
     assert response.headers["content-type"].startswith("text/html")
     head = response.text.split("<head>", 1)[1]
     assert head.startswith('<script src="/ddclient.js"></script>'), "the shim runs before the page's script"
-    assert '<script src="/_ddbridge/docker-pages/app.js" defer></script>' in head
+    shared = '<script src="/_ddbridge/docker-pages/dom.js" defer></script>'
+    assert f'{shared}\n<script src="/_ddbridge/docker-pages/app.js" defer></script>' in head, "dom.js first"
     assert "default-src 'self'" in response.headers["content-security-policy"]
 
 
@@ -59,7 +61,10 @@ def test_anything_else_is_not_found(http: httpx.Client, path: str) -> None:
     assert http.get(f"_ddbridge/{path}").status_code == 404
 
 
-@pytest.mark.parametrize(("name", "media_type"), [("app.js", "text/javascript"), ("style.css", "text/css")])
+@pytest.mark.parametrize(
+    ("name", "media_type"),
+    [("app.js", "text/javascript"), ("dom.js", "text/javascript"), ("style.css", "text/css")],
+)
 def test_assets(http: httpx.Client, name: str, media_type: str) -> None:
     response = http.get(f"_ddbridge/docker-pages/{name}")
     assert response.status_code == 200

@@ -20,26 +20,7 @@
   // ------------------------------------------------------------------------------------------
   // DOM helpers
 
-  /**
-   * An element with attributes (`on*` keys become listeners) and children (strings become text).
-   * @param {string} tag
-   * @param {Record<string, any> | null} [props]
-   * @param {...any} children
-   */
-  function h(tag, props, ...children) {
-    const element = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === undefined || value === null || value === false) continue;
-      if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
-      else element.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children.flat(Infinity)) {
-      if (child !== undefined && child !== null && child !== false) {
-        element.append(child instanceof Node ? child : String(child));
-      }
-    }
-    return element;
-  }
+  const { h, formatBytes } = ddbridgeDom; // bridge/static/dom.js, loaded before this script
 
   /** @param {...string} parts path segments under BASE, each encoded (but for the colon of
    * "sha256:…", spelt as the daemon's navigation URLs spell it) */
@@ -75,19 +56,6 @@
     if (error && typeof error.stderr === "string" && error.stderr.trim()) return error.stderr.trim();
     if (error && typeof error.message === "string") return error.message;
     return String(error);
-  }
-
-  /** @param {number} bytes */
-  function formatBytes(bytes) {
-    if (!Number.isFinite(bytes) || bytes < 0) return "—";
-    const units = ["B", "kB", "MB", "GB", "TB"];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1000 && unit < units.length - 1) {
-      value /= 1000;
-      unit += 1;
-    }
-    return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
   }
 
   /** "5 minutes ago" for a Date, unix seconds or an ISO string. */

@@ -63,44 +63,11 @@
   // ------------------------------------------------------------------------------------------
   // DOM and formatting helpers
 
-  /**
-   * An element with attributes (`on*` keys become listeners) and children (strings become text).
-   * @template {keyof HTMLElementTagNameMap} K
-   * @param {K} tag
-   * @param {Record<string, any> | null} [props]
-   * @param {...any} children
-   * @returns {HTMLElementTagNameMap[K]}
-   */
-  function h(tag, props, ...children) {
-    const element = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === undefined || value === null || value === false) continue;
-      if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
-      else element.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children.flat(Infinity)) {
-      if (child !== undefined && child !== null && child !== false) {
-        element.append(child instanceof Node ? child : String(child));
-      }
-    }
-    return element;
-  }
+  const { h, formatBytes } = ddbridgeDom; // bridge/static/dom.js, loaded before this script
 
   /** @param {unknown} error a rejection: the daemon's error, or the connection's */
   function errorText(error) {
     return error instanceof Error ? error.message : String(error);
-  }
-
-  /** @param {number} bytes */
-  function formatBytes(bytes) {
-    const units = ["B", "kB", "MB", "GB"];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1000 && unit < units.length - 1) {
-      value /= 1000;
-      unit += 1;
-    }
-    return `${unit === 0 || value >= 100 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
   }
 
   /** @param {number} seconds */
