@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from playwright.sync_api import BrowserContext, Dialog, Frame, FrameLocator, Page, expect
+from playwright.sync_api import BrowserContext, Dialog, Frame, FrameLocator, Locator, Page, expect
 
 from tests.browser.helpers import ClientPage
 from tests.support.dockerd import EngineUnderTest
@@ -187,6 +187,22 @@ def install_from_the_page(page: Page, reference: str) -> None:
     expect(card.locator(".step.done", has_text=f"Extracting {reference}")).to_be_visible()
 
 
+def open_framed(
+    page: Page, link: Locator | None = None, heading: str = "", *, route: str = "", called: bool = True
+) -> None:
+    """Opens an extension with ``link`` (its navigation entry, its row's link; None when it is
+    already opening) and checks what the page then shows: the route in its URL (``route``, a
+    pattern), the framed page's heading, and (``called``) that page's ddClient call answered."""
+    if link is not None:
+        link.click()
+    if route:
+        expect(page).to_have_url(re.compile(route))
+    if heading:
+        expect(shown_frame(page).locator("h1")).to_have_text(heading)
+    if called:
+        expect(shown_frame(page).locator("#calls")).to_have_text(CALLED)
+
+
 def test_install_open_update_and_remove_from_the_page(
     start_host: Callable[..., RunningBridge],
     shell: Callable[[RunningBridge, str], ClientPage],
@@ -207,9 +223,7 @@ def test_install_open_update_and_remove_from_the_page(
     # extensions.open gave. The frame is denied storage (a third-party frame), so its calls work
     # only because the page answered its shim's request for a credential.
     install_from_the_page(page, notes)
-    expect(page).to_have_url(re.compile(r"#/extension/127\.0\.0\.1:\d+/acme/notes$"))
-    expect(shown_frame(page).locator("h1")).to_have_text("Notes")
-    expect(shown_frame(page).locator("#calls")).to_have_text(CALLED)
+    open_framed(page, None, "Notes", route=r"#/extension/127\.0\.0\.1:\d+/acme/notes$")
     (listed,) = running_list(page)
     src = page.locator("iframe.extension-frame:visible").get_attribute("src") or ""
     assert src.startswith(listed["origin"] + "/?token="), src
@@ -222,11 +236,8 @@ def test_install_open_update_and_remove_from_the_page(
     expect(nav).to_have_text(["Board", "Notes"])
 
     # From the navigation: each extension in its frame, the Docker pages beside them.
-    nav.filter(has_text="Notes").click()
-    expect(shown_frame(page).locator("h1")).to_have_text("Notes")
-    nav.filter(has_text="Board").click()
-    expect(page).to_have_url(re.compile(r"#/extension/.*/acme/board$"))
-    expect(shown_frame(page).locator("#calls")).to_have_text(CALLED)
+    open_framed(page, nav.filter(has_text="Notes"), "Notes", called=False)
+    open_framed(page, nav.filter(has_text="Board"), route=r"#/extension/.*/acme/board$")
     expect(page.locator("iframe.extension-frame")).to_have_count(2)  # Notes' is kept, hidden
     page.locator(".sidebar .nav", has_text="Containers").click()
     expect(page).to_have_url(re.compile(r"#/containers$"))
@@ -238,7 +249,7 @@ def test_install_open_update_and_remove_from_the_page(
     nav.filter(has_text="Notes").click()
     page.reload()
     expect(nav.filter(has_text="Notes")).to_have_attribute("aria-current", "page")
-    expect(shown_frame(page).locator("#calls")).to_have_text(CALLED)
+    open_framed(page)
 
     # Updated to another tag of its repository (":2.0" is enough), its frame loads afresh.
     page.locator(".sidebar .nav", has_text="Manage extensions").click()
@@ -251,9 +262,7 @@ def test_install_open_update_and_remove_from_the_page(
     expect(card.locator("strong")).to_have_text(f"Updating Notes to {newer}")
     expect(card.locator(".outcome")).to_have_text("Done.", timeout=60_000)
     expect(row.locator("td").nth(1)).to_have_text("2.0")
-    row.get_by_role("link", name="Notes").click()
-    expect(shown_frame(page).locator("h1")).to_have_text("Notes 2.0")
-    expect(shown_frame(page).locator("#calls")).to_have_text(CALLED)
+    open_framed(page, row.get_by_role("link", name="Notes"), "Notes 2.0")
 
     # Removed from the page, once confirmed: gone from the navigation and the list.
     page.locator(".sidebar .nav", has_text="Manage extensions").click()
@@ -308,7 +317,7 @@ def test_the_page_hands_a_credential_to_its_own_frames_only(
     # The frames opened below without a credential get the login page.
     client_page.allow_console(r"status of 40[134]|Blocked autofocusing")
     page = client_page.page
-    expect(shown_frame(page).locator("#calls")).to_have_text(CALLED)
+    open_framed(page)
     origins = {entry["name"]: entry["origin"] for entry in running_list(page)}
     origin, other = origins[repository(notes)], origins[repository(board)]
 
@@ -415,13 +424,11 @@ def test_an_extension_that_failed_to_come_up_says_why(
     expect(page.locator("#extension-links .nav", has_text="Notes").locator(".badge")).to_have_count(0)
 
     # Its page is still served (from its cached files), under a banner saying why it failed.
-    row.get_by_role("link", name="Broken").click()
+    open_framed(page, row.get_by_role("link", name="Broken"), "Broken", called=False)
     expect(page.locator("#extension-banner")).to_have_text(f"Its backend failed: {why}")
-    expect(shown_frame(page).locator("h1")).to_have_text("Broken")
     page.screenshot(path=str(artifacts / "host-failed.png"))
-    page.locator("#extension-links .nav", has_text="Notes").click()
+    open_framed(page, page.locator("#extension-links .nav", has_text="Notes"))
     expect(page.locator("#extension-banner")).to_be_hidden()
-    expect(shown_frame(page).locator("#calls")).to_have_text(CALLED)
 
 
 def test_a_page_whose_credential_is_refused_says_how_to_sign_in(
