@@ -64,6 +64,7 @@ WEBSOCKET_HANDSHAKE = frozenset({b"host", b"origin", b"user-agent", b"content-le
 
 CONNECT_TIMEOUT = 10.0
 KEEPALIVE_EXPIRY = 2.0
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Same bound as uvicorn's default for frames coming from the browser.
 MAX_MESSAGE = 16 * 1024 * 1024
 
@@ -200,7 +201,7 @@ class DevServerProxy:
             content=request.stream() if has_body else None,
         )
         try:
-            upstream = await self.client.send(outgoing, stream=True)
+            upstream = await self._send(outgoing, retry=not has_body and request.method in SAFE_METHODS)
         except ClientDisconnect:
             return
         except httpx.RequestError as exc:
@@ -210,6 +211,20 @@ class DevServerProxy:
             await self._relay_response(upstream, scope, receive, send)
         finally:
             await upstream.aclose()
+
+    async def _send(self, outgoing: httpx.Request, *, retry: bool) -> httpx.Response:
+        """The dev server's answer. A request without a body and without side effects is sent
+        once more on a new connection when its connection broke before any answer came: a
+        kept-alive connection the server closes just as a request goes out on it (the server's
+        idle timeout, or its answer to the previous request ending it) fails through no fault
+        of the page, and browsers retry those the same way."""
+        try:
+            return await self.client.send(outgoing, stream=True)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if not retry:
+                raise
+            log.debug("UI dev server %s: the connection broke (%s); sending again", self.source, exc)
+            return await self.client.send(outgoing, stream=True)
 
     def _unreachable(self, exc: httpx.RequestError, method: str, path: str) -> Response:
         reason = _describe(exc)

@@ -6,8 +6,12 @@ tests, whose session-wide Playwright keeps an event loop running in the main thr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import socket
+import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -149,6 +153,55 @@ def test_head_answers_headers_only(proxy: RunningBridge) -> None:
     head = httpx.head(proxy.url + "app.js", headers=proxy.headers)
     assert head.status_code == 200 and head.content == b""
     assert int(head.headers["content-length"]) == len(devserver_app.SCRIPT)
+
+
+class OneAnswerServer:
+    """A dev server that answers one request per connection, keeps the connection open, and
+    resets it when the next request comes on it: a kept-alive connection that breaks just as
+    a request goes out, every time."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        received = b""
+        with connection, contextlib.suppress(OSError):
+            while data := connection.recv(65536):
+                received += data
+                heads = received.split(b"\r\n\r\n")[:-1]
+                if not heads:
+                    continue
+                self.requests.append(heads[-1].split(b"\r\n", 1)[0])
+                if len(heads) > 1:
+                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return  # closed with a reset, unanswered
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\nfresh"
+                )
+
+
+def test_a_request_on_a_connection_that_breaks_is_sent_again_when_it_is_safe(
+    bridge: Callable[..., RunningBridge],
+) -> None:
+    upstream = OneAnswerServer()
+    running = bridge("--ui-source", upstream.url)
+    with httpx.Client(headers=running.headers) as client:
+        for path in ("/a", "/b", "/c"):  # each after the first goes out on a kept-alive connection
+            answer = client.get(running.url.rstrip("/") + path)
+            assert (answer.status_code, answer.text) == (200, "fresh")
+        posted = client.post(running.url.rstrip("/") + "/d", content=b"x")  # never sent twice
+    assert posted.status_code == 502 and "not reachable" in posted.text
+    assert upstream.requests.count(b"POST /d HTTP/1.1") == 1
+    upstream.listener.close()
 
 
 @pytest.mark.parametrize("code", [201, 204, 404, 418, 500])
