@@ -108,7 +108,7 @@ def test_a_page_on_another_port_cannot_connect_or_run_the_shim(
     probe.allow_console("WebSocket connection to .* failed|Failed to load resource")
     outcome = probe.page.evaluate("window.probe")
     assert outcome["shim"] == "refused" and outcome["call"] == "none"
-    probe.page.wait_for_function("window.probe.ws !== 'pending'")
+    probe.page.wait_for_function("() => window.probe.ws !== 'pending'")
     assert probe.page.evaluate("window.probe.ws") == "refused 1006"
     assert probe.page.evaluate("typeof window.ddClient") == "undefined"
     log = running.log()
@@ -142,7 +142,9 @@ def test_without_a_session_the_browser_is_asked_for_the_token(
     page.screenshot(path=artifacts / "token-page.png")
     page.get_by_placeholder("token").fill(running.token)
     page.get_by_role("button", name="Open").click()
-    page.wait_for_function("window.testPageReady === true")
+    # A function, not an expression: Playwright evals an expression in the page, which the token
+    # page's CSP refuses when the poll runs before the navigation the click starts.
+    page.wait_for_function("() => window.testPageReady === true")
     assert page.url == running.url, "the token is not left in the address bar"
     client = ClientPage(page)
     assert client.value("extension.host.cli.exec", "greet", ["again"])["stdout"] == "hello again\n"
@@ -268,10 +270,10 @@ def test_without_sec_fetch_headers_a_foreign_page_gets_no_credential(
     try:
         page = context.new_page()
         page.goto(running.login_url().replace("127.0.0.1", "victim.test"))
-        page.wait_for_function("window.testPageReady === true")
+        page.wait_for_function("() => window.testPageReady === true")
         received.clear()
         page.goto(origin.replace("127.0.0.1", "victim.test") + "/victim.html")
-        page.wait_for_function("window.probe.shim !== 'pending'")
+        page.wait_for_function("() => window.probe.shim !== 'pending'")
         outcome = page.evaluate("window.probe")
         assert not any(name.lower().startswith("sec-fetch") for headers in received for name, _ in headers)
         if referrer:
@@ -323,6 +325,6 @@ def test_only_allowed_origins_may_frame_the_ui(
         wait_for(lambda: frame.url.startswith("chrome-error:"), what="the frame to be refused")
         assert not running.calls()
         return
-    frame.wait_for_function("window.testPageReady === true")
+    frame.wait_for_function("() => window.testPageReady === true")
     result = frame.evaluate("window.ddClient.extension.host.cli.exec('greet', ['framed'])")
     assert result["stdout"] == "hello framed\n"
