@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bench import wsclient
-from bench.measure import RssSampler, cpu_seconds, interleaved, median_ms
+from bench.measure import RssSampler, cpu_seconds, latency_versus
 from bench.nginx import BIG_SIZE
 from bench.report import Row
 
@@ -62,19 +62,11 @@ async def run_big(
             answer = await wsclient.call(ws, big_frame)
             if len(answer) < BIG_SIZE:
                 raise RuntimeError(f"the bridge's /big answer is short: {answer[:300]!r}")
-            get = await interleaved(
-                settings.reps,
-                {
-                    "baseline": lambda: median_ms(settings.calls, direct_get),
-                    "bridge": lambda: median_ms(settings.calls, lambda: wsclient.call(ws, big_frame)),
-                },
+            get = await latency_versus(
+                settings.reps, settings.calls, lambda: wsclient.call(ws, big_frame), direct_get
             )
-            post = await interleaved(
-                settings.reps,
-                {
-                    "baseline": lambda: median_ms(settings.calls, direct_post),
-                    "bridge": lambda: median_ms(settings.calls, lambda: wsclient.call(ws, upload_frame)),
-                },
+            post = await latency_versus(
+                settings.reps, settings.calls, lambda: wsclient.call(ws, upload_frame), direct_post
             )
     finally:
         await ws.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 
 from bench import wsclient
-from bench.measure import interleaved, median_ms
+from bench.measure import latency_versus
 from bench.report import Row
 
 QUICK_EXIT = "quick-exit"
@@ -67,12 +67,8 @@ async def _compare(
     try:
         await wsclient.call(ws, bridge_frame)  # warm: imports, the engine's first exec, caches
         await baseline()
-        return await interleaved(
-            settings.reps,
-            {
-                "baseline": lambda: median_ms(settings.calls, baseline),
-                "bridge": lambda: median_ms(settings.calls, lambda: wsclient.call(ws, bridge_frame)),
-            },
+        return await latency_versus(
+            settings.reps, settings.calls, lambda: wsclient.call(ws, bridge_frame), baseline
         )
     finally:
         await ws.close()

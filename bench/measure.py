@@ -92,3 +92,13 @@ async def median_ms(count: int, one: Callable[[], Awaitable[object]]) -> float:
         await one()
         latencies.append(time.perf_counter() - started)
     return median(latencies) * 1e3
+
+
+async def latency_versus(
+    reps: int, calls: int, bridge: Callable[[], Awaitable[object]], baseline: Callable[[], Awaitable[object]]
+) -> dict[str, float]:
+    """The median ms of ``calls`` calls in a row of ``bridge`` and of ``baseline``, as
+    ``{"bridge": …, "baseline": …}``, repetitions interleaved."""
+    return await interleaved(
+        reps, {"baseline": lambda: median_ms(calls, baseline), "bridge": lambda: median_ms(calls, bridge)}
+    )
