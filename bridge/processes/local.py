@@ -27,7 +27,6 @@ import signal
 import subprocess
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from bridge.processes.base import STDERR, STDOUT, Chunk, ExitStatus
 from bridge.processes.sweep import signal_marked
@@ -59,10 +58,10 @@ class _PipeProtocol:
         self.open_pipes = {STDOUT, STDERR}
         self.readable = asyncio.Event()
         self.exited: asyncio.Future[None] = loop.create_future()
-        self.pipes: dict[int, Any] = {}  # the read transports, paused and resumed together
+        self.pipes: dict[int, _PipeReader] = {}  # paused and resumed together
         self.paused = False
 
-    def add_pipe(self, fd: int, pipe: Any) -> None:
+    def add_pipe(self, fd: int, pipe: _PipeReader) -> None:
         """The reader of output ``fd``."""
         self.pipes[fd] = pipe
         if self.paused:
@@ -256,7 +255,7 @@ def _output_pipes() -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def _require_directory(cwd: str) -> None:
-    """Name the working directory when it is the problem (uvloop's spawn error does not)."""
+    """Name the working directory, and what is wrong with it, before anything is started."""
     if not os.path.isdir(cwd):
         raise NotADirectoryError(errno.ENOTDIR, "not an existing directory", cwd)
 
@@ -282,11 +281,16 @@ def _spawn(
     )
 
 
+def _signal_tree(pid: int, marker: bytes, signum: signal.Signals) -> None:
+    """``signum`` to the process group ``pid`` leads, then to the marked processes outside it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+    signal_marked(marker, signum, spare_group=pid)
+
+
 def _end_unheld(popen: subprocess.Popen[bytes], marker: bytes) -> None:
     """Kill a process nobody will hold, its group and what carries its marker, and reap it."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(popen.pid, signal.SIGKILL)
-    signal_marked(marker, signal.SIGKILL, spare_group=popen.pid)
+    _signal_tree(popen.pid, marker, signal.SIGKILL)
     popen.wait()
 
 
@@ -377,10 +381,7 @@ class LocalProcess:
         return ExitStatus.from_returncode(returncode)
 
     async def _signal_all(self, signum: signal.Signals) -> None:
-        """``signum`` to the process group, then to the marked processes outside it."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signum)
-        await asyncio.to_thread(signal_marked, self._marker, signum, spare_group=self.pid)
+        await asyncio.to_thread(_signal_tree, self.pid, self._marker, signum)
 
     async def terminate(self, grace: float) -> None:
         self._killed = True
