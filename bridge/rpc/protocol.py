@@ -229,10 +229,15 @@ def dumps(value: Any) -> bytes:
         return _stdlib_dumps(value)
 
 
+def _raw_text(value: Any) -> bytes:
+    """A ``RawJson``'s text; any other value neither encoder knows is refused (TypeError)."""
+    if type(value) is not RawJson:
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    return value.text
+
+
 def _fragment(value: Any) -> orjson.Fragment:
-    if type(value) is RawJson:
-        return orjson.Fragment(value.text)
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    return orjson.Fragment(_raw_text(value))
 
 
 def _stdlib_dumps(value: Any) -> bytes:
@@ -242,9 +247,7 @@ def _stdlib_dumps(value: Any) -> bytes:
     marker = f"\u0000raw-json-{secrets.token_hex(8)}-"
 
     def mark(item: Any) -> str:
-        if type(item) is not RawJson:
-            raise TypeError(f"{type(item).__name__} is not JSON")
-        texts.append(item.text)
+        texts.append(_raw_text(item))
         return f"{marker}{len(texts) - 1}"
 
     encoded = json.dumps(value, separators=(",", ":"), default=mark).encode("ascii")
