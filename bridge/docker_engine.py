@@ -48,6 +48,7 @@ from bridge.engine_discovery import find_podman
 from bridge.engine_machine import EngineMachine, LocalMachine
 from bridge.errors import DockerUnavailable, InvalidParams
 from bridge.podman import is_podman
+from bridge.rpc import RawJson, loads, raw_json
 from bridge.ssh_engine import SCHEME as SSH_SCHEME
 from bridge.ssh_engine import SshMachine
 
@@ -313,6 +314,18 @@ class DockerEngine:
         """
         async with self.translate() as client:
             return await client._query_json(path, "GET", params=dict(params or {}))
+
+    async def get_raw(self, path: str, params: Mapping[str, Any] | None = None) -> RawJson | Any:
+        """``GET`` an Engine API path for a page: the answer as its own text when it is strict
+        JSON (``bridge.rpc.raw_json``), else parsed. A list of 1,000 containers is 1-2 MB that
+        aiodocker would parse with the stdlib and the reply encode again, for nothing: the page
+        gets the engine's JSON as it is either way."""
+        async with (
+            self.translate() as client,
+            client._query(path, "GET", params=dict(params or {})) as response,
+        ):
+            body = await response.read()
+        return raw_json(body) or loads(body)
 
     async def is_podman(self) -> bool:
         """Whether the engine is Podman (``bridge.podman``), asked on first need and remembered."""

@@ -98,7 +98,7 @@ async def _list(session: Session, path: str, options: _Options) -> Any:
     try:
         podman = await engine.is_podman()
         if not podman:
-            return await engine.get_json(path, options.query())
+            return await engine.get_raw(path, options.query())
         return docker_list(path, await engine.get_json(path, list_query(options.query())))
     except aiodocker.DockerError as exc:
         if refused(exc.status, podman):

@@ -111,9 +111,10 @@ class Recorder:
             fields["signal"] = status.signal
         self._exec_entry(params, fields)
 
-    def docker_list(self, name: str, answer: list[Any]) -> None:
+    def docker_list(self, name: str, answer: Any) -> None:
+        """The first answer to a list call (the engine's own text on Docker: ``RawJson``)."""
         if name not in self._lists:
-            self._lists[name] = answer
+            self._lists[name] = plain(answer)
             self.write()
 
     def dialog(self, answer: dict[str, Any]) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import websockets
 
 from bridge.testing import BridgeClient, RpcFailure
+from bridge.testing.launcher import RunningBridge
 from tests.integration.docker.conftest import StartBridge
 from tests.support.dockerd import LABEL, EngineUnderTest
 
@@ -36,6 +40,30 @@ async def test_containers_are_the_engines_json(client: BridgeClient, engine: Eng
     assert vm["State"] == "running"
     assert vm["Labels"] == {LABEL: engine.token}
     assert vm["Image"] == engine.image
+
+
+async def test_docker_engines_list_reaches_the_page_as_the_engine_wrote_it(
+    shared_bridge: RunningBridge, engine: EngineUnderTest, exited: str
+) -> None:
+    # Its bytes, unparsed (key order and all), as ``GET /containers/json`` answers the same
+    # query; the exited container's entry does not change between the two reads.
+    if engine.kind != "docker":
+        pytest.skip("Podman's lists are given Docker's shape, so they are parsed")
+    if not engine.host.startswith("unix://"):
+        pytest.skip(f"reads the engine's socket directly, and it is at {engine.host}")
+    filters = {"name": [exited]}
+    transport = httpx.AsyncHTTPTransport(uds=engine.host.removeprefix("unix://"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://engine") as direct:
+        answer = await direct.get("/containers/json", params={"all": "1", "filters": json.dumps(filters)})
+    body = answer.raise_for_status().text
+    assert exited in body
+    call = {"jsonrpc": "2.0", "id": 7, "method": "docker.listContainers"}
+    async with websockets.connect(shared_bridge.ws_url, max_size=None) as ws:
+        await ws.send(json.dumps({**call, "params": {"options": {"all": True, "filters": filters}}}))
+        frame = await ws.recv()
+    assert isinstance(frame, str)
+    assert frame.startswith('{"jsonrpc":"2.0","id":7,"result":')
+    assert frame[len('{"jsonrpc":"2.0","id":7,"result":') : -1] == body
 
 
 async def test_the_lists_have_dockers_shape(
@@ -144,3 +172,19 @@ async def test_filter_names_the_engine_refuses(client: BridgeClient) -> None:
     assert "options.filters" in failure.value.message
     assert "colour" in failure.value.message
     assert failure.value.data["errors"][0]["field"] == "options.filters"
+
+
+async def test_a_recording_keeps_the_engines_lists(
+    docker_bridge: StartBridge, engine: EngineUnderTest, exited: str, tmp_path: Path
+) -> None:
+    # ``--record`` writes what the page got (on Docker, the engine's own text) as JSON.
+    recording = tmp_path / "session.json"
+    running = docker_bridge("--record", str(recording))
+    options = {"all": True, "filters": {"name": [exited]}}
+    async with BridgeClient.connect(running.ws_url) as client:
+        listed = await containers(client, **options)
+        reference = {"filters": {"reference": [engine.image]}}
+        images = await client.call("docker.listImages", {"options": reference})
+    assert names(listed) == {exited}
+    script = json.loads(recording.read_text())
+    assert script["docker"] == {"listContainers": listed, "listImages": images}
