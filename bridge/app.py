@@ -27,6 +27,7 @@ from bridge.inspector import inspector_router, note_shim_load
 from bridge.mock import registry_for
 from bridge.redaction import redact
 from bridge.rpc import MethodRouter, Registry
+from bridge.rpc_socket import direct_line
 from bridge.security import POLICY_VIOLATION, admit_websocket
 from bridge.service_proxy import ServiceProxy
 from bridge.ui_routes import ExtensionUi
@@ -162,16 +163,20 @@ def assemble(
             return
         client = websocket.client
         peer = f"{client.host}:{client.port}" if client else "?"
+        line = direct_line(websocket.scope)
         session = Session(
             daemon,
             context_of(websocket.scope),
-            websocket.send_text,
+            line.send,
             peer,
             # The inspector shows it: a page URL may carry a token (a non-browser's, typed by hand).
             redact(websocket.headers.get("referer") or websocket.headers.get("origin") or "") or None,
         )
         daemon.sessions.add(session)
+        line.sink = session.receive
         try:
+            # Text frames go to the session by the line; through ASGI come binary frames, the
+            # disconnect and any text frame read before the line was attached.
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
@@ -184,6 +189,7 @@ def assemble(
         except WebSocketDisconnect:
             pass
         finally:
+            line.sink = None
             daemon.sessions.discard(session)
             await session.close()
 

@@ -22,12 +22,12 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bridge.budget import Hold, str_size
+from bridge.budget import Hold
 from bridge.config import LimitsSettings
 from bridge.errors import LimitExceeded, UnknownStream
 from bridge.processes.base import RunningProcess
 from bridge.processes.output import Stream
-from bridge.rpc import Frame, Reply, dispatch, encode, notification, parse_frame
+from bridge.rpc import Frame, Reply, dispatch, dumps, notification, parse_frame
 from bridge.rpc.dispatch import admit, refuse
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ddbridge.connection")
 
-SendText = Callable[[str], Awaitable[None]]
+SendFrame = Callable[[bytes], Awaitable[None]]
 StartProcess = Callable[[], Awaitable[RunningProcess]]
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ class Session:
         self,
         daemon: Daemon,
         context: ExtensionContext,
-        send_text: SendText,
+        send_frame: SendFrame,
         peer: str,
         page: str | None = None,
     ) -> None:
@@ -73,7 +73,7 @@ class Session:
         self.peer = peer
         # The inspector's view of this connection: its calls, streams and toasts.
         self.events = daemon.events.connect(peer, page)
-        self._send_text = send_text
+        self._send_frame = send_frame
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._streams: dict[str, Stream] = {}
@@ -83,13 +83,14 @@ class Session:
         self._stream_ids = itertools.count(1)
         self.closed = False
 
-    async def send(self, text: str) -> None:
+    async def send(self, frame: bytes) -> None:
+        """One text frame (UTF-8 JSON)."""
         async with self._send_lock:
-            await self._send_text(text)
+            await self._send_frame(frame)
 
     async def notify(self, method: str, params: dict[str, Any]) -> None:
         self.events.notified(method, params)
-        await self.send(encode(notification(method, params)))
+        await self.send(dumps(notification(method, params)))
 
     def receive(self, frame: str | bytes) -> None:
         task = asyncio.create_task(self._handle(frame))
@@ -108,14 +109,14 @@ class Session:
             reply = await dispatch(self.context.registry, frame, self, self.events)
             held = self.daemon.memory.hold("the reply")
             holds.append(held)  # given back in the end, with the calls' own
-            text = self._encode(frame, reply, holds[:-1], held, data)
-            if text is not None:
+            encoded = self._encode(frame, reply, holds[:-1], held, data)
+            if encoded is not None:
                 try:
-                    await self.send(text)
+                    await self.send(encoded)
                 except Exception as exc:  # the socket closed under us: close() cleans up
                     log.debug("reply to %s not sent: %s", self.peer, exc)
                     return
-                del text  # gone before its bytes are given back
+                del encoded  # gone before its bytes are given back
         finally:
             self._calls -= admitted
             for hold in holds:
@@ -134,11 +135,11 @@ class Session:
 
     def _encode(
         self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold, data: str | bytes
-    ) -> str | None:
-        """The text of ``reply``, every copy it makes on its way to the socket taken from
-        ``held`` before it is made: the JSON bytes, the text, then the encoded text and the
-        frame the WebSocket layer makes (the JSON's share reused). The calls' ``holds`` are
-        given back first: encoding drops their buffers with the responses, and bound the JSON
+    ) -> bytes | None:
+        """The JSON of ``reply``, every copy it makes on its way to the socket taken from
+        ``held`` before it is made: the JSON bytes and the frame the WebSocket layer makes of
+        them. The calls' ``holds`` are given back first: encoding drops their buffers with the
+        responses, and bound the JSON
         (escaped to ASCII when something in the request ``data`` may send the reply to the
         stdlib's encoder). A reply that does not fit becomes the budget's error for each
         request. A reply foreseen within ``RESPONSE_BYTES`` a response is part of the small
@@ -158,19 +159,18 @@ class Session:
             encoded = reply.encode() or b""
             reply.responses = []
             if len(encoded) <= small and foreseen <= 2 * small:
-                return encoded.decode()
+                return encoded
             if foreseen <= 2 * small:
                 held.add(2 * len(encoded))
             elif len(encoded) > foreseen:
                 held.add(2 * (len(encoded) - foreseen))
             else:
                 held.give_back(2 * (foreseen - len(encoded)))
-            held.add(str_size(len(encoded), ascii=encoded.isascii()))
         except LimitExceeded as exc:
             reply.responses = []
             held.release()
             encoded = refuse(frame, exc).encode() or b""
-        return encoded.decode()
+        return encoded
 
     def reply_hold(self, what: str) -> Hold:
         """A hold on the daemon's memory budget for buffers that go into the reply of the call

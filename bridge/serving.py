@@ -28,12 +28,12 @@ from bridge.errors import ConfigError
 from bridge.listener import (
     STATE_KEY,
     GuardedHttpProtocol,
-    GuardedWebSocketProtocol,
     Listener,
     raise_descriptor_limit,
 )
 from bridge.mock import check_mock_settings
 from bridge.redaction import RedactingFilter
+from bridge.rpc_socket import RpcWebSocketProtocol
 from bridge.security import is_loopback
 
 USAGE_ERROR = 2
@@ -283,7 +283,7 @@ class Runner:
         return uvicorn.Config(
             app,
             http=GuardedHttpProtocol,
-            ws=GuardedWebSocketProtocol,
+            ws=RpcWebSocketProtocol,
             log_level="debug" if self.args.verbose else "warning",
             # uvicorn's loggers go to the root handler, through the redacting filter.
             log_config=None,

@@ -1,0 +1,90 @@
+"""The RPC WebSocket's direct line: its text frames straight to the session, the session's
+frames straight to the socket, without ASGI's messages in between.
+
+Through ASGI every frame crossed an ``asyncio.Queue`` (uvicorn pausing and resuming the socket's
+reading around each one), the coroutines of every middleware, a message dict each way, and a
+reply's JSON bytes were decoded to a text only for uvicorn to encode it again: a fifth of the
+daemon's CPU per service call, and two more copies of a 16 MiB answer. The WebSocket protocol
+is the daemon's own (``RpcWebSocketProtocol``, given to uvicorn), so it offers the endpoint a
+``DirectLine`` in the connection's scope (``scope["extensions"][DIRECT_LINE]``): once the
+endpoint attaches a sink, each whole text frame goes to it as soon as it is parsed, and the
+session writes its frames through ``send``. Everything else — the handshake, binary frames,
+pings, closing, the disconnect — stays uvicorn's and ASGI's, as would a text frame read before
+the sink is attached (the endpoint attaches it right after the handshake's answer, before a
+frame can be read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from uvicorn.protocols.utils import ClientDisconnected
+from websockets.exceptions import InvalidState
+
+from bridge.listener import GuardedWebSocketProtocol
+
+DIRECT_LINE = "ddbridge.direct_line"
+Sink = Callable[[str], None]
+
+
+class DirectLine:
+    """One connection's line: ``sink`` (set by the endpoint) takes its text frames, ``send``
+    writes one."""
+
+    __slots__ = ("_protocol", "sink")
+
+    def __init__(self, protocol: RpcWebSocketProtocol) -> None:
+        self._protocol = protocol
+        self.sink: Sink | None = None
+
+    async def send(self, data: bytes) -> None:
+        """``data`` (UTF-8 text) as one text frame, once the socket takes more (uvicorn's write
+        flow control); ``ClientDisconnected`` when the connection is closing or gone."""
+        protocol = self._protocol
+        if not protocol.writable.is_set():
+            await protocol.writable.wait()
+        if protocol.disconnected or protocol.close_sent:
+            raise ClientDisconnected()
+        try:
+            protocol.conn.send_text(data)
+        except InvalidState as exc:
+            raise ClientDisconnected() from exc
+        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+
+
+class RpcWebSocketProtocol(GuardedWebSocketProtocol):
+    """uvicorn's WebSocket protocol (with the listener's guard), offering each upgraded
+    connection a ``DirectLine``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = DirectLine(self)
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # made only when the handshake is accepted
+        if scope is not None:
+            scope["extensions"][DIRECT_LINE] = self.line
+
+    def send_receive_event_to_app(self) -> None:
+        sink = self.line.sink
+        if sink is None or self.curr_msg_data_type != "text" or self.close_sent:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:  # uvicorn's own answer: close 1007
+            super().send_receive_event_to_app()
+            return
+        self.frames = []
+        sink(text)
+
+
+def direct_line(scope: Mapping[str, Any]) -> DirectLine:
+    """The line ``RpcWebSocketProtocol`` put in an RPC connection's scope."""
+    line = scope.get("extensions", {}).get(DIRECT_LINE)
+    if not isinstance(line, DirectLine):
+        raise RuntimeError("the RPC WebSocket needs ddbridge's WebSocket protocol (bridge.rpc_socket)")
+    return line

@@ -1,0 +1,55 @@
+"""The RPC WebSocket's direct line (``bridge.rpc_socket``): every text frame reaches the session
+however it arrives — in fragments, split across writes — and what is not a text of UTF-8 gets
+uvicorn's answer, leaving other connections alone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+import websockets
+from websockets.frames import Frame, Opcode
+
+from bridge import __version__
+from tests.support.handshake import rpc_answers
+from tests.support.processes import RunningBridge
+
+pytestmark = pytest.mark.integration
+
+INFO = {"jsonrpc": "2.0", "method": "host.info", "params": {}}
+
+
+def _masked(payload: bytes) -> bytes:
+    return Frame(Opcode.TEXT, payload).serialize(mask=True, extensions=[])
+
+
+async def test_fragmented_and_split_frames_reach_the_session(bridge: Callable[..., RunningBridge]) -> None:
+    running = bridge()
+    method = "é" * 5000  # an unknown method's error names it: the whole text came through
+    text = json.dumps({"jsonrpc": "2.0", "id": 5, "method": method}, ensure_ascii=False)
+    async with websockets.connect(running.ws_url, additional_headers=running.headers) as ws:
+        await ws.send([text[:10], text[10:3000], text[3000:]])  # three frames: TEXT, CONT, CONT
+        answer = json.loads(await ws.recv())
+        assert answer["id"] == 5 and answer["error"]["message"] == f"method not found: {method}"
+        await ws.send(json.dumps({**INFO, "id": 7}))
+        assert json.loads(await ws.recv())["result"]["version"] == __version__
+        # One frame written a byte at a time.
+        transport = ws.transport
+        for byte in _masked(json.dumps({**INFO, "id": 6}).encode()):
+            transport.write(bytes([byte]))
+        assert json.loads(await ws.recv())["id"] == 6
+
+
+async def test_a_text_frame_of_bad_utf8_closes_only_its_connection(
+    bridge: Callable[..., RunningBridge],
+) -> None:
+    running = bridge()
+    async with websockets.connect(running.ws_url, additional_headers=running.headers) as ws:
+        await ws.send(json.dumps({**INFO, "id": 1}))
+        await ws.recv()  # the line is attached and working
+        await ws.send(b'{"jsonrpc":"2.0","id":2,"method":"host.info","params":{"x":"\xff"}}', text=True)
+        with pytest.raises(websockets.ConnectionClosed) as caught:
+            await ws.recv()
+    assert caught.value.rcvd is not None and caught.value.rcvd.code == 1007
+    assert rpc_answers(running.ws_url, additional_headers=running.headers)
