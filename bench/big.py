@@ -11,7 +11,11 @@ part, on a fresh daemon, against twice the body.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aiohttp
@@ -82,17 +86,39 @@ async def run_big(
     ]  # fmt: skip
 
 
-async def run_cpu(endpoint: wsclient.Endpoint, pid: int, settings: CpuSettings) -> Row:
-    """The daemon's CPU time (/proc: user + system) over ``calls`` service calls, one in flight."""
+async def run_cpu(endpoint: wsclient.Endpoint, pid: int, nginx_socket: str, settings: CpuSettings) -> Row:
+    """The daemon's CPU time (/proc: user + system) over ``calls`` service calls, one in flight,
+    against the same calls through the floor relay (``bench.floor``) in the same run."""
+    bridge = await _cpu_per_call(endpoint, pid, settings.calls)
+    with _floor_relay(nginx_socket) as (floor, floor_pid):
+        baseline = await _cpu_per_call(floor, floor_pid, settings.calls)
+    return Row("cpu", f"daemon CPU per service call, over {settings.calls:,}", "µs", bridge, baseline,
+               "relay floor", max_value=60)  # fmt: skip
+
+
+async def _cpu_per_call(endpoint: wsclient.Endpoint, pid: int, calls: int) -> float:
     ws = await endpoint.connect()
     try:
         for request_id in range(100):  # warm
             await wsclient.call(ws, wsclient.SERVICE_CALL % request_id)
         before = cpu_seconds(pid)
-        for request_id in range(settings.calls):
+        for request_id in range(calls):
             await wsclient.call(ws, wsclient.SERVICE_CALL % request_id)
         used = cpu_seconds(pid) - before
     finally:
         await ws.close()
-    return Row("cpu", f"daemon CPU per service call, over {settings.calls:,}", "µs",
-               used / settings.calls * 1e6, max_value=60)  # fmt: skip
+    return used / calls * 1e6
+
+
+@contextlib.contextmanager
+def _floor_relay(nginx_socket: str) -> Iterator[tuple[wsclient.Endpoint, int]]:
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "bench.floor", nginx_socket], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert relay.stdout is not None
+        port = int(relay.stdout.readline())
+        yield wsclient.Endpoint(f"ws://127.0.0.1:{port}/rpc"), relay.pid
+    finally:
+        relay.kill()
+        relay.wait()

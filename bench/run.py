@@ -246,7 +246,8 @@ async def run_parts(parts: set[str], settings: Settings, folder: Path, skipped: 
                     rows.append(await execs.run_host_exec(endpoint, binaries, settings.execs))
                 if "cpu" in parts:
                     progress("daemon CPU per call")
-                    rows.append(await big.run_cpu(endpoint, running.process.pid, settings.cpu))
+                    pid = running.process.pid
+                    rows.append(await big.run_cpu(endpoint, pid, str(nginx.socket), settings.cpu))
         if parts & BROWSER_PARTS:
             rows += await run_browser_parts(parts, settings.browser, folder, common, nginx, skipped)
         if "big" in parts:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ddbridge.connection")
 
-SendFrame = Callable[[bytes], Awaitable[None]]
+SendFrame = Callable[[list[bytes]], Awaitable[None]]
 StartProcess = Callable[[], Awaitable[RunningProcess]]
 T = TypeVar("T")
 
@@ -83,14 +83,14 @@ class Session:
         self._stream_ids = itertools.count(1)
         self.closed = False
 
-    async def send(self, frame: bytes) -> None:
-        """One text frame (UTF-8 JSON)."""
+    async def send(self, pieces: list[bytes]) -> None:
+        """One text frame: the pieces of its UTF-8 JSON."""
         async with self._send_lock:
-            await self._send_frame(frame)
+            await self._send_frame(pieces)
 
     async def notify(self, method: str, params: dict[str, Any]) -> None:
         self.events.notified(method, params)
-        await self.send(dumps(notification(method, params)))
+        await self.send([dumps(notification(method, params))])
 
     def receive(self, frame: str | bytes) -> None:
         task = asyncio.create_task(self._handle(frame))
@@ -135,16 +135,17 @@ class Session:
 
     def _encode(
         self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold, data: str | bytes
-    ) -> bytes | None:
-        """The JSON of ``reply``, every copy it makes on its way to the socket taken from
-        ``held`` before it is made: the JSON bytes and the frame the WebSocket layer makes of
-        them. The calls' ``holds`` are given back first: encoding drops their buffers with the
-        responses, and bound the JSON
-        (escaped to ASCII when something in the request ``data`` may send the reply to the
-        stdlib's encoder). A reply that does not fit becomes the budget's error for each
-        request. A reply foreseen within ``RESPONSE_BYTES`` a response is part of the small
-        constant the budget leaves out: it is made first, and counted only if it came out
-        bigger (an answer of unknown size)."""
+    ) -> list[bytes] | None:
+        """The JSON of ``reply`` in pieces (``Reply.pieces``), what it takes on its way to the
+        socket taken from ``held`` before it is made: twice its size, for the JSON and the
+        frame's copy of it (a big answer's own bytes are a piece and go out uncopied, but stay
+        alive until sent: counted the same). The calls' ``holds`` are given back first:
+        encoding drops their buffers with the responses, and bound the JSON (escaped to ASCII
+        when something in the request ``data`` may send the reply to the stdlib's encoder). A
+        reply that does not fit becomes the budget's error for each request. A reply foreseen
+        within ``RESPONSE_BYTES`` a response is part of the small constant the budget leaves
+        out: it is made first, and counted only if it came out bigger (an answer of unknown
+        size)."""
         if not reply.responses:
             return None
         small = RESPONSE_BYTES * len(reply.responses)
@@ -156,21 +157,22 @@ class Session:
         try:
             if foreseen > 2 * small:
                 held.add(2 * foreseen)
-            encoded = reply.encode() or b""
+            pieces = reply.pieces()
             reply.responses = []
-            if len(encoded) <= small and foreseen <= 2 * small:
-                return encoded
+            size = sum(map(len, pieces))
+            if size <= small and foreseen <= 2 * small:
+                return pieces
             if foreseen <= 2 * small:
-                held.add(2 * len(encoded))
-            elif len(encoded) > foreseen:
-                held.add(2 * (len(encoded) - foreseen))
+                held.add(2 * size)
+            elif size > foreseen:
+                held.add(2 * (size - foreseen))
             else:
-                held.give_back(2 * (foreseen - len(encoded)))
+                held.give_back(2 * (foreseen - size))
         except LimitExceeded as exc:
             reply.responses = []
             held.release()
-            encoded = refuse(frame, exc).encode() or b""
-        return encoded
+            pieces = refuse(frame, exc).pieces()
+        return pieces
 
     def reply_hold(self, what: str) -> Hold:
         """A hold on the daemon's memory budget for buffers that go into the reply of the call

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from uvicorn.protocols.utils import ClientDisconnected
-from websockets.exceptions import InvalidState
+from websockets.protocol import State
 
 from bridge.listener import GuardedWebSocketProtocol
 
@@ -38,19 +38,31 @@ class DirectLine:
         self._protocol = protocol
         self.sink: Sink | None = None
 
-    async def send(self, data: bytes) -> None:
-        """``data`` (UTF-8 text) as one text frame, once the socket takes more (uvicorn's write
-        flow control); ``ClientDisconnected`` when the connection is closing or gone."""
+    async def send(self, pieces: list[bytes]) -> None:
+        """One text frame of the ``pieces`` of a UTF-8 text, once the socket takes more
+        (uvicorn's write flow control); ``ClientDisconnected`` when the connection is closing
+        or gone. The frame is written here, not by ``websockets``, which would join the pieces
+        (a 16 MiB answer copied twice): a server's frame is a header and the payload as it is
+        (unmasked, uncompressed: the daemon turns per-message deflate off)."""
         protocol = self._protocol
         if not protocol.writable.is_set():
             await protocol.writable.wait()
-        if protocol.disconnected or protocol.close_sent:
+        if protocol.disconnected or protocol.close_sent or protocol.conn.state is not State.OPEN:
             raise ClientDisconnected()
-        try:
-            protocol.conn.send_text(data)
-        except InvalidState as exc:
-            raise ClientDisconnected() from exc
-        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+        header = text_frame_header(sum(map(len, pieces)))
+        if len(pieces) == 1:
+            protocol.transport.write(header + pieces[0])
+        else:
+            protocol.transport.writelines([header, *pieces])
+
+
+def text_frame_header(length: int) -> bytes:
+    """The header of a final, unmasked text frame of ``length`` bytes (RFC 6455, 5.2)."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 1 << 16:
+        return b"\x81\x7e" + length.to_bytes(2, "big")
+    return b"\x81\x7f" + length.to_bytes(8, "big")
 
 
 class RpcWebSocketProtocol(GuardedWebSocketProtocol):

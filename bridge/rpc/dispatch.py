@@ -30,6 +30,7 @@ from bridge.rpc.protocol import (
     Request,
     RpcError,
     dumps,
+    dumps_pieces,
     error_response,
     result_response,
 )
@@ -75,7 +76,15 @@ class Reply:
         """The frame's UTF-8 JSON (a batch's responses as an array), or ``None`` for no reply."""
         if not self.responses:
             return None
-        return dumps(self.responses if self.batch else self.responses[0])
+        return dumps(self._message())
+
+    def pieces(self) -> list[bytes]:
+        """``encode``'s JSON in pieces, a big ``RawJson`` one of its own (``dumps_pieces``);
+        none for no reply."""
+        return dumps_pieces(self._message()) if self.responses else []
+
+    def _message(self) -> dict[str, Any] | list[dict[str, Any]]:
+        return self.responses if self.batch else self.responses[0]
 
     @property
     def text(self) -> str | None:

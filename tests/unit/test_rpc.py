@@ -11,11 +11,11 @@ import pytest
 
 from bridge.api.models import Params
 from bridge.errors import LimitExceeded, ServiceError
-from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, dumps, encode, parse_frame
+from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, dumps, dumps_pieces, encode, parse_frame
 from bridge.rpc.dispatch import admit, refuse
 from bridge.rpc.protocol import (
     PAUSE_COLLECTOR_FROM,
-    SHARED_PARSER_UP_TO,
+    PIECE_FROM,
     Invalid,
     RawJson,
     Request,
@@ -375,7 +375,15 @@ def test_a_body_parsed_while_the_collector_is_off_leaves_it_off() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    [b'{"b": 1, "a": [1.0, 2e3]}', b' "\xc3\xa9" ', b"18446744073709551615", b'"\\ud83d\\ude00"', b"null"],
+    [
+        b'{"b": 1, "a": [1.0, 2e3]}',
+        b' "\xc3\xa9" ',
+        b"18446744073709551615",
+        b"123456789012345678901234567890",  # past 64 bits: exactly as the backend wrote it
+        b'"\\ud83d\\ude00"',
+        b"null",
+        b"[" * 500 + b"]" * 500,
+    ],
 )
 def test_strict_json_is_kept_as_its_text_and_encoded_as_it_came(text: bytes) -> None:
     checked = raw_json(text)
@@ -394,22 +402,21 @@ def test_strict_json_is_kept_as_its_text_and_encoded_as_it_came(text: bytes) -> 
         b"NaN",
         b"1 2",
         b'"\\ud800"',  # a lone surrogate
-        b"123456789012345678901234567890",  # past 64 bits
+        b"1e",
+        b"-01",
+        b'{"a" 1}',
+        b"[1,]",
         b"\xef\xbb\xbf[1]",  # a byte order mark would end up inside the frame
         b'"\xff"',
+        b'"\xc0\x80"',  # an overlong NUL
+        b'"\xed\xa0\x80"',  # a surrogate encoded in UTF-8
+        b'["\xc3\xa9", "\xe9"]',  # bad UTF-8 after good
         b'"\x01"',
         b"[" * 2000 + b"]" * 2000,
     ],
 )
 def test_what_is_not_strict_json_is_not_kept_as_text(text: bytes) -> None:
     assert raw_json(text) is None
-
-
-def test_a_big_text_is_checked_by_a_parser_of_its_own() -> None:
-    big = b"[" + b'{"a":"x"},' * (SHARED_PARSER_UP_TO // 10) + b"{}]"
-    assert raw_json(big) == RawJson(big)
-    assert raw_json(big[:-1]) is None
-    assert raw_json(b"[1]") == RawJson(b"[1]")  # the shared one still works
 
 
 def test_raw_json_goes_in_as_its_text_when_the_stdlib_encodes() -> None:
@@ -432,3 +439,16 @@ def test_raw_json_goes_in_as_its_text_when_the_stdlib_encodes() -> None:
 def test_plain_leaves_other_values_alone() -> None:
     value = {"a": [1]}
     assert plain(value) is value
+
+
+@pytest.mark.parametrize("size", [0, PIECE_FROM - 1, PIECE_FROM, 3 * PIECE_FROM])
+def test_pieces_join_to_the_json_and_keep_big_texts_uncopied(size: int) -> None:
+    text = b'["' + b"x" * size + b'"]'
+    small = RawJson(b'{"a":"\\u0000"}')  # an escaped NUL in a small text: not a split
+    value = [{"id": 1, "result": RawJson(text)}, {"s": "\x00", "r": small}, RawJson(text)]
+    pieces = dumps_pieces(value)
+    assert b"".join(pieces) == dumps(value)
+    big = [piece for piece in pieces if piece is text]
+    assert len(big) == (2 if len(text) >= PIECE_FROM else 0)
+    assert dumps_pieces({"n": 1}) == [b'{"n":1}']
+    assert dumps_pieces({"id": 2**70, "r": RawJson(text)}) == [dumps({"id": 2**70, "r": RawJson(text)})]
