@@ -18,6 +18,7 @@ import functools
 import sys
 from collections import deque
 from collections.abc import Callable
+from typing import cast
 
 import httptools
 import orjson
@@ -40,8 +41,7 @@ class Upstream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def request(self, answered: Answered) -> None:
         assert self.transport is not None
@@ -66,8 +66,7 @@ class Relay(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         self.ws.receive_data(data)
