@@ -47,7 +47,7 @@ class DirectLine:
         protocol = self._protocol
         if not protocol.writable.is_set():
             await protocol.writable.wait()
-        if protocol.disconnected or protocol.close_sent or protocol.conn.state is not State.OPEN:
+        if protocol.disconnected or protocol.conn.state is not State.OPEN:  # gone, or closing
             raise ClientDisconnected()
         header = text_frame_header(sum(map(len, pieces)))
         if len(pieces) == 1:

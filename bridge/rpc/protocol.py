@@ -229,11 +229,8 @@ def dumps(value: Any) -> bytes:
     (integers past 64 bits, lone surrogates) are encoded by the stdlib instead, with non-ASCII
     characters escaped: a lone surrogate has no UTF-8 form, and as ``\\udXXX`` it stays valid
     JSON for a backend and a valid text frame for a page. A ``RawJson`` is written as its text
-    either way."""
-    try:
-        return orjson.dumps(value, default=_fragment, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:
-        return _stdlib_dumps(value)
+    either way. (The join of one piece, the usual case, is that piece: no copy.)"""
+    return b"".join(dumps_pieces(value))
 
 
 def dumps_pieces(value: Any) -> list[bytes]:
@@ -243,10 +240,10 @@ def dumps_pieces(value: Any) -> list[bytes]:
 
     Each big text is written by orjson as a NUL byte, which splits its output: orjson escapes a
     NUL in a string, and strict JSON (every ``RawJson``) holds none, so each NUL it writes is
-    one of these, in order. The stdlib's encoding (``dumps``' fallback) comes as one piece."""
+    one of these, in order. The stdlib's encoding (the fallback) comes as one piece."""
     big: list[bytes] = []
 
-    def piece(item: Any) -> orjson.Fragment:
+    def fragment(item: Any) -> orjson.Fragment:
         text = _raw_text(item)
         if len(text) < PIECE_FROM:
             return orjson.Fragment(text)
@@ -254,7 +251,7 @@ def dumps_pieces(value: Any) -> list[bytes]:
         return _PIECE_MARK
 
     try:
-        encoded = orjson.dumps(value, default=piece, option=orjson.OPT_NON_STR_KEYS)
+        encoded = orjson.dumps(value, default=fragment, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
         return [_stdlib_dumps(value)]
     if not big:
@@ -270,10 +267,6 @@ def _raw_text(value: Any) -> bytes:
     if type(value) is not RawJson:
         raise TypeError(f"{type(value).__name__} is not JSON")
     return value.text
-
-
-def _fragment(value: Any) -> orjson.Fragment:
-    return orjson.Fragment(_raw_text(value))
 
 
 def _stdlib_dumps(value: Any) -> bytes:
