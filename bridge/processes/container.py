@@ -56,12 +56,17 @@ from bridge.processes.base import Chunk, ExecSpec, ExitStatus
 log = logging.getLogger("ddbridge.exec")
 
 MARKER = "DDBRIDGE_EXEC_ID"
-# $1 is the signal, $2 the marker. Exits 127 when the image lacks what the sweep needs.
+# $1 is the signals, sent one pass each, $2 the marker. Exits 127 when the image lacks what the
+# sweep needs.
 _SWEEP = (
     "command -v grep >/dev/null && command -v kill >/dev/null || exit 127; "
-    'for d in /proc/[0-9]*; do grep -qzxF "$2" "$d/environ" 2>/dev/null '
-    '&& kill -s "$1" "${d#/proc/}" 2>/dev/null; done; exit 0'
+    'for s in $1; do for d in /proc/[0-9]*; do grep -qzxF "$2" "$d/environ" 2>/dev/null '
+    '&& kill -s "$s" "${d#/proc/}" 2>/dev/null; done; done; exit 0'
 )
+# The passes of each sweep. The kill stops every process first: /proc lists them in no order that
+# follows their tree, and a shell whose children were killed before it would exit by itself (with
+# its own code, 0 for ``wait``) or start others before its turn came.
+_PASSES = {"TERM": "TERM", "KILL": "STOP KILL"}
 # How the engine reports, as the exec's first output, a command it could not start: Docker's
 # "OCI runtime exec failed: ...", Podman's "Error: runc: exec failed: ...: OCI runtime attempted
 # to invoke a command that was not found" (then a line about its attach socket).
@@ -247,7 +252,7 @@ class ContainerProcess:
         return True
 
     async def _run_sweep(self, signame: str) -> int:
-        argv = ["sh", "-c", _SWEEP, "ddbridge-kill", signame, self._marker]
+        argv = ["sh", "-c", _SWEEP, "ddbridge-kill", _PASSES[signame], self._marker]
         async with self._engine.translate() as client:
             sweeper = await client.containers.container(segment(self._container)).exec(
                 argv, stdout=True, stderr=True, user="0"

@@ -168,6 +168,20 @@ async def test_close_ends_the_process_inside_the_container(
     assert wait_gone(engine, engine.vm, "sleep 300") == []
 
 
+async def test_close_ends_a_shell_that_restarts_what_is_killed(
+    client: BridgeClient, engine: EngineUnderTest
+) -> None:
+    """A loop that starts its child again as soon as it dies gets no turn to: the kill stops
+    every process of the exec before it kills any (in /proc's order the child may come first)."""
+    script = "trap '' TERM; echo started; while :; do sleep 3003; done"
+    stream = await client.spawn({"target": "vm", "cmd": "sh", "args": ["-c", script]})
+    assert await asyncio.wait_for(stream.output.get(), 10) == ("stdout", "started\n")
+    await stream.kill()  # the TERM pass and its grace leave the loop's sleep running by the KILL
+    outcome = await stream.finished()
+    assert (outcome.code, outcome.signal) == (137, "SIGKILL")
+    assert wait_gone(engine, engine.vm, "sleep 3003") == []
+
+
 async def test_close_reaches_processes_that_left_the_session(
     client: BridgeClient, engine: EngineUnderTest
 ) -> None:
