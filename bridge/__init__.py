@@ -5,6 +5,10 @@ The daemon serves a shim (``/ddclient.js``) that defines ``window.ddClient`` and
 backend, runs host binaries and containers' processes, and talks to the Docker engine.
 """
 
+from bridge.deferred import defer
+
+defer("aiodocker", "aiohttp")
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]

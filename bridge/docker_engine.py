@@ -62,8 +62,9 @@ _CONNECT_FAILED = 900
 _PLAIN_TO_TLS = "Client sent an HTTP request to an HTTPS server."
 # OpenSSL's words in a message: "[SSL: CODE] what went wrong (_ssl.c:1006)".
 _SSL_DETAIL = re.compile(r"\[SSL: \w+\] ([^()\]]+?) \(_ssl")
-# Engine calls that are not streams get this long; exec streams are not limited.
-_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=10)
+# Engine calls that are not streams get this long (seconds); exec streams are not limited.
+_TIMEOUT = 120
+_CONNECT_TIMEOUT = 10
 
 # Docker's container name grammar (with the leading "/" lists show), or an id or its prefix.
 _CONTAINER = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+|[0-9a-f]{1,64}", re.ASCII)
@@ -283,7 +284,8 @@ class DockerEngine:
         connects); making it does not connect to the engine itself."""
         if self._client is None:
             url = await self.machine.connect()
-            self._client = aiodocker.Docker(url=url, ssl_context=self.address.ssl_context(), timeout=_TIMEOUT)
+            timeout = aiohttp.ClientTimeout(total=_TIMEOUT, sock_connect=_CONNECT_TIMEOUT)
+            self._client = aiodocker.Docker(url=url, ssl_context=self.address.ssl_context(), timeout=timeout)
         return self._client
 
     async def cli_env(self) -> dict[str, str]:
@@ -304,7 +306,7 @@ class DockerEngine:
         except aiohttp.ClientError as exc:
             raise self.unavailable(await self.machine.explain(str(exc) or type(exc).__name__)) from exc
         except TimeoutError as exc:
-            raise self.unavailable(f"no answer within {_TIMEOUT.total:g} s") from exc
+            raise self.unavailable(f"no answer within {_TIMEOUT} s") from exc
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """``GET`` an Engine API path and return the JSON exactly as the engine sent it.

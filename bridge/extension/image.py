@@ -48,8 +48,9 @@ API_LABEL = "com.docker.desktop.extension.api.version"
 REQUIRED_LABELS = {TITLE_LABEL: "title", VENDOR_LABEL: "vendor", API_LABEL: "extension API"}
 # The extraction container is never started, but the engine wants a command to create it.
 _NEVER_RUN = ["ddbridge-extraction-never-runs"]
-# An archive streams for as long as it takes; it only fails when the engine stops sending.
-_ARCHIVE_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120)
+# An archive streams for as long as it takes; it only fails when the engine stops sending
+# for this long (seconds).
+_ARCHIVE_SILENCE = 120
 
 
 class ImageNotFound(ExtensionError):
@@ -209,7 +210,9 @@ async def _copy_out(client: aiodocker.Docker, container: str, path: str, extract
     thread, so the event loop only moves bytes); False when the image has no such path."""
     try:
         async with client._query(
-            f"containers/{segment(container)}/archive", params={"path": f"/{path}"}, timeout=_ARCHIVE_TIMEOUT
+            f"containers/{segment(container)}/archive",
+            params={"path": f"/{path}"},
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=_ARCHIVE_SILENCE),
         ) as response:
             try:
                 reader = ResponseReader(response.content, asyncio.get_running_loop())

@@ -37,8 +37,8 @@ from bridge.progress import Progress
 log = logging.getLogger("ddbridge.pull")
 
 # A pull lasts as long as its layers take; it fails only when the engine stops sending (it sends
-# progress lines while downloading and extracting).
-_PULL_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
+# progress lines while downloading and extracting) for this long (seconds).
+_PULL_SILENCE = 300
 # The statuses a layer ends with: fetched and unpacked, or on the engine already.
 _LAYER_DONE = frozenset({"Pull complete", "Already exists"})
 # Registries' words when they want credentials: "unauthorized: authentication required",
@@ -188,7 +188,7 @@ async def _follow(
         "POST",
         params={"fromImage": parsed.name, "tag": parsed.api_tag},
         headers=headers,
-        timeout=_PULL_TIMEOUT,
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=_PULL_SILENCE),
     ) as response:
         async for line in response.content:
             event = tracker.feed(line)
