@@ -12,7 +12,8 @@ the process running in the container. So every exec gets a marker in its environ
 ``DDBRIDGE_EXEC_ID=<random>``, which all it starts inherits, including children that go to the
 background or start a new session. ``terminate`` runs a second exec in the same container, as
 root, with a short sh script that signals every process whose ``/proc/PID/environ`` holds the
-marker: SIGTERM, up to ``grace`` seconds for the exec to end, then SIGKILL for whatever is left.
+marker: SIGTERM, up to ``grace`` seconds for the exec to end, then SIGSTOP and SIGKILL for
+whatever is left (``_PASSES``).
 The signal is sent from inside the container, so this works with any engine the bridge can
 reach (local, remote, a VM) and whatever user the bridge runs as; host PIDs (exec inspect's
 ``Pid``) only mean something when the engine shares the bridge's PID namespace, and signalling
