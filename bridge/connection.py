@@ -52,11 +52,13 @@ RESPONSE_BYTES = 4096
 # has no UTF-8 form) or an integer that may be past 64 bits. Ids, methods and names in error
 # messages come back; be conservative.
 _ESCAPED_TO_ASCII = re.compile(r"\\u[dD][89a-fA-F]|[0-9]{19}")
+_ESCAPED_TO_ASCII_BYTES = re.compile(_ESCAPED_TO_ASCII.pattern.encode())
 
 
 def _may_escape_to_ascii(data: str | bytes) -> bool:
-    text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-    return _ESCAPED_TO_ASCII.search(text) is not None
+    if isinstance(data, str):
+        return _ESCAPED_TO_ASCII.search(data) is not None
+    return _ESCAPED_TO_ASCII_BYTES.search(data) is not None
 
 
 class Session:

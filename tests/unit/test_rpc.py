@@ -8,17 +8,21 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.api.models import Params
 from bridge.errors import LimitExceeded, ServiceError
 from bridge.rpc import AfterReply, MethodRouter, Registry, dispatch, dumps, dumps_pieces, encode, parse_frame
 from bridge.rpc.dispatch import admit, refuse
 from bridge.rpc.protocol import (
+    _FRAME_DECODER,
     PAUSE_COLLECTOR_FROM,
     PIECE_FROM,
     Invalid,
     RawJson,
     Request,
+    decode_frame,
     loads,
     plain,
     raw_json,
@@ -268,6 +272,65 @@ def test_parse_frame_shapes() -> None:
     frame = parse_frame('[{"jsonrpc":"2.0","method":"m"}, 5]')
     assert frame.batch and frame.items[0] == Request("m", None, None, True)
     assert isinstance(frame.items[1], Invalid)
+
+
+def _read(decode: Any, data: str | bytes) -> str:
+    """What ``decode`` makes of a frame: the objects' repr (-0.0 is not 0), or its error."""
+    try:
+        return repr(decode(data))
+    except (ValueError, RecursionError) as exc:
+        return f"refused: {exc}"
+
+
+def _stdlib(data: str | bytes) -> Any:
+    return _FRAME_DECODER.decode(data if isinstance(data, str) else data.decode())
+
+
+# What the two parsers could read differently: numbers at the edges of ints and floats, escapes
+# (lone surrogates among them), UTF-8 in and out of strings, whitespace, near-JSON, depth.
+JSON_EDGES = [
+    b'{"jsonrpc":"2.0","id":1,"method":"m","params":{"v":%s}}' % value
+    for value in (
+        b"123456789012345678901234567890", b"-9223372036854775809", b"18446744073709551616", b"-0", b"-0.0",
+        b"1e400", b"-1e400", b"1e-400", b"2.2250738585072011e-308", b"4.9e-324", b"1.7976931348623157e308",
+        b"0.1", b"1E+2", b"123456789.123456789e-5", b"01", b"1.", b".5", b"+1", b"NaN", b"-Infinity",
+        b'"\\ud800"', b'"\\uDFFF\\uD800"', b'"\\ud83d\\ude00"', b'"\\u0000"', b'"\\/"', b'"\\x"',
+        b'"\xc3\xa9"', b'"\xed\xa0\x80"', b'"\xc0\x80"', b'"\xf4\x90\x80\x80"', b'"\xff"', b'"\x01"',
+        b'"\t"', b'"\x7f"', b"[1,]", b'{"a":1,"a":2}', b"\r\n true \t", b"\x0c1", b"nul",
+        b"[" * 600 + b"]" * 600,
+    )
+]  # fmt: skip
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+_values = st.recursive(
+    _scalars, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=12
+)
+
+
+def _reads_as_the_stdlib(data: bytes) -> None:
+    expected = _read(_stdlib, data)
+    assert _read(decode_frame, data) == expected
+    if not expected.startswith("refused: 'utf-8' codec"):
+        assert _read(decode_frame, data.decode()) == expected
+
+
+@pytest.mark.parametrize("frame", JSON_EDGES)
+def test_frames_read_as_the_stdlib_reads_them(frame: bytes) -> None:
+    """The fast reader (msgspec) decides nothing the stdlib would decide otherwise: the same
+    objects and the same errors, from bytes and from text alike."""
+    _reads_as_the_stdlib(frame)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_values, st.booleans(), st.integers(0, 40), st.binary(max_size=3))
+def test_any_json_or_near_json_reads_as_the_stdlib_reads_it(
+    value: Any, ascii_only: bool, cut: int, noise: bytes
+) -> None:
+    request = {"jsonrpc": "2.0", "id": 1, "method": "m", "params": {"v": value}}
+    text = json.dumps(request, ensure_ascii=ascii_only)
+    encoded = text.encode("utf-8", "surrogatepass")
+    _reads_as_the_stdlib(encoded)
+    _reads_as_the_stdlib(encoded[: max(len(encoded) - cut, 0)] + noise)
 
 
 def test_deeply_nested_json_is_a_parse_error_not_a_crash() -> None:
