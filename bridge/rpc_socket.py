@@ -23,9 +23,10 @@ from uvicorn.protocols.utils import ClientDisconnected
 from websockets.protocol import State
 
 from bridge.listener import GuardedWebSocketProtocol
+from bridge.ws_reader import gather_big_frames
 
 DIRECT_LINE = "ddbridge.direct_line"
-Sink = Callable[[str], None]
+Sink = Callable[[bytes], None]  # a whole text frame: UTF-8, checked
 
 
 class DirectLine:
@@ -72,6 +73,7 @@ class RpcWebSocketProtocol(GuardedWebSocketProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.line = DirectLine(self)
+        gather_big_frames(self.conn)  # before it read a byte: see bridge.ws_reader
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -86,12 +88,13 @@ class RpcWebSocketProtocol(GuardedWebSocketProtocol):
             return
         data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
         try:
-            text = data.decode()
+            if not data.isascii():  # checked, not decoded: the session reads the bytes
+                data.decode()
         except UnicodeDecodeError:  # uvicorn's own answer: close 1007
             super().send_receive_event_to_app()
             return
         self.frames = []
-        sink(text)
+        sink(data)
 
 
 def direct_line(scope: Mapping[str, Any]) -> DirectLine:

@@ -41,6 +41,25 @@ async def test_fragmented_and_split_frames_reach_the_session(bridge: Callable[..
         assert json.loads(await ws.recv())["id"] == 6
 
 
+async def test_big_frames_one_after_another_in_one_write_reach_the_session_whole(
+    bridge: Callable[..., RunningBridge],
+) -> None:
+    """Frames past the reader's gathering size (``bridge.ws_reader``), the second's start in
+    the first's last read, then a small one: each comes through whole and in order."""
+    running = bridge()
+    methods = ["a" * (3 << 20), "é" * (1 << 20), "b"]
+    frames = [
+        _masked(json.dumps({"jsonrpc": "2.0", "id": index, "method": method}, ensure_ascii=False).encode())
+        for index, method in enumerate(methods)
+    ]
+    async with websockets.connect(running.ws_url, additional_headers=running.headers, max_size=None) as ws:
+        ws.transport.write(b"".join(frames))
+        answers = [json.loads(await ws.recv()) for _ in methods]
+    assert sorted((answer["id"], answer["error"]["message"]) for answer in answers) == [
+        (index, f"method not found: {method}") for index, method in enumerate(methods)
+    ]
+
+
 async def test_a_text_frame_of_bad_utf8_closes_only_its_connection(
     bridge: Callable[..., RunningBridge],
 ) -> None:
