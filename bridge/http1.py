@@ -62,6 +62,8 @@ HOP_BY_HOP = frozenset(
 # With a body, or a method that normally has one, the length goes out even when zero.
 LENGTH_ALWAYS = frozenset({"POST", "PUT", "PATCH"})
 
+# A body from this size on is written after the head, not joined to it (one write either way).
+JOIN_BELOW = 64 * 1024
 Address = tuple[str, int]  # host and port (unused with a unix socket)
 # Told the size of each piece of an answer (status line, headers, body, as received) before it
 # is parsed and kept; whatever it raises ends the exchange and drops the connection.
@@ -236,7 +238,10 @@ class _Connection(asyncio.Protocol):
         self._head_only = head_only
         self._take = take
         self._done = asyncio.get_running_loop().create_future()
-        self.transport.write(head + body)
+        if len(body) < JOIN_BELOW:
+            self.transport.write(head + body)
+        else:  # not copied into one more buffer of its size
+            self.transport.writelines((head, body))
         await self._done
         if not answer.keep_alive or head_only:
             self.close()

@@ -57,6 +57,14 @@ async def test_string_data_is_sent_as_is(client: BridgeClient) -> None:
     assert echoed["headers"].get("content-type") != "application/json"
 
 
+@pytest.mark.parametrize("data", ["é" * (1 << 20), {"items": ["x" * 1000] * 2000}])
+async def test_big_data_reaches_the_backend_whole(client: BridgeClient, data: object) -> None:
+    """Past the size a request is written as its head then its body (``http1.JOIN_BELOW``)."""
+    echoed = await service(client, "POST", "/echo", data=data)
+    assert echoed["body"] == (data if isinstance(data, str) else json.dumps(data, separators=(",", ":")))
+    assert int(echoed["headers"]["content-length"]) == len(echoed["body"].encode())
+
+
 async def test_headers_pass_through_and_win(client: BridgeClient) -> None:
     echoed = await service(
         client,
