@@ -66,6 +66,13 @@ _SSL_DETAIL = re.compile(r"\[SSL: \w+\] ([^()\]]+?) \(_ssl")
 _TIMEOUT = 120
 _CONNECT_TIMEOUT = 10
 
+
+def silence_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """The timeout of an engine stream that lasts as long as it takes (a pull, an archive): it
+    fails when connecting takes the usual time, or when the engine is silent ``seconds``."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=_CONNECT_TIMEOUT, sock_read=seconds)
+
+
 # Docker's container name grammar (with the leading "/" lists show), or an id or its prefix.
 _CONTAINER = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+|[0-9a-f]{1,64}", re.ASCII)
 # An image id or reference: components that start with a letter or digit, then a tag or digest.

@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import aiodocker
-import aiohttp
 
 from bridge.config import ExtensionSettings
-from bridge.docker_engine import DockerEngine, is_image_ref, segment
+from bridge.docker_engine import DockerEngine, is_image_ref, segment, silence_timeout
 from bridge.extension.archive import Extraction, extract_archive
 from bridge.extension.engine import engine_errors, run_cli
 from bridge.extension.metadata import ExtensionError, Metadata, MetadataError, parse_metadata
@@ -212,7 +211,7 @@ async def _copy_out(client: aiodocker.Docker, container: str, path: str, extract
         async with client._query(
             f"containers/{segment(container)}/archive",
             params={"path": f"/{path}"},
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=_ARCHIVE_SILENCE),
+            timeout=silence_timeout(_ARCHIVE_SILENCE),
         ) as response:
             try:
                 reader = ResponseReader(response.content, asyncio.get_running_loop())

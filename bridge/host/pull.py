@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import aiodocker
-import aiohttp
 
-from bridge.docker_engine import DockerEngine
+from bridge.docker_engine import DockerEngine, silence_timeout
 from bridge.extension.engine import engine_errors
 from bridge.extension.image import ImageNotFound, inspect_image
 from bridge.extension.metadata import ExtensionError
@@ -188,7 +187,7 @@ async def _follow(
         "POST",
         params={"fromImage": parsed.name, "tag": parsed.api_tag},
         headers=headers,
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=_PULL_SILENCE),
+        timeout=silence_timeout(_PULL_SILENCE),
     ) as response:
         async for line in response.content:
             event = tracker.feed(line)
