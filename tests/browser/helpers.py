@@ -110,13 +110,27 @@ def check_sample_backend(page: Page, backend: str) -> None:
     assert backend.startswith(hostname.strip())
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10, what: str = "condition") -> Any:
-    """Polls ``condition`` until it returns something truthy (for daemon logs, processes)."""
+def wait_for(
+    condition: Callable[[], Any],
+    timeout: float = 10,
+    what: str | Callable[[], str] = "condition",
+    page: Page | None = None,
+) -> Any:
+    """Polls ``condition`` until it returns something truthy (for daemon logs, processes).
+
+    Give ``page`` when the condition reads what Playwright's events fill in (sockets, console
+    lines, frames): the sync API dispatches events only inside its own calls, so a plain sleep
+    would poll a list that never grows. ``what`` may be a callable, read when the wait fails.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+            described = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout} s waiting for {described}")
+        if page is None:
+            time.sleep(0.05)
+        else:
+            page.wait_for_timeout(50)

@@ -320,9 +320,11 @@ def test_only_allowed_origins_may_frame_the_ui(
     frame = wait_for(
         lambda: next((f for f in framer.page.frames if f.parent_frame is not None and f.url), None),
         what="the frame",
+        page=framer.page,
     )
     if not allowed:
-        wait_for(lambda: frame.url.startswith("chrome-error:"), what="the frame to be refused")
+        refused = lambda: frame.url.startswith("chrome-error:")  # noqa: E731
+        wait_for(refused, what="the frame to be refused", page=framer.page)
         assert not running.calls()
         return
     frame.wait_for_function("() => window.testPageReady === true")

@@ -156,7 +156,11 @@ def test_vite_ui_through_the_bridge_with_hot_module_replacement(
             and any("[vite] connected" in line for line in console)
         ),
         timeout=30,
-        what=f"Vite's HMR client connected through the bridge (sockets: {[ws.url for ws in sockets]})",
+        what=lambda: (
+            "Vite's HMR client connected through the bridge "
+            f"(sockets: {[s.url for s in sockets]}, console: {console})"
+        ),
+        page=page,
     )
     loaded_at = page.evaluate("window.__loadedAt")
 
@@ -166,6 +170,7 @@ def test_vite_ui_through_the_bridge_with_hot_module_replacement(
     wait_for(
         lambda: any(url.startswith(hmr_prefix) and '"js-update"' in str(data) for url, data in frames),
         what="the hot update's frame on the bridge's socket",
+        page=page,
     )
     assert not [ws.url for ws in sockets if f":{vite.rsplit(':', 1)[1]}/" in ws.url]
     assert client_page.unexpected_errors() == []
