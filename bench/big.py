@@ -15,13 +15,13 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import aiohttp
 
 from bench import wsclient
-from bench.measure import RssSampler, cpu_seconds, latency_versus
+from bench.measure import RssSampler, cpu_seconds, interleaved, median_ms
 from bench.nginx import BIG_SIZE
 from bench.report import Row
 
@@ -43,6 +43,9 @@ class CpuSettings:
 async def run_big(
     endpoint: wsclient.Endpoint, nginx_socket: str, pid: int, settings: BigSettings
 ) -> list[Row]:
+    """The big answer and the upload through the bridge, straight to nginx with aiohttp, and
+    through the floor relay (``bench.floor``), repetitions interleaved: the relay's rows show
+    how much of the bridge's time any WebSocket bridge would spend."""
     upload = "u" * UPLOAD_SIZE
     big_frame = wsclient.request_frame(1, "service.request", b'{"method":"GET","url":"/big"}')
     upload_frame = wsclient.request_frame(
@@ -50,39 +53,58 @@ async def run_big(
     )
     upload_bytes = upload.encode()
     connector = aiohttp.UnixConnector(path=nginx_socket, limit=0)
-    ws = await endpoint.connect()
-    try:
-        async with aiohttp.ClientSession(connector=connector) as session, RssSampler(pid, 0.01) as sampler:
+    with _floor_relay(nginx_socket) as (floor, floor_pid):
+        ws = await endpoint.connect()
+        relay = await floor.connect()
+        try:
+            async with (
+                aiohttp.ClientSession(connector=connector) as session,
+                RssSampler(pid, 0.01) as sampler,
+                RssSampler(floor_pid, 0.01) as floor_sampler,
+            ):
 
-            async def direct_get() -> None:
-                async with session.get("http://nginx/big") as answer:
-                    if len(await answer.read()) != BIG_SIZE:
-                        raise RuntimeError("nginx's /big answer is short")
+                async def direct_get() -> None:
+                    async with session.get("http://nginx/big") as answer:
+                        if len(await answer.read()) != BIG_SIZE:
+                            raise RuntimeError("nginx's /big answer is short")
 
-            async def direct_post() -> None:
-                async with session.post("http://nginx/upload", data=upload_bytes) as answer:
-                    await answer.read()
+                async def direct_post() -> None:
+                    async with session.post("http://nginx/upload", data=upload_bytes) as answer:
+                        await answer.read()
 
-            answer = await wsclient.call(ws, big_frame)
-            if len(answer) < BIG_SIZE:
-                raise RuntimeError(f"the bridge's /big answer is short: {answer[:300]!r}")
-            get = await latency_versus(
-                settings.reps, settings.calls, lambda: wsclient.call(ws, big_frame), direct_get
-            )
-            post = await latency_versus(
-                settings.reps, settings.calls, lambda: wsclient.call(ws, upload_frame), direct_post
-            )
-    finally:
-        await ws.close()
+                for side in (ws, relay):
+                    answer = await wsclient.call(side, big_frame)
+                    if len(answer) < BIG_SIZE:
+                        raise RuntimeError(f"a /big answer is short: {answer[:300]!r}")
+
+                async def three_ways(frame: bytes, direct: Callable[[], Awaitable[None]]) -> dict[str, float]:
+                    return await interleaved(
+                        settings.reps,
+                        {
+                            "baseline": lambda: median_ms(settings.calls, direct),
+                            "bridge": lambda: median_ms(settings.calls, lambda: wsclient.call(ws, frame)),
+                            "floor": lambda: median_ms(settings.calls, lambda: wsclient.call(relay, frame)),
+                        },
+                    )
+
+                get = await three_ways(big_frame, direct_get)
+                post = await three_ways(upload_frame, direct_post)
+        finally:
+            await ws.close()
+            await relay.close()
     growth = (sampler.peak - sampler.start) / MiB
+    floor_growth = (floor_sampler.peak - floor_sampler.start) / MiB
     size = f"{BIG_SIZE / MiB:g} MiB"
+    answer_name = f"service answer of {size} JSON"
+    upload_name = f"service upload of {UPLOAD_SIZE / MiB:.2f} MiB"
     return [
-        Row("big", f"service answer of {size} JSON", "ms", get["bridge"], get["baseline"], "aiohttp direct",
-            max_ratio=1.5),
-        Row("big", f"service upload of {UPLOAD_SIZE / MiB:.2f} MiB", "ms", post["bridge"], post["baseline"],
-            "aiohttp direct", max_ratio=1.5),
+        Row("big", answer_name, "ms", get["bridge"], get["baseline"], "aiohttp direct", max_ratio=1.5),
+        Row("big", answer_name, "ms", get["bridge"], get["floor"], "floor relay"),
+        Row("big", upload_name, "ms", post["bridge"], post["baseline"], "aiohttp direct", max_ratio=1.5),
+        Row("big", upload_name, "ms", post["bridge"], post["floor"], "floor relay"),
         Row("big", "daemon RSS growth over both", "MiB", growth, max_value=2 * BIG_SIZE / MiB,
             note=f"from {sampler.start / MiB:.0f} MiB"),
+        Row("big", "daemon RSS growth over both", "MiB", growth, floor_growth, "floor relay's"),
     ]  # fmt: skip
 
 

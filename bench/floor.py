@@ -1,12 +1,14 @@
-"""The floor under the daemon's CPU per service call: a relay that does only what no WebSocket
-bridge to an HTTP backend can skip, measured in the same run.
+"""The floor under the daemon's service calls: a relay that does only what no WebSocket bridge
+to an HTTP backend can skip, measured in the same run.
 
 It takes the WebSocket (the handshake and frames by ``websockets``' sans-I/O protocol, as the
-daemon's uvicorn does), reads each text frame's ``id`` (orjson), writes a fixed GET to nginx on
-one kept-alive unix socket, reads the answer with httptools (as ``bridge.http1`` does) and sends
-``{"jsonrpc":"2.0","id":…,"result":<the body>}`` back, on uvloop, with callbacks only: no
-tasks, no validation, no limits, no inspector. What the daemon spends past this relay is its
-own; what the relay spends is the sockets' and the event loop's.
+daemon's uvicorn does, with the daemon's reader of big frames, ``bridge.ws_reader``), reads each
+text frame with orjson, writes the call's method, URL and ``data`` (a string as its UTF-8, else
+its JSON) to nginx on one kept-alive unix socket, reads the answer with httptools (as
+``bridge.http1`` does) and sends ``{"jsonrpc":"2.0","id":…,"result":<the body>}`` back, the
+frame written in pieces as the daemon writes it; on uvloop, with callbacks only: no tasks, no
+validation (the body goes into the reply unchecked), no limits, no inspector. What the daemon
+spends past this relay is its own; what the relay spends is the sockets' and the event loop's.
 
 Run as ``python -m bench.floor NGINX_SOCKET``: it prints its port, then serves until killed.
 """
@@ -27,7 +29,9 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
-REQUEST = b"GET /data HTTP/1.1\r\nhost: localhost\r\n\r\n"
+from bridge.rpc_socket import text_frame_header
+from bridge.ws_reader import gather_big_frames
+
 Answered = Callable[[bytes], None]
 
 
@@ -43,10 +47,15 @@ class Upstream(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
-    def request(self, answered: Answered) -> None:
+    def request(self, method: str, url: str, body: bytes, answered: Answered) -> None:
         assert self.transport is not None
         self.waiting.append(answered)
-        self.transport.write(REQUEST)
+        head = b"%s %s HTTP/1.1\r\nhost: localhost\r\ncontent-length: %d\r\n\r\n" % (
+            method.encode(),
+            url.encode(),
+            len(body),
+        )
+        self.transport.writelines((head, body))
 
     def data_received(self, data: bytes) -> None:
         self.parser.feed_data(data)
@@ -63,6 +72,7 @@ class Relay(asyncio.Protocol):
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
         self.ws = ServerProtocol(max_size=None)
+        gather_big_frames(self.ws)
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,12 +84,19 @@ class Relay(asyncio.Protocol):
             if isinstance(event, Request):
                 self.ws.send_response(self.ws.accept(event))
             elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-                self.upstream.request(functools.partial(self.answer, orjson.loads(event.data)["id"]))
+                call = orjson.loads(event.data)
+                params = call["params"]
+                data = params.get("data")
+                body = b"" if data is None else data.encode() if isinstance(data, str) else orjson.dumps(data)
+                answered = functools.partial(self.answer, call["id"])
+                self.upstream.request(params["method"], params["url"], body, answered)
         self.flush()
 
     def answer(self, request_id: int, body: bytes) -> None:
-        self.ws.send_text(b'{"jsonrpc":"2.0","id":%d,"result":%s}' % (request_id, body))
-        self.flush()
+        """The reply as one frame written in pieces (the body is not copied into it)."""
+        assert self.transport is not None
+        head = b'{"jsonrpc":"2.0","id":%d,"result":' % request_id
+        self.transport.writelines((text_frame_header(len(head) + len(body) + 1), head, body, b"}"))
 
     def flush(self) -> None:
         assert self.transport is not None

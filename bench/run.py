@@ -80,7 +80,7 @@ FULL = Settings(
         reps=3, latency_calls=1000, duration=2.0, warmup_calls=300, stream_size=256 << 20
     ),
     execs=ExecSettings(reps=3, calls=20, containers=1000),
-    big=BigSettings(reps=3, calls=3),
+    big=BigSettings(reps=5, calls=6),
     cpu=CpuSettings(calls=10_000),
 )
 QUICK = Settings(

@@ -62,7 +62,10 @@ def test_quick_bench_runs_the_browser_exec_big_answer_and_cpu_parts(tmp_path: Pa
     document, _ = _quick_bench(tmp_path, "browser-service,browser-stream,host-exec,big,cpu")
     parts = [row["part"] for row in document["rows"]]
     assert parts.count("browser") == 6  # service latency and rate against two baselines, stream, lag
-    assert parts.count("exec") == 1 and parts.count("big") == 3 and parts.count("cpu") == 1
+    assert parts.count("exec") == 1 and parts.count("big") == 6 and parts.count("cpu") == 1
+    big_baselines = [row["baseline_name"] for row in document["rows"] if row["part"] == "big"]
+    assert big_baselines.count("floor relay") == 2  # the answer and the upload through the relay too
+    assert big_baselines.count("floor relay's") == 1  # and its memory
     assert all(_measured(row) for row in document["rows"])
     assert all(row["verdict"] in ("PASS", "FAIL", None) for row in document["rows"])
 
