@@ -61,7 +61,7 @@ def test_quick_bench_runs_the_service_and_host_stream_parts(tmp_path: Path) -> N
 def test_quick_bench_runs_the_browser_exec_big_answer_and_cpu_parts(tmp_path: Path) -> None:
     document, _ = _quick_bench(tmp_path, "browser-service,browser-stream,host-exec,big,cpu")
     parts = [row["part"] for row in document["rows"]]
-    assert parts.count("browser") == 6  # service latency and rate against two baselines, stream, lag
+    assert parts.count("browser") == 8  # service latency and rate against three baselines, stream, lag
     assert parts.count("exec") == 1 and parts.count("big") == 6 and parts.count("cpu") == 1
     big_baselines = [row["baseline_name"] for row in document["rows"] if row["part"] == "big"]
     assert big_baselines.count("floor relay") == 2  # the answer and the upload through the relay too
