@@ -124,7 +124,7 @@ def test_toasts_v1_and_v0_show_in_the_page_and_the_daemon_log(
             for level, kind, text in expected
         )
 
-    wait_for(all_logged, what=f"the six toasts in the daemon log:\n{page_bridge.log()}")
+    wait_for(all_logged, what=lambda: f"the six toasts in the daemon log:\n{page_bridge.log()}")
 
 
 def test_open_external_opens_a_tab(client_page: ClientPage, page_bridge: RunningBridge) -> None:
