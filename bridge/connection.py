@@ -77,6 +77,7 @@ class Session:
         self.events = daemon.events.connect(peer, page)
         self._send_frame = send_frame
         self._send_lock = asyncio.Lock()
+        self._loop = asyncio.get_running_loop()  # asked once: each ask is a getpid() (bridge.http1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._streams: dict[str, Stream] = {}
         self._calls = 0  # requests admitted and not yet answered
@@ -95,7 +96,7 @@ class Session:
         await self.send([dumps(notification(method, params))])
 
     def receive(self, frame: str | bytes) -> None:
-        task = asyncio.create_task(self._handle(frame))
+        task = self._loop.create_task(self._handle(frame))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -134,6 +134,9 @@ class _Connection(asyncio.Protocol):
     """One keep-alive connection; ``exchange`` sends a request and waits for its whole answer."""
 
     def __init__(self) -> None:
+        # Asked once: asyncio.get_running_loop() checks getpid(), a system call, each time
+        # (three of them a call were 6% of the daemon's CPU per service call).
+        self._loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._answer = Answer()
@@ -226,23 +229,36 @@ class _Connection(asyncio.Protocol):
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
 
+    def _time_out(self, done: asyncio.Future[None]) -> None:
+        if not done.done():
+            done.set_exception(TimeoutError())
+
     def _fail(self, error: Exception) -> None:
         if self._done is not None and not self._done.done():
             self._done.set_exception(error)
         self.close()
 
-    async def exchange(self, head: bytes, body: bytes, head_only: bool, take: Take | None) -> Answer:
+    async def exchange(
+        self, head: bytes, body: bytes, head_only: bool, take: Take | None, timeout: float | None
+    ) -> Answer:
+        """Send a request and wait for its whole answer, at most ``timeout`` seconds
+        (``TimeoutError``)."""
         assert self.transport is not None
         answer = self._answer = Answer()
         self._parser = httptools.HttpResponseParser(self)
         self._head_only = head_only
         self._take = take
-        self._done = asyncio.get_running_loop().create_future()
+        done = self._done = self._loop.create_future()
         if len(body) < JOIN_BELOW:
             self.transport.write(head + body)
         else:  # not copied into one more buffer of its size
             self.transport.writelines((head, body))
-        await self._done
+        timer = None if timeout is None else self._loop.call_later(timeout, self._time_out, done)
+        try:
+            await done
+        finally:
+            if timer is not None:
+                timer.cancel()
         if not answer.keep_alive or head_only:
             self.close()
         return answer
@@ -355,8 +371,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         except OSError as exc:
             raise httpx.ConnectError(exc.strerror or str(exc)) from exc
         try:
-            async with asyncio.timeout(timeouts.read):
-                answer = await connection.exchange(head, body, method == "HEAD", take)
+            answer = await connection.exchange(head, body, method == "HEAD", take, timeouts.read)
         except TimeoutError as exc:
             connection.close()
             raise httpx.ReadTimeout("timed out waiting for the backend's answer") from exc
