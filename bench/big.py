@@ -5,8 +5,9 @@ The answer is nginx's ``/big`` (``BIG_SIZE`` bytes of JSON, which the bridge par
 on as JSON, as ``service.request`` always does); the upload is a string body of nearly as many
 bytes, POSTed to ``/upload`` — nearly, because the request frame carrying it must stay under the
 daemon's ``[limits] message_bytes`` (16 MiB), which stays in force here. The baseline for both
-is aiohttp straight to nginx's socket. RSS growth is the daemon's peak over its RSS before the
-part, on a fresh daemon, against twice the body.
+is aiohttp straight to nginx's socket. RSS growth is the daemon's peak (its high-water mark,
+``PeakRss``) over its RSS before the part, on a fresh daemon, against twice the body; the floor
+relay's is measured the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bench import wsclient
-from bench.measure import RssSampler, cpu_seconds, interleaved, median_ms
+from bench.measure import PeakRss, cpu_seconds, interleaved, median_ms
 from bench.nginx import BIG_SIZE
 from bench.report import Row
 
@@ -57,38 +58,39 @@ async def run_big(
         ws = await endpoint.connect()
         relay = await floor.connect()
         try:
-            async with (
-                aiohttp.ClientSession(connector=connector) as session,
-                RssSampler(pid, 0.01) as sampler,
-                RssSampler(floor_pid, 0.01) as floor_sampler,
-            ):
+            with PeakRss(pid) as sampler, PeakRss(floor_pid) as floor_sampler:
+                async with aiohttp.ClientSession(connector=connector) as session:
 
-                async def direct_get() -> None:
-                    async with session.get("http://nginx/big") as answer:
-                        if len(await answer.read()) != BIG_SIZE:
-                            raise RuntimeError("nginx's /big answer is short")
+                    async def direct_get() -> None:
+                        async with session.get("http://nginx/big") as answer:
+                            if len(await answer.read()) != BIG_SIZE:
+                                raise RuntimeError("nginx's /big answer is short")
 
-                async def direct_post() -> None:
-                    async with session.post("http://nginx/upload", data=upload_bytes) as answer:
-                        await answer.read()
+                    async def direct_post() -> None:
+                        async with session.post("http://nginx/upload", data=upload_bytes) as answer:
+                            await answer.read()
 
-                for side in (ws, relay):
-                    answer = await wsclient.call(side, big_frame)
-                    if len(answer) < BIG_SIZE:
-                        raise RuntimeError(f"a /big answer is short: {answer[:300]!r}")
+                    for side in (ws, relay):
+                        answer = await wsclient.call(side, big_frame)
+                        if len(answer) < BIG_SIZE:
+                            raise RuntimeError(f"a /big answer is short: {answer[:300]!r}")
 
-                async def three_ways(frame: bytes, direct: Callable[[], Awaitable[None]]) -> dict[str, float]:
-                    return await interleaved(
-                        settings.reps,
-                        {
-                            "baseline": lambda: median_ms(settings.calls, direct),
-                            "bridge": lambda: median_ms(settings.calls, lambda: wsclient.call(ws, frame)),
-                            "floor": lambda: median_ms(settings.calls, lambda: wsclient.call(relay, frame)),
-                        },
-                    )
+                    async def three_ways(
+                        frame: bytes, direct: Callable[[], Awaitable[None]]
+                    ) -> dict[str, float]:
+                        return await interleaved(
+                            settings.reps,
+                            {
+                                "baseline": lambda: median_ms(settings.calls, direct),
+                                "bridge": lambda: median_ms(settings.calls, lambda: wsclient.call(ws, frame)),
+                                "floor": lambda: median_ms(
+                                    settings.calls, lambda: wsclient.call(relay, frame)
+                                ),
+                            },
+                        )
 
-                get = await three_ways(big_frame, direct_get)
-                post = await three_ways(upload_frame, direct_post)
+                    get = await three_ways(big_frame, direct_get)
+                    post = await three_ways(upload_frame, direct_post)
         finally:
             await ws.close()
             await relay.close()
