@@ -93,7 +93,7 @@ QUICK = Settings(
     browser=BrowserSettings(reps=1, latency_calls=50, duration=0.3, warmup_calls=20, stream_size=4 << 20),
     execs=ExecSettings(reps=1, calls=3, containers=20),
     big=BigSettings(reps=1, calls=1),
-    cpu=CpuSettings(calls=300),
+    cpu=CpuSettings(calls=2000),  # the relay then uses ~10 clock ticks (10 ms each), not 1-2
 )
 
 
