@@ -229,10 +229,6 @@ class _Connection(asyncio.Protocol):
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
 
-    def _time_out(self, done: asyncio.Future[None]) -> None:
-        if not done.done():
-            done.set_exception(TimeoutError())
-
     def _fail(self, error: Exception) -> None:
         if self._done is not None and not self._done.done():
             self._done.set_exception(error)
@@ -253,7 +249,7 @@ class _Connection(asyncio.Protocol):
             self.transport.write(head + body)
         else:  # not copied into one more buffer of its size
             self.transport.writelines((head, body))
-        timer = None if timeout is None else self._loop.call_later(timeout, self._time_out, done)
+        timer = None if timeout is None else self._loop.call_later(timeout, self._fail, TimeoutError())
         try:
             await done
         finally:
