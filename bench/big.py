@@ -58,7 +58,7 @@ async def run_big(
         ws = await endpoint.connect()
         relay = await floor.connect()
         try:
-            with PeakRss(pid) as sampler, PeakRss(floor_pid) as floor_sampler:
+            with PeakRss(pid) as daemon_rss, PeakRss(floor_pid) as floor_rss:
                 async with aiohttp.ClientSession(connector=connector) as session:
 
                     async def direct_get() -> None:
@@ -94,8 +94,8 @@ async def run_big(
         finally:
             await ws.close()
             await relay.close()
-    growth = (sampler.peak - sampler.start) / MiB
-    floor_growth = (floor_sampler.peak - floor_sampler.start) / MiB
+    growth = (daemon_rss.peak - daemon_rss.start) / MiB
+    floor_growth = (floor_rss.peak - floor_rss.start) / MiB
     size = f"{BIG_SIZE / MiB:g} MiB"
     answer_name = f"service answer of {size} JSON"
     upload_name = f"service upload of {UPLOAD_SIZE / MiB:.2f} MiB"
@@ -105,7 +105,7 @@ async def run_big(
         Row("big", upload_name, "ms", post["bridge"], post["baseline"], "aiohttp direct", max_ratio=1.5),
         Row("big", upload_name, "ms", post["bridge"], post["floor"], "floor relay"),
         Row("big", "daemon RSS growth over both", "MiB", growth, max_value=2 * BIG_SIZE / MiB,
-            note=f"from {sampler.start / MiB:.0f} MiB"),
+            note=f"from {daemon_rss.start / MiB:.0f} MiB"),
         Row("big", "daemon RSS growth over both", "MiB", growth, floor_growth, "floor relay's"),
     ]  # fmt: skip
 

@@ -323,8 +323,9 @@ def test_only_allowed_origins_may_frame_the_ui(
         page=framer.page,
     )
     if not allowed:
-        refused = lambda: frame.url.startswith("chrome-error:")  # noqa: E731
-        wait_for(refused, what="the frame to be refused", page=framer.page)
+        wait_for(
+            lambda: frame.url.startswith("chrome-error:"), what="the frame to be refused", page=framer.page
+        )
         assert not running.calls()
         return
     frame.wait_for_function("() => window.testPageReady === true")
