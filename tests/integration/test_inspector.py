@@ -204,6 +204,19 @@ async def test_export_is_the_history_as_a_download(running: RunningBridge) -> No
     assert document["events"][1]["method"] == "host.info"
 
 
+async def test_a_json_answer_shows_as_its_objects_live_and_in_the_export(running: RunningBridge) -> None:
+    """The daemon keeps a small answer as the backend's text (``clip``); both views read it as JSON."""
+    answer = {"n": 123456789012345678901234567890, "words": ["ü", "x"]}
+    call = {"method": "POST", "url": "/reflect", "data": json.dumps(answer)}
+    async with inspector(running) as watching:
+        async with BridgeClient.connect(running.ws_url) as client:
+            assert await client.call("service.request", call) == answer
+        live = await watching.until(kind_is("result"))
+        assert live["result"] == answer
+    exported = httpx.get(running.url + "_ddbridge/events.json", headers=running.headers).json()["events"]
+    assert [event["result"] for event in exported if event["kind"] == "result"] == [answer]
+
+
 async def _one_call(running: RunningBridge) -> None:
     async with BridgeClient.connect(running.ws_url) as client:
         await client.call("host.info")

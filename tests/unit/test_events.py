@@ -14,7 +14,17 @@ from pydantic import BaseModel, ConfigDict
 from bridge.api.models import Params
 from bridge.errors import ServiceError
 from bridge.events import EVENT_BUDGET, EventBus, OutputTail, clip
-from bridge.rpc import AfterReply, MethodRouter, RawJson, Registry, Request, RpcError, dispatch, parse_frame
+from bridge.rpc import (
+    AfterReply,
+    MethodRouter,
+    RawJson,
+    Registry,
+    Request,
+    RpcError,
+    dispatch,
+    dumps,
+    parse_frame,
+)
 
 # --------------------------------------------------------------------------------------------
 # clip
@@ -53,8 +63,19 @@ def test_clip_is_bounded_for_deep_and_strange_values() -> None:
     assert copied["odd"] == "{1, 2}"
 
 
-def test_clip_shows_a_small_json_answer_as_its_objects() -> None:
-    assert clip(RawJson(b'{"a": [1, "x"]}'))[0] == {"a": [1, "x"]}
+def test_clip_keeps_a_json_answer_within_the_budget_as_its_text() -> None:
+    answer = RawJson(b'{"a": [1, "x"], "big": 123456789012345678901234567890}')
+    shown, size = clip({"result": answer})
+    assert shown["result"] is answer  # never parsed
+    assert size >= len(answer.text)
+    assert json.loads(dumps(shown)) == {"result": {"a": [1, "x"], "big": 123456789012345678901234567890}}
+
+
+def test_clip_shows_a_json_answer_a_few_budgets_long_as_its_objects_cut() -> None:
+    answer = RawJson(b'{"items": [' + b",".join(b'"%d"' % i for i in range(500)) + b"]}")
+    shown, size = clip(answer, 1000)
+    assert shown["items"][:2] == ["0", "1"] and shown["items"][-1].endswith("more items]")
+    assert size < 1200
 
 
 def test_clip_shows_a_big_json_answer_as_the_head_of_its_text() -> None:
