@@ -12,6 +12,7 @@ members too.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -163,12 +164,19 @@ def _describe_validation(method: str, exc: ValidationError) -> RpcError:
 def ignored_fields(model: BaseModel, where: str = "") -> list[str]:
     """The dotted names of the keys a params model accepted and kept aside (``extra="allow"``:
     ``model_extra``), in its nested models too: what the call's handler did not use."""
-    names = [f"{where}{key}" for key in model.model_extra or {}]
-    for name in type(model).model_fields:
+    names = [f"{where}{key}" for key in model.__pydantic_extra__ or {}]
+    for name in _field_names(type(model)):
         value = getattr(model, name)
         if isinstance(value, BaseModel):
             names.extend(ignored_fields(value, f"{where}{name}."))
     return names
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    """A params model's fields, asked once: pydantic's ``model_fields`` is a property that
+    copies them (and the extras' ``model_extra`` one more call), on every call's path."""
+    return tuple(model.model_fields)
 
 
 def _parse(registry: Registry[Ctx], request: Request) -> tuple[Method, BaseModel] | RpcError:
