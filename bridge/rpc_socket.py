@@ -27,16 +27,27 @@ from bridge.ws_reader import gather_big_frames
 
 DIRECT_LINE = "ddbridge.direct_line"
 Sink = Callable[[bytes], None]  # a whole text frame: UTF-8, checked
+# Frames waiting to be written together go out as soon as they are this many bytes.
+FLUSH_FROM = 64 * 1024
 
 
 class DirectLine:
     """One connection's line: ``sink`` (set by the endpoint) takes its text frames, ``send``
-    writes one."""
+    writes one.
 
-    __slots__ = ("_protocol", "sink")
+    Small frames sent in one pass of the event loop go out in one write: with 64 calls in
+    flight, the replies to the answers nginx gave in one poll were 8 writes at the median (12 on
+    average, up to 64), each a system call that wakes the page's side. A frame waits at most
+    for the loop's next pass, and for no one once the frames waiting reach ``FLUSH_FROM``
+    bytes. Whatever uvicorn writes itself (a pong, the close frame) it asks of ``websockets``
+    first, and the frames waiting go before it (``RpcWebSocketProtocol``)."""
+
+    __slots__ = ("_pending", "_pending_bytes", "_protocol", "sink")
 
     def __init__(self, protocol: RpcWebSocketProtocol) -> None:
         self._protocol = protocol
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self.sink: Sink | None = None
 
     async def send(self, pieces: list[bytes]) -> None:
@@ -50,11 +61,23 @@ class DirectLine:
             await protocol.writable.wait()
         if protocol.disconnected or protocol.conn.state is not State.OPEN:  # gone, or closing
             raise ClientDisconnected()
-        header = text_frame_header(sum(map(len, pieces)))
-        if len(pieces) == 1:
-            protocol.transport.write(header + pieces[0])
-        else:
-            protocol.transport.writelines([header, *pieces])
+        size = sum(map(len, pieces))
+        if not self._pending:
+            protocol.loop.call_soon(self.flush)
+        self._pending.append(text_frame_header(size))
+        self._pending.extend(pieces)
+        self._pending_bytes += size
+        if self._pending_bytes >= FLUSH_FROM:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the frames waiting (none when the connection went away meanwhile)."""
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        transport = self._protocol.transport
+        if not transport.is_closing():
+            transport.writelines(pending)
 
 
 def text_frame_header(length: int) -> bytes:
@@ -74,6 +97,15 @@ class RpcWebSocketProtocol(GuardedWebSocketProtocol):
         super().__init__(*args, **kwargs)
         self.line = DirectLine(self)
         gather_big_frames(self.conn)  # before it read a byte: see bridge.ws_reader
+        # uvicorn writes what websockets has to send (a pong, the close frame, the handshake's
+        # answer) right after asking for it: the line's waiting frames go first.
+        data_to_send = self.conn.data_to_send
+
+        def after_the_lines_frames() -> list[bytes]:
+            self.line.flush()
+            return data_to_send()
+
+        self.conn.data_to_send = after_the_lines_frames  # type: ignore[method-assign]
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)

@@ -72,3 +72,23 @@ async def test_a_text_frame_of_bad_utf8_closes_only_its_connection(
             await ws.recv()
     assert caught.value.rcvd is not None and caught.value.rcvd.code == 1007
     assert rpc_answers(running.ws_url, additional_headers=running.headers)
+
+
+async def test_replies_waiting_to_be_written_go_out_before_a_close_frame(
+    bridge: Callable[..., RunningBridge],
+) -> None:
+    """A call's reply waits for the loop's next pass to be written with others
+    (``DirectLine``); the close frame the endpoint sends meanwhile for a binary frame (in the
+    same write as the call) must not overtake it."""
+    running = bridge()
+    calls = b"".join(_masked(json.dumps({**INFO, "id": index}).encode()) for index in range(8))
+    binary = Frame(Opcode.BINARY, b"\x00").serialize(mask=True, extensions=[])
+    async with websockets.connect(running.ws_url, additional_headers=running.headers) as ws:
+        await ws.send(json.dumps({**INFO, "id": 99}))
+        await ws.recv()  # the line is attached
+        ws.transport.write(calls + binary)
+        answers = [json.loads(await ws.recv())["id"] for _ in range(8)]
+        with pytest.raises(websockets.ConnectionClosed) as caught:
+            await ws.recv()
+    assert sorted(answers) == list(range(8))
+    assert caught.value.rcvd is not None and caught.value.rcvd.code == 1003
