@@ -29,7 +29,7 @@ from bridge.access import rpc_subprotocol
 from bridge.docker_engine import EngineAddress
 from bridge.events import EventBus, Subscription
 from bridge.redaction import redact
-from bridge.rpc import RawJson, encode
+from bridge.rpc import encode, plain
 from bridge.security import admit_websocket
 
 log = logging.getLogger("ddbridge.inspector")
@@ -57,15 +57,9 @@ def _asset(name: str) -> bytes:
 
 def _export_body(events: list[dict[str, object]], history: int) -> bytes:
     document = {"ddbridge": __version__, "exported": time.time(), "history": history, "events": events}
-    return json.dumps(document, ensure_ascii=False, indent=1, default=_plain).encode()
-
-
-def _plain(value: object) -> object:
-    """What the export's encoder makes of a value it does not know: an answer an event keeps
-    as its JSON text (``RawJson``, see ``bridge.events.clip``) is read back into objects."""
-    if isinstance(value, RawJson):
-        return value.value()
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    # An answer an event keeps as its JSON text (``RawJson``, see ``bridge.events.clip``) is
+    # read back into objects; everything else in an event is JSON already.
+    return json.dumps(document, ensure_ascii=False, indent=1, default=plain).encode()
 
 
 def note_shim_load(bus: EventBus, connection: HTTPConnection) -> None:
