@@ -62,13 +62,14 @@ class DirectLine:
         if protocol.disconnected or protocol.conn.state is not State.OPEN:  # gone, or closing
             raise ClientDisconnected()
         size = sum(map(len, pieces))
-        if not self._pending:
-            protocol.loop.call_soon(self.flush)
+        first = not self._pending
         self._pending.append(text_frame_header(size))
         self._pending.extend(pieces)
         self._pending_bytes += size
         if self._pending_bytes >= FLUSH_FROM:
             self.flush()
+        elif first:
+            protocol.loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Write the frames waiting (none when the connection went away meanwhile)."""
