@@ -1,0 +1,79 @@
+"""The ``ddbridge`` command's entry (``bridge.entry``): the CLI's imports run with the cyclic
+collector paused, the objects they made are frozen out of later collections, and the command
+itself runs with the collector on.
+
+Each test runs in a fresh interpreter: what it looks at is the collector of a process that has
+not imported the CLI yet.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+from tests.support.processes import REPO
+
+# Counts the collections that start between the end of the ``bridge`` package's import (its
+# ``__version__``) and the end of ``bridge.cli``'s (COMMANDS is its last definition), then runs
+# ``ddbridge --version`` through IMPORT.
+SCRIPT = """
+import gc, sys
+during_imports = []
+
+def count(phase, info):
+    package, cli = sys.modules.get("bridge"), sys.modules.get("bridge.cli")
+    if phase == "start" and hasattr(package, "__version__") and not hasattr(cli, "COMMANDS"):
+        during_imports.append(info["generation"])
+
+gc.callbacks.append(count)
+sys.argv = ["ddbridge", "--version"]
+{IMPORT}
+print(len(during_imports), gc.isenabled(), gc.get_freeze_count(), file=sys.stderr)
+"""
+
+THROUGH_ENTRY = """
+from bridge.entry import main
+try:
+    main()
+except SystemExit:
+    pass
+"""
+
+
+def _collections(import_code: str) -> tuple[int, bool, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.replace("{IMPORT}", import_code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    runs, enabled, frozen = done.stderr.split()
+    return int(runs), enabled == "True", int(frozen)
+
+
+def test_the_imports_run_no_collection_and_are_frozen_after() -> None:
+    runs, enabled, frozen = _collections(THROUGH_ENTRY)
+    assert runs == 0
+    assert enabled
+    assert frozen > 20_000
+
+
+def test_a_plain_import_of_the_cli_runs_the_collector_many_times() -> None:
+    """What the entry saves: the same imports, the collector left as it is."""
+    runs, enabled, frozen = _collections("import bridge.cli")
+    assert runs >= 10
+    assert enabled
+    assert frozen == 0
+
+
+def test_the_command_and_python_m_bridge_go_through_the_entry() -> None:
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["ddbridge"] == "bridge.entry:main"
+    assert (REPO / "bridge" / "__main__.py").read_text().startswith("from bridge.entry import main\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "ddbridge 0.1.0")
