@@ -7,7 +7,7 @@ backend, runs host binaries and containers' processes, and talks to the Docker e
 
 from bridge.deferred import defer
 
-defer("aiodocker", "aiohttp")
+defer("aiodocker", "aiohttp", "yaml")
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,8 @@
 """Modules that load on first use, not at start-up.
 
 aiodocker, with the aiohttp under it, is a third of the daemon's start-up (0.2 s of 0.5-0.7 s on
-2 cores), and most runs of ``ddbridge serve`` reach no engine before a page asks, some never.
+2 cores), and most runs of ``ddbridge serve`` reach no engine before a page asks, some never;
+PyYAML (10-15 ms) is read only for an extension's compose file.
 ``defer`` puts such a module in ``sys.modules`` without running it: ``import aiodocker``
 anywhere then costs nothing, and the module runs when something first reads one of its
 attributes (``aiodocker.Docker``, an ``except aiodocker.DockerError`` that is reached, ``from

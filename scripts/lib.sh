@@ -132,6 +132,10 @@ python_env() {
     else
         say "reusing $VENV (ddbridge$extras installed; delete the folder to start afresh)"
     fi
+    # pip leaves bytecode beside a regular install's modules, not beside an editable one's; where
+    # PYTHONDONTWRITEBYTECODE is set (CI images, containers) every start of the daemon compiled
+    # its modules again, a quarter of its start-up. compileall rewrites only what changed.
+    "$VENV/bin/python" -m compileall -q "$REPO/bridge"
     export PATH="$VENV/bin:$PATH"
 }
 

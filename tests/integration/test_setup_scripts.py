@@ -5,10 +5,12 @@ missing or too old."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pty
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -179,6 +181,26 @@ def test_a_second_run_says_it_reuses_the_virtualenv(tmp_path: Path) -> None:
         f"==> reusing {venv} (ddbridge installed; delete the folder to start afresh)"
     ]
     assert not log_of(tmp_path).exists()
+
+
+def test_the_virtualenv_step_leaves_current_bytecode_beside_ddbridges_modules(tmp_path: Path) -> None:
+    """Also where PYTHONDONTWRITEBYTECODE is set, so that the daemon does not compile its own
+    modules at every start: each module's bytecode records its source's size and mtime."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    (venv / ".installed").touch()
+    stale = Path(importlib.util.cache_from_source(str(REPO / "bridge" / "entry.py")))
+    stale.unlink(missing_ok=True)
+    done = run_lib(tmp_path, f'export PYTHONDONTWRITEBYTECODE=1\nVENV="{venv}"\npython_env ""')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    modules = sorted((REPO / "bridge").rglob("*.py"))
+    assert len(modules) > 50
+    for module in modules:
+        cached = Path(importlib.util.cache_from_source(str(module)))
+        source = module.stat()
+        recorded = struct.pack("<II", int(source.st_mtime) & 0xFFFFFFFF, source.st_size & 0xFFFFFFFF)
+        assert cached.read_bytes()[8:16] == recorded, module
 
 
 def untracked() -> set[str]:

@@ -130,12 +130,13 @@ def test_modules_already_imported_or_missing_are_left_alone(tmp_path: Path) -> N
     assert out == "module False"
 
 
-def test_the_command_line_starts_without_running_aiodocker_or_aiohttp() -> None:
+def test_the_command_line_starts_without_running_aiodocker_aiohttp_or_yaml() -> None:
     """What start-up imports (every command's modules: the parser knows them all) reads no
-    attribute of either at module level."""
+    attribute of them at module level."""
     script = (
         "import sys, bridge.cli\n"
-        "print([name for name in ('aiodocker', 'aiohttp') if type(sys.modules[name]).__name__ == 'module'])"
+        "names = ('aiodocker', 'aiohttp', 'yaml')\n"
+        "print([name for name in names if type(sys.modules[name]).__name__ == 'module'])"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
