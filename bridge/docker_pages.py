@@ -13,6 +13,7 @@ import re
 from importlib import resources
 
 from fastapi import APIRouter
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bridge.extension.ui import inject_shim
@@ -46,19 +47,25 @@ def _read(path: str) -> bytes:
 
 
 def pages_router() -> APIRouter:
-    """The routes of the pages and of their assets (read once, when the app is made)."""
+    """The routes of the pages and of their assets (read once, when the app is made).
+
+    The routes read their path's parts from ``request.path_params``: a parameter of its own makes
+    FastAPI build a pydantic field for it and, to check it is no pydantic v1 model, import
+    ``pydantic.v1``, 20-30 ms of the daemon's start-up (the inspector's route does the same)."""
     shell = inject_shim(_read("docker-pages/index.html"))
     assets = {name: (_read(path), media_type) for name, (path, media_type) in _ASSETS.items()}
     router = APIRouter()
 
     @router.get(PAGES + "/{view:path}")
-    async def page(view: str) -> Response:
+    async def page(request: Request) -> Response:
+        view = request.path_params["view"]
         if not _VIEWS.fullmatch(view):
             return PlainTextResponse(f"not found: {PAGES}/{view}", status_code=404)
         return Response(shell, media_type="text/html", headers=_PAGE_HEADERS)
 
     @router.get(ASSETS + "/{name}")
-    async def asset(name: str) -> Response:
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
         found = assets.get(name)
         if found is None:
             return PlainTextResponse(f"not found: {ASSETS}/{name}", status_code=404)

@@ -21,7 +21,7 @@ import time
 from importlib import resources
 
 from fastapi import APIRouter, WebSocket
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from bridge import __version__
@@ -122,7 +122,8 @@ def inspector_router(
         return Response(_asset("index.html"), media_type="text/html", headers=PAGE_HEADERS)
 
     @router.get("/_ddbridge/inspector/{name}")
-    def asset(name: str) -> Response:
+    def asset(request: Request) -> Response:
+        name = request.path_params["name"]
         media_type = ASSETS.get(name)
         if media_type is None:
             return PlainTextResponse(f"not found: /_ddbridge/inspector/{name}", status_code=404)
