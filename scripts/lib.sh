@@ -134,8 +134,9 @@ python_env() {
     fi
     # pip leaves bytecode beside a regular install's modules, not beside an editable one's; where
     # PYTHONDONTWRITEBYTECODE is set (CI images, containers) every start of the daemon compiled
-    # its modules again, a quarter of its start-up. compileall rewrites only what changed.
-    "$VENV/bin/python" -m compileall -q "$REPO/bridge"
+    # its modules again, a quarter of its start-up. compileall rewrites only what changed. Only
+    # a speed-up: a checkout it cannot write (mounted read-only) is set up all the same.
+    "$VENV/bin/python" -m compileall -q "$REPO/bridge" >/dev/null 2>&1 || true
     export PATH="$VENV/bin:$PATH"
 }
 

@@ -24,13 +24,15 @@ pytestmark = pytest.mark.integration
 LIB = REPO / "scripts" / "lib.sh"
 
 
-def run_lib(home: Path, script: str, *, path: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``script`` in bash after ``source scripts/lib.sh``, stderr not a terminal (as in CI)."""
+def run_lib(
+    home: Path, script: str, *, path: str | None = None, lib: Path = LIB
+) -> subprocess.CompletedProcess[str]:
+    """``script`` in bash after ``source scripts/lib.sh`` (``lib``), stderr not a terminal (as in CI)."""
     env = {**os.environ, "HOME": str(home), "PATH": path or os.environ["PATH"]}
     env.pop("XDG_CACHE_HOME", None)
     env.pop("DDBRIDGE_SETUP_LOG", None)
     return subprocess.run(
-        ["bash", "-c", f'source "{LIB}"\n{script}'],
+        ["bash", "-c", f'source "{lib}"\n{script}'],
         env=env,
         capture_output=True,
         text=True,
@@ -201,6 +203,26 @@ def test_the_virtualenv_step_leaves_current_bytecode_beside_ddbridges_modules(tm
         source = module.stat()
         recorded = struct.pack("<II", int(source.st_mtime) & 0xFFFFFFFF, source.st_size & 0xFFFFFFFF)
         assert cached.read_bytes()[8:16] == recorded, module
+
+
+def test_a_checkout_whose_bytecode_cannot_be_written_is_set_up_all_the_same(tmp_path: Path) -> None:
+    """The compile is only a speed-up: here ``__pycache__`` is a file, so that no bytecode can
+    be written beside the module (as in a checkout mounted read-only), root or not."""
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy(LIB, checkout / "scripts" / "lib.sh")
+    (checkout / "bridge").mkdir()
+    (checkout / "bridge" / "module.py").write_text("VALUE = 1\n")
+    (checkout / "bridge" / "__pycache__").write_text("not a folder\n")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    (venv / ".installed").touch()
+    lib = checkout / "scripts" / "lib.sh"
+    done = run_lib(tmp_path, f'VENV="{venv}"\npython_env ""\necho set up', lib=lib)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "set up\n"
+    reused = f"==> reusing {venv} (ddbridge installed; delete the folder to start afresh)"
+    assert lines(done.stderr) == [reused]
 
 
 def untracked() -> set[str]:
