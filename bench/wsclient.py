@@ -83,6 +83,11 @@ def spawn_frame(request_id: int, params: bytes) -> bytes:
 async def call(ws: ClientConnection, frame: bytes) -> bytes:
     """One request with nothing else in flight; the raw answer frame, which must not be an error."""
     await ws.send(frame, text=True)
+    return await answer_of(ws)
+
+
+async def answer_of(ws: ClientConnection) -> bytes:
+    """The next answer frame, which must not be an error."""
     answer = await ws.recv(decode=False)
     assert isinstance(answer, bytes)
     if answer.startswith(b'{"jsonrpc":"2.0","id"') and FAILED_MARK in answer[:200]:

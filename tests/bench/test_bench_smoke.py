@@ -62,7 +62,12 @@ def test_quick_bench_runs_the_browser_exec_big_answer_and_cpu_parts(tmp_path: Pa
     document, _ = _quick_bench(tmp_path, "browser-service,browser-stream,host-exec,big,cpu")
     parts = [row["part"] for row in document["rows"]]
     assert parts.count("browser") == 8  # service latency and rate against three baselines, stream, lag
-    assert parts.count("exec") == 1 and parts.count("big") == 6 and parts.count("cpu") == 1
+    assert parts.count("exec") == 1 and parts.count("big") == 6
+    cpu = [(row["name"], row["baseline_name"]) for row in document["rows"] if row["part"] == "cpu"]
+    assert [(name.rsplit(", ", 1)[1], baseline) for name, baseline in cpu] == [
+        ("1 in flight", "relay floor"),
+        ("64 in flight", "relay floor"),
+    ]
     big_baselines = [row["baseline_name"] for row in document["rows"] if row["part"] == "big"]
     assert big_baselines.count("floor relay") == 2  # the answer and the upload through the relay too
     assert big_baselines.count("floor relay's") == 1  # and its memory
