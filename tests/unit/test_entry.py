@@ -1,6 +1,7 @@
 """The ``ddbridge`` command's entry (``bridge.entry``): the CLI's imports run with the cyclic
 collector paused, the objects they made are frozen out of later collections, and the command
-itself runs with the collector on; and making the app imports nothing it does not use.
+itself runs with the collector on, its youngest generation collected less often; and making
+the app imports nothing it does not use.
 
 Each test runs in a fresh interpreter: what it looks at is a process that has not imported the
 CLI yet.
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tomllib
 
+from bridge.entry import YOUNG_THRESHOLD
 from tests.support.processes import REPO
 
 # Counts the collections that start between the end of the ``bridge`` package's import (its
@@ -29,7 +31,7 @@ def count(phase, info):
 gc.callbacks.append(count)
 sys.argv = ["ddbridge", "--version"]
 {IMPORT}
-print(len(during_imports), gc.isenabled(), gc.get_freeze_count(), file=sys.stderr)
+print(len(during_imports), gc.isenabled(), gc.get_freeze_count(), gc.get_threshold()[0], file=sys.stderr)
 """
 
 THROUGH_ENTRY = """
@@ -47,25 +49,29 @@ def _python(*args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def _collections(import_code: str) -> tuple[int, bool, int]:
+def _collections(import_code: str) -> tuple[int, bool, int, int]:
+    """Collections during the imports, whether the collector is on after them, how many objects
+    are frozen and the youngest generation's threshold."""
     done = _python("-c", SCRIPT.replace("{IMPORT}", import_code))
-    runs, enabled, frozen = done.stderr.split()
-    return int(runs), enabled == "True", int(frozen)
+    runs, enabled, frozen, threshold = done.stderr.split()
+    return int(runs), enabled == "True", int(frozen), int(threshold)
 
 
 def test_the_imports_run_no_collection_and_are_frozen_after() -> None:
-    runs, enabled, frozen = _collections(THROUGH_ENTRY)
+    runs, enabled, frozen, threshold = _collections(THROUGH_ENTRY)
     assert runs == 0
     assert enabled
     assert frozen > 20_000
+    assert threshold == YOUNG_THRESHOLD
 
 
 def test_a_plain_import_of_the_cli_runs_the_collector_many_times() -> None:
     """What the entry saves: the same imports, the collector left as it is."""
-    runs, enabled, frozen = _collections("import bridge.cli")
+    runs, enabled, frozen, threshold = _collections("import bridge.cli")
     assert runs >= 10
     assert enabled
     assert frozen == 0
+    assert threshold == 700
 
 
 def test_the_command_and_python_m_bridge_go_through_the_entry() -> None:
