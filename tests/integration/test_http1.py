@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bridge.http1 import Http1Transport, Timeouts
+from bridge.http1 import Answer, Http1Transport, Timeouts
 
 pytestmark = pytest.mark.integration
 
@@ -309,3 +310,74 @@ async def test_hop_by_hop_headers_of_the_caller_are_not_sent(serve: Serve) -> No
         assert sorted(names) == [b"content-length", b"host", b"x-hidden"]
         assert request.endswith(b"content-length: 4\r\n\r\nbody")
     assert server.connections == 1
+
+
+class RawBackend:
+    """A listening unix socket the test reads and answers by hand (non-blocking), so it can see
+    whether a request's bytes have reached the backend at a given point of the loop's pass."""
+
+    def __init__(self, path: Path) -> None:
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(str(path))
+        self.listener.listen()
+        self.listener.setblocking(False)
+        self.connections: list[socket.socket] = []
+
+    async def accept_with_requests(self, count: int) -> None:
+        """``count`` connections, each with the request it came with read."""
+        loop = asyncio.get_running_loop()
+        for _ in range(count):
+            accepted, _ = await loop.sock_accept(self.listener)
+            accepted.setblocking(False)
+            await loop.sock_recv(accepted, 65536)
+            self.connections.append(accepted)
+
+    def arrived(self) -> list[bytes]:
+        """What each connection has received since last asked (b"" for nothing)."""
+        received = []
+        for connection in self.connections:
+            try:
+                received.append(connection.recv(65536))
+            except BlockingIOError:
+                received.append(b"")
+        return received
+
+    def close(self) -> None:
+        for connection in [*self.connections, self.listener]:
+            connection.close()
+
+
+async def test_a_request_sent_while_another_waits_is_written_at_the_end_of_the_pass(tmp_path: Path) -> None:
+    """Calls arriving together reach the backend back to back, each write finding it awake: a
+    request made while another waits for its answer goes out once the loop's pass has run its
+    other callbacks; a request alone goes out at once."""
+    backend = RawBackend(tmp_path / "raw.sock")
+    transport = Http1Transport(uds=str(tmp_path / "raw.sock"))
+
+    def send(path: bytes) -> asyncio.Task[Answer]:
+        return asyncio.create_task(
+            transport.send("GET", path, [(b"host", b"x")], b"", address=("x", 80), timeouts=Timeouts(5, 5))
+        )
+
+    async def answer_all(tasks: list[asyncio.Task[Answer]]) -> list[bytes]:
+        for connection in backend.connections:
+            connection.sendall(answer(b"ok"))
+        return [(await task).content for task in tasks]
+
+    try:
+        warm = [send(b"/warm1"), send(b"/warm2")]  # two connections, idle once answered
+        await backend.accept_with_requests(2)
+        assert await answer_all(warm) == [b"ok", b"ok"]
+
+        alone = send(b"/alone")
+        await asyncio.sleep(0)  # one pass: the task runs up to waiting for its answer
+        assert sorted(backend.arrived())[-1].startswith(b"GET /alone ")
+        burst = send(b"/burst")
+        await asyncio.sleep(0)
+        assert backend.arrived() == [b"", b""]  # its write waits for the end of the pass
+        await asyncio.sleep(0)
+        assert sorted(backend.arrived())[-1].startswith(b"GET /burst ")
+        assert await answer_all([alone, burst]) == [b"ok", b"ok"]
+    finally:
+        await transport.aclose()
+        backend.close()
