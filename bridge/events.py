@@ -7,8 +7,10 @@ inspector reads slowly, so:
 
 - publishing only appends to in-memory logs: no JSON encoding, no awaiting, no task. Subscribers
   encode in their own sender task. With no history kept and nobody subscribed it returns at once;
-- every value is cut to a budget (``clip``) when it enters, so an event never holds on to a
-  64 MiB ``exec.run`` result;
+- every value is cut to a budget (``clip``), so an event never holds on to a 64 MiB
+  ``exec.run`` result: when it enters, or, for a value known to be small that nothing changes
+  (a call's params from a frame within the budget, a short answer), when the event is read:
+  cutting a service call's params and answer was half of what its events cost;
 - the history and every subscriber's queue are bounded by count and by (estimated) size: a slow
   subscriber loses its oldest events, and is told how many;
 - a stream's output is never kept chunk by chunk: while a stream has an entry in a log, new
@@ -147,16 +149,19 @@ def _walk(item: Any, depth: int, left: list[int]) -> Any:
 
 @dataclass(slots=True)
 class Event:
-    """One event; ``data`` is already clipped and never changes once published."""
+    """One event; ``data`` never changes once published. It is already clipped, unless
+    ``clipped`` is false: then it is small (``size`` bounds it) and cut when read."""
 
     seq: int
     kind: str
     time: float
     data: dict[str, Any]
     size: int
+    clipped: bool = True
 
     def to_wire(self) -> dict[str, Any]:
-        return {"seq": self.seq, "kind": self.kind, "time": self.time, **self.data}
+        data = self.data if self.clipped else clip(self.data)[0]
+        return {"seq": self.seq, "kind": self.kind, "time": self.time, **data}
 
 
 class OutputTail:
@@ -359,15 +364,20 @@ class EventBus:
     def history_limit(self) -> int:
         return self._history.max_events
 
-    def publish(self, kind: str, data: dict[str, Any]) -> Event | None:
-        """Record an event of ``kind`` (clipping ``data``) and hand it to every subscriber.
+    def publish(self, kind: str, data: dict[str, Any], size: int | None = None) -> Event | None:
+        """Record an event of ``kind`` and hand it to every subscriber. ``data`` is clipped
+        now, unless the caller gives its ``size``: an estimate within ``EVENT_BUDGET`` of data
+        that nothing changes, kept as it is and clipped when read.
 
         Returns the event, or ``None`` when nothing keeps or watches events.
         """
         if not (self._keep or self._subscribers):
             return None
-        clipped, size = clip(data)
-        event = Event(next(self._seqs), kind, time.time(), clipped, size)
+        if size is None:
+            clipped, size = clip(data)
+            event = Event(next(self._seqs), kind, time.time(), clipped, size)
+        else:
+            event = Event(next(self._seqs), kind, time.time(), data, size, clipped=False)
         if self._keep:
             self._history.append(event)
         for subscriber in self._subscribers:
@@ -447,6 +457,21 @@ class EventBus:
 CallToken = tuple[int, float] | None
 
 
+def _short(value: Any) -> int | None:
+    """The size of a value within ``EVENT_BUDGET`` that cannot change (a ``RawJson``, text,
+    a number), else None."""
+    kind = type(value)
+    if kind is RawJson:
+        size = len(value.text)
+    elif kind is str:
+        size = len(value)
+    elif kind in _SCALARS:
+        size = 8
+    else:
+        return None
+    return size if size <= EVENT_BUDGET else None
+
+
 class ConnectionEvents:
     """What one RPC connection publishes, each event naming the connection.
 
@@ -463,10 +488,13 @@ class ConnectionEvents:
     def publish(self, kind: str, data: dict[str, Any]) -> Event | None:
         return self.bus.publish(kind, {"conn": self.conn, **data})
 
-    def started(self, request: Request, ignored: list[str]) -> CallToken:
+    def started(self, request: Request, ignored: list[str], frame_size: int) -> CallToken:
+        """The ``call`` event. Its params came from a frame of ``frame_size``: one within the
+        budget is kept as it is (the params and ``ignored``, made of them, are never changed)."""
         if not self.bus.active:
             return None
         data: dict[str, Any] = {
+            "conn": self.conn,
             "page": self.page,
             "id": request.id,
             "method": request.method,
@@ -476,19 +504,31 @@ class ConnectionEvents:
             data["notification"] = True
         if ignored:
             data["ignored"] = ignored
-        event = self.publish("call", data)
+        size = None
+        if frame_size <= EVENT_BUDGET:
+            size = 2 * frame_size + len(self.page or "") + _OVERHEAD  # ``ignored`` repeats names
+        event = self.bus.publish("call", data, size)
         return None if event is None else (event.seq, time.perf_counter())
 
     def finished(self, token: CallToken, result: Any, error: RpcError | None) -> None:
+        """The ``result`` event; a short answer that never changes (``_short``) is kept as it is."""
         if token is None:
             return
         call, began = token
-        data: dict[str, Any] = {"call": call, "durationMs": round((time.perf_counter() - began) * 1000, 3)}
+        data: dict[str, Any] = {
+            "conn": self.conn,
+            "call": call,
+            "durationMs": round((time.perf_counter() - began) * 1000, 3),
+        }
+        size = None
         if error is None:
             data["result"] = result
+            short = _short(result)
+            if short is not None:
+                size = short + _OVERHEAD
         else:
             data["error"] = error.to_wire()
-        self.publish("result", data)
+        self.bus.publish("result", data, size)
 
     def notified(self, method: str, params: dict[str, Any]) -> None:
         """A notification the session is sending: stream output, exit or error."""

@@ -95,12 +95,13 @@ class Reply:
 
 class CallObserver(Protocol[Token]):
     """Told of every request of a frame: ``started`` once its params are validated, before its
-    handler runs, with the params keys the handler will not use (``ignored_fields``); ``finished`` with
+    handler runs, with the params keys the handler will not use (``ignored_fields``) and the
+    frame's size (``Frame.size``, a bound on the params); ``finished`` with
     its outcome (the result unwrapped from ``AfterReply``) before the reply is sent. Whatever
     ``started`` returns is handed back to ``finished``. A request cancelled with its connection
     is never finished. Both must be cheap and must not raise: they are on every call's path."""
 
-    def started(self, request: Request, ignored: list[str]) -> Token: ...
+    def started(self, request: Request, ignored: list[str], frame_size: int) -> Token: ...
 
     def finished(self, token: Token, result: Any, error: RpcError | None) -> None: ...
 
@@ -202,14 +203,18 @@ async def _call(method: Method, params: BaseModel, ctx: Ctx) -> tuple[Any, RpcEr
 
 
 async def _answer(
-    registry: Registry[Ctx], item: Request | Invalid, ctx: Ctx, observer: CallObserver[Any] | None
+    registry: Registry[Ctx],
+    item: Request | Invalid,
+    ctx: Ctx,
+    observer: CallObserver[Any] | None,
+    frame_size: int,
 ) -> tuple[dict[str, Any] | None, Callback | None]:
     if isinstance(item, Invalid):
         return error_response(item.id, item.error), None
     parsed = _parse(registry, item)
     if observer is not None:
         ignored = [] if isinstance(parsed, RpcError) else ignored_fields(parsed[1])
-        token = observer.started(item, ignored)
+        token = observer.started(item, ignored, frame_size)
     result: Any = None
     error: RpcError | None = parsed if isinstance(parsed, RpcError) else None
     if not isinstance(parsed, RpcError):
@@ -247,7 +252,7 @@ def admit(frame: Frame, room: int, refusal: Callable[[], BridgeError]) -> tuple[
             admitted += 1
         elif not item.notification:
             items.append(Invalid(error, item.id))
-    return Frame(items, frame.batch), admitted
+    return Frame(items, frame.batch, frame.size), admitted
 
 
 def refuse(frame: Frame, error: BridgeError) -> Reply:
@@ -263,10 +268,12 @@ async def dispatch(
 ) -> Reply:
     """Answer every item of a frame. Batch items run concurrently; the reply keeps their order."""
     if len(frame.items) == 1:
-        answers = [await _answer(registry, frame.items[0], ctx, observer)]
+        answers = [await _answer(registry, frame.items[0], ctx, observer, frame.size)]
     else:
         answers = list(
-            await asyncio.gather(*(_answer(registry, item, ctx, observer) for item in frame.items))
+            await asyncio.gather(
+                *(_answer(registry, item, ctx, observer, frame.size) for item in frame.items)
+            )
         )
     responses = [response for response, _ in answers if response is not None]
     then = [callback for _, callback in answers if callback is not None]

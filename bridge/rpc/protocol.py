@@ -68,10 +68,12 @@ class Invalid:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """What one incoming text frame held: its items, and whether it was a batch."""
+    """What one incoming text frame held: its items, whether it was a batch, and its length
+    (bytes or characters as it came): what any of its requests' params can hold at most."""
 
     items: list[Request | Invalid] = field(default_factory=list)
     batch: bool = False
+    size: int = 0
 
 
 def _valid_id(value: Any) -> bool:
@@ -127,15 +129,16 @@ def decode_frame(data: str | bytes) -> Any:
 
 def parse_frame(data: str | bytes) -> Frame:
     """Parse one WebSocket text frame into requests and invalid items."""
+    size = len(data)
     try:
         decoded = decode_frame(data)
     except (ValueError, RecursionError) as exc:
-        return Frame([Invalid(RpcError(PARSE_ERROR, f"parse error: {exc}"))])
+        return Frame([Invalid(RpcError(PARSE_ERROR, f"parse error: {exc}"))], size=size)
     if isinstance(decoded, list):
         if not decoded:
-            return Frame([_invalid("empty batch")])
-        return Frame([_parse_item(item) for item in decoded], batch=True)
-    return Frame([_parse_item(decoded)])
+            return Frame([_invalid("empty batch")], size=size)
+        return Frame([_parse_item(item) for item in decoded], batch=True, size=size)
+    return Frame([_parse_item(decoded)], size=size)
 
 
 def result_response(request_id: RequestId, result: Any) -> dict[str, Any]:

@@ -117,12 +117,56 @@ def test_history_is_bounded_by_size_too() -> None:
     assert 5 <= len(bus.history()) <= 200_000 // EVENT_BUDGET
 
 
+async def test_a_small_call_and_answer_are_kept_as_they_are_and_cut_when_read() -> None:
+    """A call from a frame within the budget keeps its params, and a short answer itself: a
+    call's path copies neither. What the view shows is what clipping them shows (params nested
+    past the depth limit are cut there too)."""
+    bus = EventBus(history=10)
+    subscription = bus.subscribe()
+    conn = bus.connect("peer", PAGE)
+    deep: Any = "bottom"
+    for _ in range(40):
+        deep = [deep]
+    text = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "service.request", "params": {"url": "/x", "d": deep}}
+    )
+    request = parse_frame(text).items[0]
+    assert isinstance(request, Request) and isinstance(request.params, dict)
+    answer = RawJson(b'{"ok": true}')
+    conn.finished(conn.started(request, ["d"], len(text)), answer, None)
+    events, _ = await subscription.next()
+    call, result = events[-2:]
+    assert call.data["params"] is request.params and result.data["result"] is answer
+    wire = [event["params"] if event["kind"] == "call" else event["result"] for event in bus.history()[-2:]]
+    assert wire == [clip({"params": request.params})[0]["params"], answer]  # as clipped on entry
+    assert "…" in str(wire[0]) and "bottom" not in str(wire[0])
+    assert bus.history()[-2]["ignored"] == ["d"]
+
+
+async def test_a_big_call_and_answer_are_cut_when_they_enter() -> None:
+    """Past the budget, the call's params and the answer are clipped as the events are made: a
+    view of them holds no more than the budget."""
+    bus = EventBus(history=10)
+    subscription = bus.subscribe()
+    conn = bus.connect("peer", PAGE)
+    big = "b" * (2 * EVENT_BUDGET)
+    text = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "service.request", "params": {"data": big}})
+    request = parse_frame(text).items[0]
+    assert isinstance(request, Request) and isinstance(request.params, dict)
+    conn.finished(conn.started(request, [], len(text)), RawJson(json.dumps(big).encode()), None)
+    events, _ = await subscription.next()
+    call, result = events[-2:]
+    assert call.data["params"] is not request.params
+    assert len(call.data["params"]["data"]) < EVENT_BUDGET + 100
+    assert isinstance(result.data["result"], str) and len(result.data["result"]) < EVENT_BUDGET + 100
+
+
 def test_nothing_is_done_when_nothing_keeps_or_watches() -> None:
     bus = EventBus(history=0)
     assert not bus.active
     assert bus.publish("toast", {"message": "lost"}) is None
     conn = bus.connect("peer", None)
-    token = conn.started(Request("host.info", {}, 1), [])
+    token = conn.started(Request("host.info", {}, 1), [], 60)
     assert token is None
     conn.finished(token, {"ok": True}, None)
     conn.notified("exec.output", {"stream": "1", "stdout": "x"})
@@ -332,7 +376,7 @@ class Recorder:
     def __init__(self) -> None:
         self.seen: list[tuple[str, Any]] = []
 
-    def started(self, request: Request, ignored: list[str]) -> str:
+    def started(self, request: Request, ignored: list[str], frame_size: int) -> str:
         self.seen.append(("started", request.method))
         return f"token-{request.id}"
 
@@ -429,7 +473,7 @@ def test_publishing_copies_no_whole_value(history: int) -> None:
         for _ in range(1000):
             before, _ = tracemalloc.get_traced_memory()
             tracemalloc.reset_peak()
-            conn.finished(conn.started(request, []), result, None)
+            conn.finished(conn.started(request, [], 80), result, None)
             most = max(most, tracemalloc.get_traced_memory()[1] - before)
     finally:
         tracemalloc.stop()
