@@ -13,6 +13,7 @@ relay's is measured the same way.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import subprocess
 import sys
@@ -38,7 +39,8 @@ class BigSettings:
 
 @dataclass(frozen=True)
 class CpuSettings:
-    calls: int
+    reps: int
+    calls: int  # per repetition
 
 
 async def run_big(
@@ -116,13 +118,18 @@ async def run_cpu(
     """The daemon's CPU time (/proc: user + system) over ``calls`` service calls, against the
     same calls through the floor relay (``bench.floor``) in the same run: one in flight, where
     each call also pays for waking the process and putting it back to sleep, and 64 in flight,
-    where those wake-ups are shared and what is left is each call's own work."""
+    where those wake-ups are shared and what is left is each call's own work. Repetitions
+    interleaved, medians: one run of either moved by a sixth as the machine's speed did."""
     rows = []
     with _floor_relay(nginx_socket) as (floor, floor_pid):
         for in_flight in (1, 64):
-            bridge = await _cpu_per_call(endpoint, pid, settings.calls, in_flight)
-            baseline = await _cpu_per_call(floor, floor_pid, settings.calls, in_flight)
-            name = f"daemon CPU per service call, over {settings.calls:,}, {in_flight} in flight"
+            sides = {
+                "bridge": functools.partial(_cpu_per_call, endpoint, pid, settings.calls, in_flight),
+                "baseline": functools.partial(_cpu_per_call, floor, floor_pid, settings.calls, in_flight),
+            }
+            figures = await interleaved(settings.reps, sides)
+            name = f"daemon CPU per service call, {settings.reps} x {settings.calls:,}, {in_flight} in flight"
+            bridge, baseline = figures["bridge"], figures["baseline"]
             rows.append(Row("cpu", name, "µs", bridge, baseline, "relay floor", max_value=60))
     return rows
 

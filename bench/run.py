@@ -81,7 +81,7 @@ FULL = Settings(
     ),
     execs=ExecSettings(reps=3, calls=20, containers=1000),
     big=BigSettings(reps=5, calls=6),
-    cpu=CpuSettings(calls=10_000),
+    cpu=CpuSettings(reps=3, calls=10_000),
 )
 QUICK = Settings(
     ServiceSettings(reps=1, latency_calls=100, duration=0.3, warmup_calls=20),
@@ -93,7 +93,7 @@ QUICK = Settings(
     browser=BrowserSettings(reps=1, latency_calls=50, duration=0.3, warmup_calls=20, stream_size=4 << 20),
     execs=ExecSettings(reps=1, calls=3, containers=20),
     big=BigSettings(reps=1, calls=1),
-    cpu=CpuSettings(calls=6000),  # the relay then uses 12-15 clock ticks (10 ms each) at 64 in flight
+    cpu=CpuSettings(reps=1, calls=6000),  # the relay then uses 12-15 clock ticks (10 ms each) at 64 in flight
 )
 
 
