@@ -486,6 +486,8 @@ class ConnectionEvents:
         self._closed = False
 
     def publish(self, kind: str, data: dict[str, Any]) -> Event | None:
+        """``data`` naming this connection, published. A call's two events, on every call's path,
+        put ``conn`` in their own dict instead: the merged copy was a tenth of their cost."""
         return self.bus.publish(kind, {"conn": self.conn, **data})
 
     def started(self, request: Request, ignored: list[str], frame_size: int) -> CallToken:
