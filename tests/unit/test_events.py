@@ -161,6 +161,66 @@ async def test_a_big_call_and_answer_are_cut_when_they_enter() -> None:
     assert isinstance(result.data["result"], str) and len(result.data["result"]) < EVENT_BUDGET + 100
 
 
+def _service_call(conn: Any, n: int, *, notification: bool = False) -> None:
+    """One small service call and its short answer through ``conn``'s observer hooks."""
+    frame: dict[str, Any] = {"jsonrpc": "2.0", "method": "service.request", "params": {"url": f"/x{n}"}}
+    if not notification:
+        frame["id"] = n
+    text = json.dumps(frame)
+    request = parse_frame(text).items[0]
+    assert isinstance(request, Request)
+    conn.finished(conn.started(request, ["extra"], len(text)), RawJson(b'{"n": %d}' % n), None)
+
+
+async def test_calls_only_the_history_sees_are_records_shown_as_the_events_an_inspector_gets() -> None:
+    """While nobody is subscribed, a small call and its answer are kept as tuples, not events;
+    the history shows them as it shows the same calls made while an inspector watched, and an
+    inspector that subscribes later gets them as events."""
+    kept, watched = EventBus(history=10), EventBus(history=10)
+    watching = watched.subscribe()
+    for bus in (kept, watched):
+        conn = bus.connect("peer", PAGE)
+        _service_call(conn, 1)
+        _service_call(conn, 2, notification=True)
+    assert [type(item) for item in kept._history.events][-4:] == [tuple] * 4
+    assert not any(isinstance(item, tuple) for item in watched._history.events)
+
+    def shown(wire: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in event.items() if k not in ("time", "durationMs")} for event in wire]
+
+    assert shown(kept.history()) == shown(watched.history())
+    call = shown(kept.history())[-2]
+    assert call["id"] is None and call["notification"] is True and call["params"] == {"url": "/x2"}
+    assert call["ignored"] == ["extra"] and call["method"] == "service.request"
+    assert isinstance(kept.history()[-1]["durationMs"], float)
+    events, _ = await kept.subscribe().next()
+    live, _ = await watching.next()
+    assert shown([event.to_wire() for event in events]) == shown([event.to_wire() for event in live])
+    assert [event.kind for event in events][-4:] == ["call", "result", "call", "result"]
+
+
+def test_records_are_bounded_with_the_events_by_count_and_by_size() -> None:
+    """Records count toward the history's bounds as events do: the oldest go first, whatever
+    they are, and what the history holds adds up to its bytes."""
+    bus = EventBus(history=5)
+    conn = bus.connect("peer", PAGE)
+    for n in range(6):
+        bus.publish("toast", {"message": f"m{n}"})
+        _service_call(conn, n)
+    history = bus.history()
+    assert kinds(history) == ["call", "result", "toast", "call", "result"]
+    assert [history[0]["id"], history[2]["message"], history[3]["id"]] == [4, "m5", 5]
+    log = bus._history
+    assert log.bytes == sum(item[3] if isinstance(item, tuple) else item.size for item in log.events)
+    sized = EventBus(history=1000, history_bytes=1)  # the floor: about one budget's worth
+    conn = sized.connect("peer", PAGE)
+    for n in range(2000):
+        _service_call(conn, n)
+    assert 0 < len(sized.history()) < 1000 and sized._history.bytes <= sized._history.max_bytes
+    sized.clear()
+    assert sized.history() == [] and sized._history.bytes == 0
+
+
 def test_nothing_is_done_when_nothing_keeps_or_watches() -> None:
     bus = EventBus(history=0)
     assert not bus.active
