@@ -168,9 +168,9 @@ class Event:
 
 # A call or a result while only the history holds it: ``(make, seq, time, size, fields)``, made
 # into its ``Event`` by ``make`` when the history is read. A tuple is the cheapest thing Python
-# keeps: made as objects and dicts on the call's path, a service call's two events were about
-# half of what the history cost the daemon at 64 calls in flight (10 µs a call, alternated runs
-# with ``[inspector] history = 0``); as records, a call's path pays 2.6 µs for them, not 4.
+# keeps: made as objects and dicts on the call's path, a service call's two events were a third
+# to a half of what the history cost the daemon at 64 calls in flight (10 µs a call, alternated
+# runs with ``[inspector] history = 0``); as records, a call's path pays 2.5 µs for them, not 4.
 Record = tuple[Any, ...]
 _SIZE = 3  # where a record holds its size
 
