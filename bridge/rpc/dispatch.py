@@ -15,6 +15,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -166,7 +167,7 @@ def ignored_fields(model: BaseModel, where: str = "") -> list[str]:
     """The dotted names of the keys a params model accepted and kept aside (``extra="allow"``:
     ``model_extra``), in its nested models too: what the call's handler did not use."""
     names = [f"{where}{key}" for key in model.__pydantic_extra__ or {}]
-    for name in _field_names(type(model)):
+    for name in _nesting_fields(type(model)):
         value = getattr(model, name)
         if isinstance(value, BaseModel):
             names.extend(ignored_fields(value, f"{where}{name}."))
@@ -174,10 +175,17 @@ def ignored_fields(model: BaseModel, where: str = "") -> list[str]:
 
 
 @functools.cache
-def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
-    """A params model's fields, asked once: pydantic's ``model_fields`` is a property that
-    copies them (and the extras' ``model_extra`` one more call), on every call's path."""
-    return tuple(model.model_fields)
+def _nesting_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """A params model's fields whose type names a model, asked once: pydantic's
+    ``model_fields`` is a property that copies them, and looking at every field of a service
+    call (none of which can hold a model) was most of ``ignored_fields``' 1.2 µs a call."""
+    return tuple(name for name, field in model.model_fields.items() if _names_a_model(field.annotation))
+
+
+def _names_a_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_names_a_model(argument) for argument in typing.get_args(annotation))
 
 
 def _parse(registry: Registry[Ctx], request: Request) -> tuple[Method, BaseModel] | RpcError:

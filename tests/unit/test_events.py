@@ -422,6 +422,8 @@ class LenientOptions(BaseModel):
 
 class LenientParams(Params):
     options: LenientOptions = LenientOptions()
+    more: LenientOptions | None = None
+    data: Any = None
 
 
 @router.method("lenient")
@@ -517,6 +519,18 @@ async def test_the_call_event_names_the_keys_its_method_ignores() -> None:
     noted, plain = [event for event in bus.history() if event["kind"] == "call"]
     assert noted["ignored"] == ["options.format", "options.namespace"]
     assert "ignored" not in plain
+
+
+async def test_ignored_keys_are_found_in_optional_models_and_not_in_free_values() -> None:
+    """A field typed ``Model | None`` is looked into; one typed ``Any`` holds the page's value as
+    it came (a dict, never a model), whose keys are the handler's to read."""
+    bus = EventBus()
+    conn = bus.connect("peer", None)
+    params = {"more": {"used": True, "extra": 1}, "data": {"free": 2}}
+    text = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "t.lenient", "params": params})
+    await dispatch(registry, parse_frame(text), None, conn)
+    (call,) = [event for event in bus.history() if event["kind"] == "call"]
+    assert call["ignored"] == ["more.extra"]
 
 
 @pytest.mark.parametrize("history", [2000, 0])
