@@ -97,12 +97,12 @@ class Reply:
 class CallObserver(Protocol[Token]):
     """Told of every request of a frame: ``started`` once its params are validated, before its
     handler runs, with the params keys the handler will not use (``ignored_fields``) and the
-    frame's size (``Frame.size``, a bound on the params); ``finished`` with
+    frame it came in (its ``size`` bounds the params); ``finished`` with
     its outcome (the result unwrapped from ``AfterReply``) before the reply is sent. Whatever
     ``started`` returns is handed back to ``finished``. A request cancelled with its connection
     is never finished. Both must be cheap and must not raise: they are on every call's path."""
 
-    def started(self, request: Request, ignored: list[str], frame_size: int) -> Token: ...
+    def started(self, request: Request, ignored: list[str], frame: Frame) -> Token: ...
 
     def finished(self, token: Token, result: Any, error: RpcError | None) -> None: ...
 
@@ -215,14 +215,14 @@ async def _answer(
     item: Request | Invalid,
     ctx: Ctx,
     observer: CallObserver[Any] | None,
-    frame_size: int,
+    frame: Frame,
 ) -> tuple[dict[str, Any] | None, Callback | None]:
     if isinstance(item, Invalid):
         return error_response(item.id, item.error), None
     parsed = _parse(registry, item)
     if observer is not None:
         ignored = [] if isinstance(parsed, RpcError) else ignored_fields(parsed[1])
-        token = observer.started(item, ignored, frame_size)
+        token = observer.started(item, ignored, frame)
     result: Any = None
     error: RpcError | None = parsed if isinstance(parsed, RpcError) else None
     if not isinstance(parsed, RpcError):
@@ -260,7 +260,7 @@ def admit(frame: Frame, room: int, refusal: Callable[[], BridgeError]) -> tuple[
             admitted += 1
         elif not item.notification:
             items.append(Invalid(error, item.id))
-    return Frame(items, frame.batch, frame.size), admitted
+    return Frame(items, frame.batch, frame.size, frame.text), admitted
 
 
 def refuse(frame: Frame, error: BridgeError) -> Reply:
@@ -276,12 +276,10 @@ async def dispatch(
 ) -> Reply:
     """Answer every item of a frame. Batch items run concurrently; the reply keeps their order."""
     if len(frame.items) == 1:
-        answers = [await _answer(registry, frame.items[0], ctx, observer, frame.size)]
+        answers = [await _answer(registry, frame.items[0], ctx, observer, frame)]
     else:
         answers = list(
-            await asyncio.gather(
-                *(_answer(registry, item, ctx, observer, frame.size) for item in frame.items)
-            )
+            await asyncio.gather(*(_answer(registry, item, ctx, observer, frame) for item in frame.items))
         )
     responses = [response for response, _ in answers if response is not None]
     then = [callback for _, callback in answers if callback is not None]

@@ -68,12 +68,14 @@ class Invalid:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """What one incoming text frame held: its items, whether it was a batch, and its length
-    (bytes or characters as it came): what any of its requests' params can hold at most."""
+    """What one incoming text frame held: its items, whether it was a batch, its length (bytes
+    or characters as it came: what any of its requests' params can hold at most) and its text,
+    from which a request alone in the frame can be read again (``decode_frame``)."""
 
     items: list[Request | Invalid] = field(default_factory=list)
     batch: bool = False
     size: int = 0
+    text: str | bytes = b""
 
 
 def _valid_id(value: Any) -> bool:
@@ -133,12 +135,12 @@ def parse_frame(data: str | bytes) -> Frame:
     try:
         decoded = decode_frame(data)
     except (ValueError, RecursionError) as exc:
-        return Frame([Invalid(RpcError(PARSE_ERROR, f"parse error: {exc}"))], size=size)
+        return Frame([Invalid(RpcError(PARSE_ERROR, f"parse error: {exc}"))], size=size, text=data)
     if isinstance(decoded, list):
         if not decoded:
-            return Frame([_invalid("empty batch")], size=size)
-        return Frame([_parse_item(item) for item in decoded], batch=True, size=size)
-    return Frame([_parse_item(decoded)], size=size)
+            return Frame([_invalid("empty batch")], size=size, text=data)
+        return Frame([_parse_item(item) for item in decoded], batch=True, size=size, text=data)
+    return Frame([_parse_item(decoded)], size=size, text=data)
 
 
 def result_response(request_id: RequestId, result: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from bridge.errors import ServiceError
 from bridge.events import EVENT_BUDGET, EventBus, OutputTail, clip
 from bridge.rpc import (
     AfterReply,
+    Frame,
     MethodRouter,
     RawJson,
     Registry,
@@ -130,10 +131,11 @@ async def test_a_small_call_and_answer_are_kept_as_they_are_and_cut_when_read() 
     text = json.dumps(
         {"jsonrpc": "2.0", "id": 1, "method": "service.request", "params": {"url": "/x", "d": deep}}
     )
-    request = parse_frame(text).items[0]
+    frame = parse_frame(text)
+    request = frame.items[0]
     assert isinstance(request, Request) and isinstance(request.params, dict)
     answer = RawJson(b'{"ok": true}')
-    conn.finished(conn.started(request, ["d"], len(text)), answer, None)
+    conn.finished(conn.started(request, ["d"], frame), answer, None)
     events, _ = await subscription.next()
     call, result = events[-2:]
     assert call.data["params"] is request.params and result.data["result"] is answer
@@ -151,9 +153,10 @@ async def test_a_big_call_and_answer_are_cut_when_they_enter() -> None:
     conn = bus.connect("peer", PAGE)
     big = "b" * (2 * EVENT_BUDGET)
     text = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "service.request", "params": {"data": big}})
-    request = parse_frame(text).items[0]
+    frame = parse_frame(text)
+    request = frame.items[0]
     assert isinstance(request, Request) and isinstance(request.params, dict)
-    conn.finished(conn.started(request, [], len(text)), RawJson(json.dumps(big).encode()), None)
+    conn.finished(conn.started(request, [], frame), RawJson(json.dumps(big).encode()), None)
     events, _ = await subscription.next()
     call, result = events[-2:]
     assert call.data["params"] is not request.params
@@ -163,13 +166,13 @@ async def test_a_big_call_and_answer_are_cut_when_they_enter() -> None:
 
 def _service_call(conn: Any, n: int, *, notification: bool = False) -> None:
     """One small service call and its short answer through ``conn``'s observer hooks."""
-    frame: dict[str, Any] = {"jsonrpc": "2.0", "method": "service.request", "params": {"url": f"/x{n}"}}
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": "service.request", "params": {"url": f"/x{n}"}}
     if not notification:
-        frame["id"] = n
-    text = json.dumps(frame)
-    request = parse_frame(text).items[0]
+        message["id"] = n
+    frame = parse_frame(json.dumps(message))
+    request = frame.items[0]
     assert isinstance(request, Request)
-    conn.finished(conn.started(request, ["extra"], len(text)), RawJson(b'{"n": %d}' % n), None)
+    conn.finished(conn.started(request, ["extra"], frame), RawJson(b'{"n": %d}' % n), None)
 
 
 async def test_calls_only_the_history_sees_are_records_shown_as_the_events_an_inspector_gets() -> None:
@@ -184,6 +187,8 @@ async def test_calls_only_the_history_sees_are_records_shown_as_the_events_an_in
         _service_call(conn, 2, notification=True)
     assert [type(item) for item in kept._history.events][-4:] == [tuple] * 4
     assert not any(isinstance(item, tuple) for item in watched._history.events)
+    kept_text = kept._history.events[-4][4][2]  # the call's fields: (conn, page, text, ignored)
+    assert isinstance(kept_text, str) and json.loads(kept_text)["params"] == {"url": "/x1"}
 
     def shown(wire: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{k: v for k, v in event.items() if k not in ("time", "durationMs")} for event in wire]
@@ -197,6 +202,21 @@ async def test_calls_only_the_history_sees_are_records_shown_as_the_events_an_in
     live, _ = await watching.next()
     assert shown([event.to_wire() for event in events]) == shown([event.to_wire() for event in live])
     assert [event.kind for event in events][-4:] == ["call", "result", "call", "result"]
+
+
+async def test_the_calls_of_a_batch_are_kept_as_events_with_their_own_params() -> None:
+    """A batch's text holds all its requests: each call of one is kept as an event of its own."""
+    bus = EventBus(history=10)
+    conn = bus.connect("peer", PAGE)
+    text = json.dumps(
+        [{"jsonrpc": "2.0", "id": n, "method": "t.echo", "params": {"value": n}} for n in (1, 2)]
+    )
+    await dispatch(registry, parse_frame(text), None, conn)
+    calls = [event for event in bus.history() if event["kind"] == "call"]
+    assert [(call["id"], call["params"]) for call in calls] == [(1, {"value": 1}), (2, {"value": 2})]
+    assert not any(
+        isinstance(item, tuple) and item[0].__name__ == "_call_event" for item in bus._history.events
+    )
 
 
 def test_records_are_bounded_with_the_events_by_count_and_by_size() -> None:
@@ -226,7 +246,7 @@ def test_nothing_is_done_when_nothing_keeps_or_watches() -> None:
     assert not bus.active
     assert bus.publish("toast", {"message": "lost"}) is None
     conn = bus.connect("peer", None)
-    token = conn.started(Request("host.info", {}, 1), [], 60)
+    token = conn.started(Request("host.info", {}, 1), [], Frame(size=60))
     assert token is None
     conn.finished(token, {"ok": True}, None)
     conn.notified("exec.output", {"stream": "1", "stdout": "x"})
@@ -438,7 +458,7 @@ class Recorder:
     def __init__(self) -> None:
         self.seen: list[tuple[str, Any]] = []
 
-    def started(self, request: Request, ignored: list[str], frame_size: int) -> str:
+    def started(self, request: Request, ignored: list[str], frame: Frame) -> str:
         self.seen.append(("started", request.method))
         return f"token-{request.id}"
 
@@ -547,7 +567,7 @@ def test_publishing_copies_no_whole_value(history: int) -> None:
         for _ in range(1000):
             before, _ = tracemalloc.get_traced_memory()
             tracemalloc.reset_peak()
-            conn.finished(conn.started(request, [], 80), result, None)
+            conn.finished(conn.started(request, [], Frame([request], size=80)), result, None)
             most = max(most, tracemalloc.get_traced_memory()[1] - before)
     finally:
         tracemalloc.stop()
