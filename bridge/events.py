@@ -30,11 +30,10 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from bridge.rpc import Frame, RawJson, Request, RpcError
-from bridge.rpc.protocol import decode_frame
+from bridge.rpc import Frame, RawJson, Request, RpcError, parse_frame
 
 HISTORY = 2000
 HISTORY_BYTES = 32 * 1024 * 1024
@@ -185,8 +184,7 @@ def _event(item: Event | Record) -> Event:
 
 def _call_event(record: Record) -> Event:
     _, seq, when, size, (conn, page, text, ignored) = record
-    item = decode_frame(text)  # a frame of one well-formed request (``Frame.text``)
-    request = Request(item["method"], item.get("params"), item.get("id"), "id" not in item)
+    request = cast(Request, parse_frame(text).items[0])  # the text of a frame of one request
     return Event(seq, "call", when, _call_data(conn, page, request, ignored), size, clipped=False)
 
 
@@ -292,7 +290,7 @@ class EventLog:
     """Events in order, bounded by count and by estimated size; the oldest go first.
 
     The history and each subscriber's queue are one of these; only the history holds
-    ``Record``s (``EventBus.keep``). ``dropped`` counts the events that were pushed out.
+    ``Record``s (``keep``). ``dropped`` counts the events that were pushed out.
     """
 
     def __init__(self, max_events: int, max_bytes: int, output_tail: int) -> None:
@@ -313,7 +311,13 @@ class EventLog:
         if isinstance(event, OutputEvent):
             self._outputs[event.key] = event
             self.bytes += event.tail.size
-        self.trim()
+        self._trim()
+
+    def keep(self, record: Record) -> None:
+        """A record (``EventBus.keep``): only the history holds them."""
+        self.events.append(record)
+        self.bytes += record[_SIZE]
+        self._trim()
 
     def read(self) -> Iterator[Event]:
         """The events in order, records made into events."""
@@ -326,7 +330,7 @@ class EventLog:
             entry = OutputEvent(next(seqs), time.time(), key, OutputTail(self.output_tail))
             self.append(entry)
         self.bytes += entry.tail.add(name, text)
-        self.trim()
+        self._trim()
 
     def end_output(self, key: StreamKey) -> None:
         """The stream ended: later output (there is none) would start a new entry."""
@@ -342,7 +346,7 @@ class EventLog:
         self._outputs.clear()
         self.bytes = 0
 
-    def trim(self) -> None:
+    def _trim(self) -> None:
         while self.events and (len(self.events) > self.max_events or self.bytes > self.max_bytes):
             old = self.events.popleft()
             self.dropped += 1
@@ -409,7 +413,8 @@ class EventBus:
         self._queue = max(history, QUEUE_MIN) if queue is None else queue
         self._output_tail = output_tail
         self._subscribers: set[Subscription] = set()
-        # Whether an inspector is subscribed (else only the history sees what is published).
+        # Whether an inspector is subscribed (else only the history sees what is published): an
+        # attribute, not a property of ``_subscribers``, as every call's path reads it twice.
         self.watched = False
         self._seqs = itertools.count(1)
         self._connections = itertools.count(1)
@@ -449,11 +454,7 @@ class EventBus:
         caller checks ``watched``) and its fields are small and never change (``size`` bounds
         them); returns its seq. ``make`` makes its ``Event`` of it when the history is read."""
         seq = next(self._seqs)
-        history = self._history
-        history.events.append((make, seq, time.time(), size, fields))
-        history.bytes += size
-        if len(history.events) > history.max_events or history.bytes > history.max_bytes:
-            history.trim()
+        self._history.keep((make, seq, time.time(), size, fields))
         return seq
 
     def output(self, key: StreamKey, name: str, text: str) -> None:
