@@ -64,7 +64,10 @@ LENGTH_ALWAYS = frozenset({"POST", "PUT", "PATCH"})
 
 # A body from this size on is written after the head, not joined to it (one write either way).
 JOIN_BELOW = 64 * 1024
+# An answer's body of a declared length from this size on is read into one buffer.
+READ_WHOLE_FROM = 64 * 1024
 Address = tuple[str, int]  # host and port (unused with a unix socket)
+Body = bytes | bytearray | memoryview  # a request's body: a long one may view the frame it came in
 # Told the size of each piece of an answer (status line, headers, body, as received) before it
 # is parsed and kept; whatever it raises ends the exchange and drops the connection.
 Take = Callable[[int], None]
@@ -91,15 +94,32 @@ class Answer:
     body: list[bytes] = field(default_factory=list)
     started: bool = False
     keep_alive: bool = False
+    whole: bytearray | None = None  # a long body of a declared length, read into it (``expect``)
+    filled: int = 0  # bytes of it read
 
     @property
     def is_success(self) -> bool:
         return 200 <= self.status < 300
 
+    def expect(self, length: int) -> None:
+        """Read the body, of ``length`` bytes, into one buffer of that size as it comes: its
+        parts joined at the end held a 16 MiB answer twice."""
+        self.whole = bytearray(length)
+
+    def add_body(self, piece: bytes) -> None:
+        if self.whole is None:
+            self.body.append(piece)
+            return
+        end = self.filled + len(piece)  # never past the length: the parser frames the body by it
+        self.whole[self.filled : end] = piece
+        self.filled = end
+
     @property
-    def content(self) -> bytes:
+    def content(self) -> bytes | bytearray:
         """The body in one piece, joined once: the parts are let go (a big answer is not held
         twice, nor joined again for ``text``)."""
+        if self.whole is not None:
+            return self.whole
         if len(self.body) != 1:
             self.body[:] = [b"".join(self.body)]
         return self.body[0]
@@ -130,6 +150,11 @@ class Answer:
         return self.content.decode(encoding, errors="replace")
 
 
+# What an idle connection's parser would fill: nothing, as a byte an idle connection receives
+# fails it before the parser sees it (``data_received``), and an answer's end replaces it.
+_IDLE = Answer()
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; ``exchange`` sends a request and waits for its whole answer."""
 
@@ -155,7 +180,7 @@ class _Connection(asyncio.Protocol):
             self._fail(httpx.RemoteProtocolError("the backend sent data no request asked for"))
             return
         self._answer.started = True
-        if self._take is not None:
+        if self._take is not None and self._answer.whole is None:  # a whole one was taken at once
             try:
                 self._take(len(data))
             except Exception as exc:
@@ -212,9 +237,25 @@ class _Connection(asyncio.Protocol):
         if self._head_only and status >= 200:  # the parser cannot know that a HEAD answer has no body
             self._finish()
             self._answer = Answer()  # a body the backend may send anyway goes nowhere
+            return
+        length = self._answer.header(b"content-length")  # the parser refused a doubtful one
+        if length is not None and int(length) >= READ_WHOLE_FROM and status >= 200:
+            self._expect(int(length))
+
+    def _expect(self, length: int) -> None:
+        """Take the whole body's ``length`` from ``take`` before its buffer is made (its bytes
+        are not told again as they come), so that no buffer is made for more than ``take``
+        lets the answer hold."""
+        if self._take is not None:
+            try:
+                self._take(length)
+            except Exception as exc:
+                self._fail(exc)
+                return
+        self._answer.expect(length)
 
     def on_body(self, body: bytes) -> None:
-        self._answer.body.append(body)
+        self._answer.add_body(body)
 
     def on_message_complete(self) -> None:
         answer = self._answer
@@ -237,7 +278,7 @@ class _Connection(asyncio.Protocol):
     async def exchange(
         self,
         head: bytes,
-        body: bytes,
+        body: Body,
         head_only: bool,
         take: Take | None,
         timeout: float | None,
@@ -263,11 +304,14 @@ class _Connection(asyncio.Protocol):
         finally:
             if timer is not None:
                 timer.cancel()
+            # Let go of the answer: a pooled connection held the last one it carried, a 16 MiB
+            # body for as long as the connection stayed idle.
+            self._answer, self._take = _IDLE, None
         if not answer.keep_alive or head_only:
             self.close()
         return answer
 
-    def _write(self, head: bytes, body: bytes) -> None:
+    def _write(self, head: bytes, body: Body) -> None:
         if self.closed or self.transport is None:  # closed while a burst's write waited: it failed
             return
         if len(body) < JOIN_BELOW:
@@ -303,7 +347,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         method: str,
         target: bytes,
         headers: Iterable[tuple[bytes, bytes]],
-        body: bytes,
+        body: Body,
         *,
         address: Address,
         timeouts: Timeouts,
@@ -356,7 +400,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         return httpx.Response(
             answer.status,
             headers=answer.headers,
-            content=answer.content,
+            content=bytes(answer.content),
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason},
         )
@@ -382,7 +426,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self,
         method: str,
         head: bytes,
-        body: bytes,
+        body: Body,
         connection: _Connection | None,
         address: Address,
         timeouts: Timeouts,
@@ -414,7 +458,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
-def _request_head(method: str, target: bytes, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> bytes:
+def _request_head(method: str, target: bytes, headers: Iterable[tuple[bytes, bytes]], body: Body) -> bytes:
     """The request line and headers, without the hop-by-hop ones, framed by the body's length."""
     lines = [b"%s %s HTTP/1.1" % (method.encode("ascii"), target)]
     lines.extend(name + b": " + value for name, value in headers if name.lower() not in HOP_BY_HOP)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import re
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -381,3 +382,46 @@ async def test_a_request_sent_while_another_waits_is_written_at_the_end_of_the_p
     finally:
         await transport.aclose()
         backend.close()
+
+
+async def get_taking(transport: Http1Transport, take: Callable[[int], None]) -> Answer:
+    """``GET /x``, each piece of the answer told to ``take``."""
+    return await transport.send(
+        "GET",
+        b"/x",
+        [(b"host", b"localhost")],
+        b"",
+        address=("localhost", 80),
+        timeouts=Timeouts(5, 5),
+        take=take,
+    )
+
+
+async def test_a_long_body_is_read_into_one_buffer_and_the_idle_connection_keeps_none_of_it(
+    serve: Serve,
+) -> None:
+    """A body of a declared length past ``READ_WHOLE_FROM`` is read into one buffer (its parts
+    joined at the end held it twice), its length told to ``take`` once as the body starts, and
+    the connection back in the pool holds no reference to the answer it carried."""
+    body = bytes(range(256)) * 1024
+    _, transport = await serve(lambda number, request: answer(body))
+    told: list[int] = []
+    got = await get_taking(transport, told.append)
+    assert got.content == body and isinstance(got.content, bytearray) and got.body == []
+    assert len(body) in told and sum(told) < 2 * len(body)
+    assert sys.getrefcount(got) == 2  # this test's name and the call's argument: no one else's
+
+
+async def test_a_declared_length_past_what_take_allows_fails_before_any_buffer_is_made(serve: Serve) -> None:
+    """A backend that declares 10 GB and sends three bytes: the length is refused as it is
+    read, not given a buffer of its size."""
+
+    def at_most_a_mebibyte(size: int) -> None:
+        if size > 1 << 20:
+            raise ValueError(f"{size} bytes is too much")
+
+    _, transport = await serve(
+        lambda number, request: b"HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\nabc"
+    )
+    with pytest.raises(ValueError, match="10000000000 bytes"):
+        await get_taking(transport, at_most_a_mebibyte)
