@@ -27,7 +27,7 @@ from bridge.config import LimitsSettings
 from bridge.errors import LimitExceeded, UnknownStream
 from bridge.processes.base import RunningProcess
 from bridge.processes.output import Stream
-from bridge.rpc import Frame, Reply, dispatch, dumps, notification, parse_frame
+from bridge.rpc import Frame, JsonText, Reply, dispatch, dumps, notification, parse_frame
 from bridge.rpc.dispatch import admit, refuse
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ddbridge.connection")
 
-SendFrame = Callable[[list[bytes]], Awaitable[None]]
+SendFrame = Callable[[list[JsonText]], Awaitable[None]]
 StartProcess = Callable[[], Awaitable[RunningProcess]]
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x2E for byte in range
 _LONG_NUMBER = b"0" * 19
 
 
-def _may_escape_to_ascii(data: str | bytes) -> bool:
+def _may_escape_to_ascii(data: str | bytes | bytearray) -> bool:
     raw = data.encode(errors="surrogatepass") if isinstance(data, str) else data
     return _SURROGATE_ESCAPE.search(raw) is not None or _LONG_NUMBER in raw.translate(_DIGITS_AS_ZERO)
 
@@ -88,7 +88,7 @@ class Session:
         self._stream_ids = itertools.count(1)
         self.closed = False
 
-    async def send(self, pieces: list[bytes]) -> None:
+    async def send(self, pieces: list[JsonText]) -> None:
         """One text frame: the pieces of its UTF-8 JSON."""
         async with self._send_lock:
             await self._send_frame(pieces)
@@ -97,12 +97,12 @@ class Session:
         self.events.notified(method, params)
         await self.send([dumps(notification(method, params))])
 
-    def receive(self, frame: str | bytes) -> None:
+    def receive(self, frame: str | bytes | bytearray) -> None:
         task = self._loop.create_task(self._handle(frame))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, data: str | bytes) -> None:
+    async def _handle(self, data: str | bytes | bytearray) -> None:
         # Counted before the first await: frames handled at once cannot slip past the limit.
         frame, admitted = admit(
             parse_frame(data), self.daemon.settings.limits.calls_per_connection - self._calls, self._no_room
@@ -139,8 +139,8 @@ class Session:
         )
 
     def _encode(
-        self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold, data: str | bytes
-    ) -> list[bytes] | None:
+        self, frame: Frame, reply: Reply, holds: list[Hold], held: Hold, data: str | bytes | bytearray
+    ) -> list[JsonText] | None:
         """The JSON of ``reply`` in pieces (``Reply.pieces``), what it takes on its way to the
         socket taken from ``held`` before it is made: twice its size, for the JSON and the
         frame's copy of it (a big answer's own bytes are a piece and go out uncopied, but stay

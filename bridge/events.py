@@ -140,7 +140,7 @@ def _walk(item: Any, depth: int, left: list[int]) -> Any:
             return _walk(item.value(), depth, left)
         keep = max(left[0], 0)
         left[0] = 0
-        return f"{item.text[:keep].decode(errors='replace')}…[{size - keep} more bytes of JSON]"
+        return f"{bytes(item.text[:keep]).decode(errors='replace')}…[{size - keep} more bytes of JSON]"
     if isinstance(item, str):
         return _cut(str(item), left)
     if isinstance(item, bool | int | float):

@@ -23,10 +23,11 @@ from uvicorn.protocols.utils import ClientDisconnected
 from websockets.protocol import State
 
 from bridge.listener import GuardedWebSocketProtocol
+from bridge.rpc import JsonText
 from bridge.ws_reader import gather_big_frames
 
 DIRECT_LINE = "ddbridge.direct_line"
-Sink = Callable[[bytes], None]  # a whole text frame: UTF-8, checked
+Sink = Callable[[bytes | bytearray], None]  # a whole text frame: UTF-8, checked
 # Frames waiting to be written together go out as soon as they are this many bytes.
 FLUSH_FROM = 64 * 1024
 
@@ -46,11 +47,11 @@ class DirectLine:
 
     def __init__(self, protocol: RpcWebSocketProtocol) -> None:
         self._protocol = protocol
-        self._pending: list[bytes] = []
+        self._pending: list[JsonText] = []
         self._pending_bytes = 0
         self.sink: Sink | None = None
 
-    async def send(self, pieces: list[bytes]) -> None:
+    async def send(self, pieces: list[JsonText]) -> None:
         """One text frame of the ``pieces`` of a UTF-8 text, once the socket takes more
         (uvicorn's write flow control); ``ClientDisconnected`` when the connection is closing
         or gone. The frame is written here, not by ``websockets``, which would join the pieces

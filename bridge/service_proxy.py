@@ -23,7 +23,7 @@ import httpx
 from bridge.budget import Hold
 from bridge.config import BackendSettings
 from bridge.errors import Forbidden, InvalidParams, NotConfigured, ServiceError
-from bridge.http1 import Address, Answer, Http1Transport, Timeouts
+from bridge.http1 import Address, Answer, Body, Http1Transport, Timeouts
 from bridge.rpc import RawJson, dumps, loads, raw_json
 
 # A path (and query) that goes on the request line as it is: what httpx.URL would leave
@@ -140,14 +140,9 @@ class ServiceProxy:
             for name, value in page_headers.items()
             if name.lower() != "host"
         )
-        names = {name for name, _ in headers}
-        body = b""
-        if isinstance(data, str):
-            body = data.encode()
-        elif data is not None:
-            body = dumps(data)
-            if b"content-type" not in names:
-                headers.append((b"content-type", b"application/json"))
+        body, is_json = _request_body(data)
+        if is_json and b"content-type" not in {name for name, _ in headers}:
+            headers.append((b"content-type", b"application/json"))
         answer = await self._send(method, target, headers, body, hold)
         if not answer.is_success:
             raise ServiceError(answer.status, answer.reason_phrase, answer.text)
@@ -159,7 +154,7 @@ class ServiceProxy:
         return _body(answer)
 
     async def _send(
-        self, method: str, target: Target, headers: list[tuple[bytes, bytes]], body: bytes, hold: Hold
+        self, method: str, target: Target, headers: list[tuple[bytes, bytes]], body: Body, hold: Hold
     ) -> Answer:
         """The backend's answer, its bytes held in ``hold`` as they arrive and refused past
         ``[backend] max_answer`` (the transport then drops the connection)."""
@@ -191,6 +186,25 @@ class ServiceProxy:
             raise ServiceError(
                 502, "Bad Gateway", f"cannot reach the extension backend at {self.where}: {exc}"
             ) from exc
+
+
+def _request_body(data: Any) -> tuple[Body, bool]:
+    """A page's ``data`` as the request's body, and whether it is JSON: a string as its UTF-8,
+    anything else as JSON. A long value comes as the frame's text (``RawJson``) and goes as it
+    came: a string's own bytes when it holds no escape, JSON as the page wrote it; neither is
+    copied."""
+    if isinstance(data, RawJson):
+        utf8 = data.string_utf8()
+        if utf8 is not None:
+            return utf8, False
+        if data.text[:1] != b'"':
+            return data.text, True
+        data = data.value()
+    if isinstance(data, str):
+        return data.encode(), False
+    if data is None:
+        return b"", False
+    return dumps(data), True
 
 
 def _dot_segment(path: bytes) -> bool:

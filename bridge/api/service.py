@@ -10,7 +10,7 @@ with a ServiceError carrying the status, the reason phrase and the body.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -34,6 +34,8 @@ class ServiceRequest(Params):
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     data: Any = None
+    # A long body comes as the frame's own JSON text (bridge.rpc.dispatch), sent on as it is.
+    json_text_fields: ClassVar[frozenset[str]] = frozenset({"data"})
 
     @field_validator("method")
     @classmethod

@@ -73,12 +73,13 @@ class Recorder:
             log.error("cannot write the recording %s: %s", self.path, exc)
 
     def service(self, params: ServiceRequest, status: int, reason: str | None, body: Any) -> None:
-        key = f"{params.method.upper()} {params.url} {params.data!r}"
+        data = plain(params.data)  # a long one comes as the frame's text
+        key = f"{params.method.upper()} {params.url} {data!r}"
         if key in self._service:
             return
         entry: dict[str, Any] = {"method": params.method.upper(), "url": params.url, "status": status}
-        if params.data is not None:
-            entry["data"] = params.data
+        if data is not None:
+            entry["data"] = data
         if reason is not None:
             entry["reason"] = reason
         entry["body"] = body

@@ -38,7 +38,7 @@ from bridge.mock.script import (
     service_key,
 )
 from bridge.processes.base import STDERR, STDOUT, Chunk, ExitStatus
-from bridge.rpc import AfterReply, MethodRouter
+from bridge.rpc import AfterReply, MethodRouter, plain
 
 if TYPE_CHECKING:
     from bridge.connection import Session
@@ -137,7 +137,7 @@ def mock_routers(script: Script) -> list[MethodRouter]:
     @service.method("request")
     async def request(params: ServiceRequest, session: Session) -> Any:
         for entry in answers.service():
-            if entry.matches(params.method, params.url, params.data):
+            if entry.matches(params.method, params.url, plain(params.data)):
                 if 200 <= entry.status < 300:
                     return entry.body
                 body = entry.body if isinstance(entry.body, str) else json.dumps(entry.body)

@@ -8,6 +8,7 @@ from bridge.rpc.dispatch import AfterReply, CallObserver, MethodRouter, Registry
 from bridge.rpc.protocol import (
     Frame,
     Invalid,
+    JsonText,
     RawJson,
     Request,
     RpcError,
@@ -28,6 +29,7 @@ __all__ = [
     "CallObserver",
     "Frame",
     "Invalid",
+    "JsonText",
     "MethodRouter",
     "RawJson",
     "Registry",

@@ -27,8 +27,11 @@ from bridge.rpc.protocol import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
+    PIECE_FROM,
     Frame,
     Invalid,
+    JsonText,
+    RawJson,
     Request,
     RpcError,
     dumps,
@@ -80,7 +83,7 @@ class Reply:
             return None
         return dumps(self._message())
 
-    def pieces(self) -> list[bytes]:
+    def pieces(self) -> list[JsonText]:
         """``encode``'s JSON in pieces, a big ``RawJson`` one of its own (``dumps_pieces``);
         none for no reply."""
         return dumps_pieces(self._message()) if self.responses else []
@@ -188,16 +191,31 @@ def _names_a_model(annotation: Any) -> bool:
     return any(_names_a_model(argument) for argument in typing.get_args(annotation))
 
 
-def _parse(registry: Registry[Ctx], request: Request) -> tuple[Method, BaseModel] | RpcError:
+def _parse(registry: Registry[Ctx], request: Request, big: bool) -> tuple[Method, BaseModel] | RpcError:
+    """The request's method and its validated params; ``big`` when the frame was big enough for
+    its params' long values to be kept as their texts (``parse_frame``)."""
     method = registry.get(request.method)
     if method is None:
         return RpcError(METHOD_NOT_FOUND, f"method not found: {request.method}")
-    if isinstance(request.params, list):
+    params = request.params or {}
+    if isinstance(params, list):
         return RpcError(INVALID_PARAMS, f"invalid params for {request.method}: pass named params (an object)")
+    if big:
+        params = _values_unless_texts_wanted(method.params, params)
     try:
-        return method, method.params.model_validate(request.params or {})
+        return method, method.params.model_validate(params)
     except ValidationError as exc:
         return _describe_validation(request.method, exc)
+
+
+def _values_unless_texts_wanted(model: type[BaseModel], params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with each ``RawJson`` made its value, but in the fields the model names in
+    ``json_text_fields`` (a handler that passes the text on as it came)."""
+    wanted: frozenset[str] = getattr(model, "json_text_fields", frozenset())
+    return {
+        key: value.value() if type(value) is RawJson and key not in wanted else value
+        for key, value in params.items()
+    }
 
 
 async def _call(method: Method, params: BaseModel, ctx: Ctx) -> tuple[Any, RpcError | None]:
@@ -219,7 +237,7 @@ async def _answer(
 ) -> tuple[dict[str, Any] | None, Callback | None]:
     if isinstance(item, Invalid):
         return error_response(item.id, item.error), None
-    parsed = _parse(registry, item)
+    parsed = _parse(registry, item, frame.size >= PIECE_FROM)
     if observer is not None:
         ignored = [] if isinstance(parsed, RpcError) else ignored_fields(parsed[1])
         token = observer.started(item, ignored, frame)

@@ -19,6 +19,8 @@ import msgspec
 import orjson
 
 RequestId = str | int | float | None
+# A JSON text as it is held: bytes, a backend's answer read into its buffer, a view of a frame's.
+JsonText = bytes | bytearray | memoryview
 
 # Bodies from this size on are parsed with the cyclic collector paused (``loads``).
 PAUSE_COLLECTOR_FROM = 64 * 1024
@@ -75,7 +77,7 @@ class Frame:
     items: list[Request | Invalid] = field(default_factory=list)
     batch: bool = False
     size: int = 0
-    text: str | bytes = b""
+    text: str | bytes | bytearray = b""
 
 
 def _valid_id(value: Any) -> bool:
@@ -114,7 +116,7 @@ _FRAME_DECODER = json.JSONDecoder(parse_constant=_not_json)
 _FAST_FRAME_DECODER = msgspec.json.Decoder()
 
 
-def decode_frame(data: str | bytes) -> Any:
+def decode_frame(data: str | bytes | bytearray) -> Any:
     """A frame's JSON as objects; ``ValueError`` (or ``RecursionError``) saying what is wrong.
 
     msgspec reads it first: from the bytes (no text made of them), four times as fast as the
@@ -129,9 +131,52 @@ def decode_frame(data: str | bytes) -> Any:
         return _FRAME_DECODER.decode(data if isinstance(data, str) else data.decode())
 
 
-def parse_frame(data: str | bytes) -> Frame:
+class _Call(msgspec.Struct):
+    """A request alone in a frame, its params' values as their texts (``_big_call``)."""
+
+    jsonrpc: Any = msgspec.UNSET
+    id: Any = msgspec.UNSET
+    method: Any = msgspec.UNSET
+    params: dict[str, msgspec.Raw] | msgspec.UnsetType = msgspec.UNSET
+
+
+_BIG_CALL = msgspec.json.Decoder(_Call)
+
+
+def _big_call(data: bytes | bytearray) -> dict[str, Any] | None:
+    """The request a big frame is, each of its params' values of ``PIECE_FROM`` bytes or more
+    kept as its text (a ``RawJson`` viewing the frame's bytes: a 16 MiB upload is not made a
+    ``str`` and then ``bytes`` for the backend, two more copies of it), the others decoded; None
+    when the frame is not one request with named params, or msgspec refuses it: the frame then
+    takes the usual path, which decides. A handler sees such texts only where its params model
+    asks for them (``dispatch``); the others get the values."""
+    try:
+        call = _BIG_CALL.decode(data)
+        item = {
+            name: value
+            for name in ("jsonrpc", "id", "method")
+            if (value := getattr(call, name)) is not msgspec.UNSET
+        }
+        if not isinstance(call.params, msgspec.UnsetType):
+            unescaped = b"\\" not in data
+            item["params"] = {
+                key: RawJson(memoryview(raw), unescaped)
+                if len(raw) >= PIECE_FROM
+                else _FAST_FRAME_DECODER.decode(raw)
+                for key, raw in call.params.items()
+            }
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    return item
+
+
+def parse_frame(data: str | bytes | bytearray) -> Frame:
     """Parse one WebSocket text frame into requests and invalid items."""
     size = len(data)
+    if size >= PIECE_FROM and not isinstance(data, str):
+        item = _big_call(data)
+        if item is not None:
+            return Frame([_parse_item(item)], size=size, text=data)
     try:
         decoded = decode_frame(data)
     except (ValueError, RecursionError) as exc:
@@ -156,36 +201,46 @@ def notification(method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 class RawJson:
-    """One JSON value as its text, checked (``raw_json``); ``dumps`` writes the text as it is.
+    """One JSON value as its text (bytes, or a view of a frame's), checked (``raw_json``, or
+    msgspec reading the frame); ``dumps`` writes the text as it is. ``unescaped``: the text is
+    known to hold no backslash, so a string's value is the text between its quotes.
 
     Not a dataclass: orjson would encode one as an object of its fields."""
 
-    __slots__ = ("text",)
+    __slots__ = ("text", "unescaped")
 
-    def __init__(self, text: bytes) -> None:
+    def __init__(self, text: JsonText, unescaped: bool = False) -> None:
         self.text = text
+        self.unescaped = unescaped
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RawJson) and other.text == self.text
 
     def __hash__(self) -> int:
-        return hash(self.text)
+        return hash(bytes(self.text))
 
     def __repr__(self) -> str:
-        return f"RawJson({self.text[:60]!r}{'…' if len(self.text) > 60 else ''})"
+        return f"RawJson({bytes(self.text[:60])!r}{'…' if len(self.text) > 60 else ''})"
 
     def value(self) -> Any:
         """The objects, by the stdlib: it reads integers past 64 bits exactly (orjson makes
         floats of them), and the text is strict JSON."""
         with _collector_paused(len(self.text) >= PAUSE_COLLECTOR_FROM):
-            return _FRAME_DECODER.decode(self.text.decode())
+            return _FRAME_DECODER.decode(str(self.text, "utf-8"))
+
+    def string_utf8(self) -> memoryview | None:
+        """When the text is a string known to hold no escape, its value's UTF-8: the text
+        between the quotes, not copied. Else None (``value`` reads it)."""
+        if not self.unescaped or self.text[:1] != b'"':
+            return None
+        return memoryview(self.text)[1:-1]
 
 
 # Decoding into ``Raw`` checks the text's grammar and makes nothing (the value stays its bytes).
 _GRAMMAR = msgspec.json.Decoder(msgspec.Raw)
 
 
-def raw_json(data: bytes) -> RawJson | None:
+def raw_json(data: bytes | bytearray) -> RawJson | None:
     """``data`` as a ``RawJson`` when it is one strict JSON text (RFC 8259: UTF-8, no ``NaN``,
     no lone surrogates), else None.
 
@@ -212,7 +267,7 @@ def plain(value: Any) -> Any:
     return value.value() if isinstance(value, RawJson) else value
 
 
-def loads(data: str | bytes) -> Any:
+def loads(data: str | bytes | bytearray) -> Any:
     """JSON text to objects with orjson (for bodies: large ones are common); what orjson refuses
     goes to the stdlib, which accepts a little more (lone surrogates) and words its errors
     (``ValueError``) for people.
@@ -250,7 +305,7 @@ def dumps(value: Any) -> bytes:
     return b"".join(dumps_pieces(value))
 
 
-def dumps_pieces(value: Any) -> list[bytes]:
+def dumps_pieces(value: Any) -> list[JsonText]:
     """``dumps(value)`` as pieces whose join is that JSON, each ``RawJson`` of ``PIECE_FROM``
     bytes or more one of them, its own bytes: a 16 MiB answer is sent without being copied
     into a reply (the WebSocket writes the pieces one after another).
@@ -258,7 +313,7 @@ def dumps_pieces(value: Any) -> list[bytes]:
     Each big text is written by orjson as a NUL byte, which splits its output: orjson escapes a
     NUL in a string, and strict JSON (every ``RawJson``) holds none, so each NUL it writes is
     one of these, in order. The stdlib's encoding (the fallback) comes as one piece."""
-    big: list[bytes] = []
+    big: list[JsonText] = []
 
     def fragment(item: Any) -> orjson.Fragment:
         text = _raw_text(item)
@@ -273,13 +328,13 @@ def dumps_pieces(value: Any) -> list[bytes]:
         return [_stdlib_dumps(value)]
     if not big:
         return [encoded]
-    pieces = []
+    pieces: list[JsonText] = []
     for between, text in zip(encoded.split(b"\x00"), [*big, b""], strict=True):
         pieces += [between, text]
     return [piece for piece in pieces if piece]
 
 
-def _raw_text(value: Any) -> bytes:
+def _raw_text(value: Any) -> JsonText:
     """A ``RawJson``'s text; any other value neither encoder knows is refused (TypeError)."""
     if type(value) is not RawJson:
         raise TypeError(f"{type(value).__name__} is not JSON")
@@ -289,7 +344,7 @@ def _raw_text(value: Any) -> bytes:
 def _stdlib_dumps(value: Any) -> bytes:
     """The stdlib's encoding, each ``RawJson`` put in as its text where a marker string stood:
     the marker is random, so no string of the value can be mistaken for it."""
-    texts: list[bytes] = []
+    texts: list[JsonText] = []
     marker = f"\u0000raw-json-{secrets.token_hex(8)}-"
 
     def mark(item: Any) -> str:

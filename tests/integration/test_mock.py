@@ -155,6 +155,11 @@ async def _session(url: str) -> dict[str, Any]:
         answers["echo"] = await client.call(
             "service.request", {"method": "POST", "url": "/echo", "data": {"note": "hi"}}
         )
+        # Data long enough to come as the frame's text (bridge.rpc.dispatch): recorded and
+        # matched as its value.
+        answers["big_echo"] = await client.call(
+            "service.request", {"method": "POST", "url": "/echo", "data": {"note": "x" * 100_000}}
+        )
         with pytest.raises(RpcFailure) as failed:
             await client.call("service.request", {"method": "GET", "url": "/missing"})
         answers["missing"] = (failed.value.code, failed.value.data)
@@ -183,15 +188,17 @@ async def test_recording_replays_identically(bridge: Callable[..., RunningBridge
     assert [(entry["method"], entry["url"]) for entry in script["service"]] == [
         ("GET", "/hello"),
         ("POST", "/echo"),
+        ("POST", "/echo"),
         ("GET", "/missing"),
     ]
+    assert script["service"][2]["data"] == {"note": "x" * 100_000}
     assert [entry["args"] for entry in script["exec"]] == [["hello", "Moby"], ["count", "3", "0.2"]]
     assert sum(chunk["delay"] for chunk in script["exec"][1]["chunks"]) > 0.3
 
     # No backend, no binaries, no engine: only the recording answers.
     replay = bridge("--mock", recording, "--docker-host", NO_ENGINE)
     replayed = await _session(replay.ws_url)
-    for key in ("hello", "echo", "missing", "cli", "count"):
+    for key in ("hello", "echo", "big_echo", "missing", "cli", "count"):
         assert replayed[key] == recorded[key], key
     assert replayed["count_seconds"] > 0.3
 

@@ -57,11 +57,23 @@ async def test_string_data_is_sent_as_is(client: BridgeClient) -> None:
     assert echoed["headers"].get("content-type") != "application/json"
 
 
-@pytest.mark.parametrize("data", ["é" * (1 << 20), {"items": ["x" * 1000] * 2000}])
+@pytest.mark.parametrize(
+    "data",
+    ["é" * (1 << 20), "x" * (1 << 20), 'a "quoted" line\n' * 70_000, {"items": ["x" * 1000] * 2000}],
+    ids=["escaped", "plain", "quotes", "object"],
+)
 async def test_big_data_reaches_the_backend_whole(client: BridgeClient, data: object) -> None:
-    """Past the size a request is written as its head then its body (``http1.JOIN_BELOW``)."""
+    """Past the size a request is written as its head then its body (``http1.JOIN_BELOW``), and
+    a long value goes as the frame's text (``RawJson``): a string as its UTF-8, whether the
+    client escaped it (the test client writes ``é`` as ``\\u00e9``) or not, an object as the
+    JSON the client wrote (this one spaces it; a page's ``JSON.stringify`` does not)."""
     echoed = await service(client, "POST", "/echo", data=data)
-    assert echoed["body"] == (data if isinstance(data, str) else json.dumps(data, separators=(",", ":")))
+    if isinstance(data, str):
+        assert echoed["body"] == data
+        assert echoed["headers"].get("content-type") != "application/json"
+    else:
+        assert json.loads(echoed["body"]) == data
+        assert echoed["headers"]["content-type"] == "application/json"
     assert int(echoed["headers"]["content-length"]) == len(echoed["body"].encode())
 
 

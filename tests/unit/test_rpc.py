@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -72,6 +72,27 @@ async def crash(params: NoParams, ctx: list[str]) -> None:
 @router.method("later")
 async def later(params: NoParams, ctx: list[str]) -> AfterReply:
     return AfterReply({"stream": "1"}, lambda: ctx.append("after"))
+
+
+class TextParams(Params):
+    text: Any = None
+    words: tuple[str, ...] = ()
+    json_text_fields: ClassVar[frozenset[str]] = frozenset({"text"})
+
+
+class ValueParams(Params):
+    text: Any = None
+    words: tuple[str, ...] = ()
+
+
+@router.method("keep_text")
+async def keep_text(params: TextParams, ctx: list[Any]) -> None:
+    ctx.append(params)
+
+
+@router.method("take_values")
+async def take_values(params: ValueParams, ctx: list[Any]) -> None:
+    ctx.append(params)
 
 
 REGISTRY: Registry[list[str]] = Registry([router])
@@ -515,3 +536,56 @@ def test_pieces_join_to_the_json_and_keep_big_texts_uncopied(size: int) -> None:
     assert len(big) == (2 if len(text) >= PIECE_FROM else 0)
     assert dumps_pieces({"n": 1}) == [b'{"n":1}']
     assert dumps_pieces({"id": 2**70, "r": RawJson(text)}) == [dumps({"id": 2**70, "r": RawJson(text)})]
+
+
+def _params_seen(frame: bytes | bytearray) -> Any:
+    seen: list[Any] = []
+    reply = asyncio.run(dispatch(REGISTRY, parse_frame(frame), seen))
+    assert reply.text is None or "error" not in json.loads(reply.text), reply.text
+    return seen[0]
+
+
+def test_a_big_frames_long_values_are_its_text_where_the_method_asks_and_values_elsewhere() -> None:
+    """A frame of ``PIECE_FROM`` bytes or more keeps each long params value as its text, a
+    view of the frame (not a ``str`` and then ``bytes``); a method that does not name the field
+    in ``json_text_fields`` gets the value, as from any other frame."""
+    long = "x" * PIECE_FROM
+    words = ["w" * 100] * (PIECE_FROM // 100)
+    frame = bytearray(
+        json.dumps(
+            {"jsonrpc": "2.0", "method": "t.keep_text", "params": {"text": long, "words": words}}
+        ).encode()
+    )
+    kept = _params_seen(frame)
+    assert type(kept.text) is RawJson and isinstance(kept.text.text, memoryview)
+    assert kept.text.text.obj is not None and bytes(kept.text.string_utf8()) == long.encode()
+    assert kept.words == tuple(words)  # a long value of a field not named: its value
+    frame = frame.replace(b"t.keep_text", b"t.take_values")
+    assert _params_seen(frame) == ValueParams(text=long, words=tuple(words))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['é"\\' * PIECE_FROM, {"a": ["x" * PIECE_FROM, 2**70]}, ["x" * PIECE_FROM]],
+    ids=["escaped string", "object", "array"],
+)
+def test_a_long_text_reads_as_the_value_the_frame_holds(text: Any) -> None:
+    frame = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "t.keep_text", "params": {"text": text}}
+    ).encode()
+    kept = _params_seen(frame)
+    assert type(kept.text) is RawJson and kept.text.value() == text
+    assert kept.text.string_utf8() is None  # escaped, or not a string: read by value()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        [{"jsonrpc": "2.0", "id": 1, "method": "t.keep_text", "params": {"text": "x" * PIECE_FROM}}],
+        {"jsonrpc": "2.0", "id": 1, "method": "t.keep_text", "params": {"text": "x" * PIECE_FROM + "\ud800"}},
+    ],
+    ids=["batch", "lone surrogate"],
+)
+def test_big_frames_that_are_not_one_plain_call_take_the_usual_path(frame: Any) -> None:
+    kept = _params_seen(json.dumps(frame).encode())
+    assert isinstance(kept.text, str)
