@@ -51,9 +51,25 @@ http {{
             default_type application/json;
             alias {root}/big.json;
         }}
+        # An upload is read whole before it is answered, as a backend that uses it does (a
+        # `return` answers first and reads the body afterwards, while the client still
+        # writes it): the mirror reads the body; the POST to a file is then a 405, answered
+        # with the file's JSON.
         location = /upload {{
             default_type application/json;
-            return 200 '{body}';
+            alias {root}/uploaded.json;
+            mirror /read-body;
+            mirror_request_body on;
+            error_page 405 =200 /uploaded.json;
+        }}
+        location = /read-body {{
+            internal;
+            return 204;
+        }}
+        location = /uploaded.json {{
+            internal;
+            default_type application/json;
+            alias {root}/uploaded.json;
         }}
     }}
 }}
@@ -108,6 +124,7 @@ class PrivateNginx:
         config.write_text(_CONFIG.format(root=self.root, socket=self.socket, port=self.port, body=BODY))
         big = self.root / "big.json"
         big.write_text(big_json(BIG_SIZE))
+        (self.root / "uploaded.json").write_text(BODY)
         # nginx's worker runs as nobody when we are root: it must be able to read the file.
         big.chmod(0o644)
         self.root.chmod(self.root.stat().st_mode | 0o711)
