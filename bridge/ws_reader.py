@@ -8,11 +8,12 @@ unmasks a client's payload into a new ``bytes`` while the masked one is still he
 parser loop keeps the last frame it read until the next one comes: a 16 MiB upload was held two
 or three times at its peak, and once more for as long as the page sent nothing else.
 
-Here a payload of ``GATHER_FROM`` bytes or more is read into one ``bytearray`` of its size, each
-read of the socket unmasked into it as it comes (``apply_mask``, the library's C function, on
-that read's bytes): ``read_frame`` reads a frame as ``Frame.parse`` reads and checks it (RFC
-6455, 5.2) with its payload read that way, and ``FrameReading.parse`` is the protocol's frame
-loop reading with it and keeping no frame. Smaller payloads, the handshake, the end of the stream
+Here a client's payload of ``GATHER_FROM`` bytes or more is read into one ``bytearray`` of its
+size, each read of the socket unmasked into it as it comes (``apply_mask``, the library's C
+function, on that read's bytes), and a server's (unmasked) is its reads joined once:
+``read_frame`` reads a frame as ``Frame.parse`` reads and checks it (RFC 6455, 5.2) with its
+payload read that way, and ``FrameReading.parse`` is the protocol's frame loop reading with it
+and keeping no frame. Smaller payloads, the handshake, the end of the stream
 and every error are the library's own reads and words (the tests hold the two side by side).
 """
 
@@ -35,19 +36,21 @@ GATHER_FROM = 64 * 1024
 
 class PayloadReader(StreamReader):
     """``StreamReader`` with ``read_payload``: while a big payload is read, the socket's reads
-    go into its buffer (unmasked), and only what comes after it into the library's."""
+    go to it, and only what comes after it into the library's buffer."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._rest: memoryview | None = None  # the part of the payload still to come
-        self._mask = b""  # its mask, turned to the next byte's place
-        self._read = 0  # bytes of the payload read so far
+        self._missing = 0  # bytes of the payload being read still to come
+        self._read = 0  # bytes of it read
+        self._mask = b""
+        self._payload: bytearray | None = None  # a masked one, unmasked into it
+        self._parts: list[bytes | bytearray] = []  # an unmasked one's reads, joined once whole
 
     def feed_data(self, data: bytes | bytearray) -> None:
-        if self._rest is None or self.eof:
+        if not self._missing or self.eof:
             super().feed_data(data)
             return
-        taken = self._fill(data)
+        taken = self._take(data)
         if taken < len(data):
             self.buffer += memoryview(data)[taken:]
 
@@ -55,37 +58,41 @@ class PayloadReader(StreamReader):
         self, n: int, mask: bytes | bytearray | None
     ) -> Generator[None, None, bytes | bytearray]:
         """``n`` bytes of payload, unmasked with ``mask`` when there is one (as ``Frame.parse``
-        reads them); from ``GATHER_FROM`` bytes on, into a buffer of their size as they come."""
+        reads them). From ``GATHER_FROM`` bytes on, a masked one (a client's, read by a server)
+        is unmasked into a buffer of its size as it comes; an unmasked one (a server's, read by
+        a client) is its reads joined once into ``bytes``, which the library's messages pass
+        on without copying again."""
         if n < GATHER_FROM:
             data = yield from self.read_exact(n)
             return data if mask is None else apply_mask(data, mask)
-        payload = bytearray(n)
-        self._rest, self._mask, self._read = memoryview(payload), bytes(mask or b""), 0
+        self._missing, self._read, self._mask = n, 0, bytes(mask or b"")
+        self._payload = bytearray(n) if mask else None
         try:
             if self.buffer:
-                del self.buffer[: self._fill(self.buffer)]
-            while self._rest:
+                del self.buffer[: self._take(self.buffer)]
+            while self._missing:
                 if self.eof:
                     raise EOFError(f"stream ends after {self._read} bytes, expected {n} bytes")
                 yield
+            if self._payload is not None:
+                return self._payload
+            return b"".join(self._parts)
         finally:  # read, failed, or the parser closed: the socket's reads go to the buffer again
-            self._rest = None
-        return payload
+            self._missing, self._payload, self._parts = 0, None, []
 
-    def _fill(self, data: bytes | bytearray) -> int:
-        """Put the start of ``data`` into the payload, unmasked; how many bytes it took."""
-        assert self._rest is not None
-        taken = min(len(data), len(self._rest))
-        with memoryview(data) as view:
-            piece = view[:taken]
-            if self._mask:
-                turn = self._read % 4
-                self._rest[:taken] = apply_mask(piece, self._mask[turn:] + self._mask[:turn])
+    def _take(self, data: bytes | bytearray) -> int:
+        """Put the start of ``data`` into the payload; how many bytes it took."""
+        taken = min(len(data), self._missing)
+        with memoryview(data) as view, view[:taken] as piece:
+            if self._payload is None:
+                whole = isinstance(data, bytes) and taken == len(data)  # bytes cannot change: kept
+                self._parts.append(data if whole else bytes(piece))
             else:
-                self._rest[:taken] = piece
-            piece.release()
-        self._rest = self._rest[taken:]
+                turn = self._read % 4
+                unmasked = apply_mask(piece, self._mask[turn:] + self._mask[:turn])
+                self._payload[self._read : self._read + taken] = unmasked
         self._read += taken
+        self._missing -= taken
         return taken
 
 
