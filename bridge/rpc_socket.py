@@ -17,14 +17,16 @@ frame can be read).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.utils import ClientDisconnected
 from websockets.protocol import State
 
 from bridge.listener import GuardedWebSocketProtocol
-from bridge.rpc import JsonText
 from bridge.ws_reader import gather_big_frames
+
+if TYPE_CHECKING:  # the floor relay of the benchmarks imports this module: it stays light
+    from bridge.rpc import JsonText
 
 DIRECT_LINE = "ddbridge.direct_line"
 Sink = Callable[[bytes | bytearray], None]  # a whole text frame: UTF-8, checked
