@@ -21,7 +21,7 @@ from tests.support.processes import (
     RunningBridge,
     host_processes,
     marked_host_processes,
-    still_running,
+    still_running_after,
 )
 
 pytestmark = pytest.mark.integration
@@ -455,7 +455,7 @@ async def test_children_that_left_the_group_end_with_the_stream(
         elif how == "drop":  # the socket goes away without a closing handshake
             connected._ws.transport.abort()
     assert await wait_gone(tag) == []
-    assert still_running(escaped) == []
+    assert still_running_after(escaped) == []
     assert await no_zombies_of(running.process.pid) == []
 
 
@@ -469,7 +469,7 @@ async def test_a_blocking_exec_cancelled_ends_its_escaped_children(
         escaped = await wait_escaped(tag)
     call.cancel()
     assert await wait_gone(tag) == []
-    assert still_running(escaped) == []
+    assert still_running_after(escaped) == []
     assert await no_zombies_of(running.process.pid) == []
 
 
@@ -490,5 +490,5 @@ async def test_a_stream_kept_open_by_an_escaped_child_ends_it(
         await stream.kill()
         await stream.finished()
     assert await wait_gone(tag) == []
-    assert still_running([child]) == []
+    assert still_running_after([child]) == []
     assert await no_zombies_of(running.process.pid) == []

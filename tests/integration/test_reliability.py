@@ -32,6 +32,7 @@ from tests.support.processes import (
     descendants,
     running_binary,
     still_running,
+    still_running_after,
 )
 
 pytestmark = pytest.mark.integration
@@ -306,7 +307,7 @@ async def test_signal_ends_streams_removes_the_backend_and_exits_0(
             assert stream.result.code is None, "the stream must not look like a normal exit"
     assert code == 0, running.log()
     assert took < SHUTDOWN_BOUND
-    left = still_running(started)
+    left = still_running_after(started)
     assert left == [], f"processes the daemon started outlive it: {left}"
     assert not runtime.exists()
     log = running.log()
@@ -327,7 +328,4 @@ def test_the_process_scan_sees_a_child_and_its_end() -> None:
         sleep = [p for p in below if p.command.startswith("sleep 30")]
         assert still_running(sleep) == sleep  # the orphan lives on after its parent's death
         os.kill(sleep[0].pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while still_running(sleep) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert still_running(sleep) == []
+        assert still_running_after(sleep, 10) == []

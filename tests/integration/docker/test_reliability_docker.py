@@ -24,7 +24,7 @@ from tests.browser.helpers import wait_for
 from tests.integration.docker.conftest import StartBridge
 from tests.support.dockerd import EngineUnderTest
 from tests.support.images import extension_containers
-from tests.support.processes import descendants, running_binary, still_running
+from tests.support.processes import descendants, running_binary, still_running_after
 
 pytestmark = pytest.mark.integration
 
@@ -143,7 +143,7 @@ async def test_signal_ends_streams_removes_the_backend_container_and_exits_0(
             assert stream.result.code is None, "the stream must not look like a normal exit"
     assert code == 0, running.log()
     assert took < SHUTDOWN_BOUND
-    assert still_running(started) == []
+    assert still_running_after(started) == []
     assert extension_containers(engine, NAME) == [], f"{container} outlives the daemon"
     log = running.log()
     assert "✓ Stopping the backend" in log and "Traceback" not in log, log
