@@ -39,6 +39,8 @@ from typing import cast
 import httptools
 import httpx
 
+from bridge.buffers import body_buffer
+
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 MAX_IDLE = 64  # idle connections kept per backend address
 # Framing and the connection are the transport's: a caller's own Content-Length or
@@ -94,7 +96,7 @@ class Answer:
     body: list[bytes] = field(default_factory=list)
     started: bool = False
     keep_alive: bool = False
-    whole: bytearray | None = None  # a long body of a declared length, read into it (``expect``)
+    whole: bytearray | memoryview | None = None  # a long body of a declared length (``expect``)
     filled: int = 0  # bytes of it read
 
     @property
@@ -103,8 +105,9 @@ class Answer:
 
     def expect(self, length: int) -> None:
         """Read the body, of ``length`` bytes, into one buffer of that size as it comes: its
-        parts joined at the end held a 16 MiB answer twice."""
-        self.whole = bytearray(length)
+        parts joined at the end held a 16 MiB answer twice. A big one is a mapping of its own
+        (``bridge.buffers``)."""
+        self.whole = body_buffer(length)
 
     def add_body(self, piece: bytes) -> None:
         if self.whole is None:
@@ -115,7 +118,7 @@ class Answer:
         self.filled = end
 
     @property
-    def content(self) -> bytes | bytearray:
+    def content(self) -> Body:
         """The body in one piece, joined once: the parts are let go (a big answer is not held
         twice, nor joined again for ``text``)."""
         if self.whole is not None:
@@ -147,7 +150,7 @@ class Answer:
             if charset is not None:
                 with contextlib.suppress(LookupError):
                     encoding = codecs.lookup(charset[1].decode("ascii")).name
-        return self.content.decode(encoding, errors="replace")
+        return str(self.content, encoding, "replace")
 
 
 # What an idle connection's parser would fill: nothing, as a byte an idle connection receives

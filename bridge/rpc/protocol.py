@@ -18,6 +18,8 @@ from typing import Any
 import msgspec
 import orjson
 
+from bridge.buffers import is_ascii
+
 RequestId = str | int | float | None
 # A JSON text as it is held: bytes, a backend's answer read into its buffer, a view of a frame's.
 JsonText = bytes | bytearray | memoryview
@@ -240,7 +242,7 @@ class RawJson:
 _GRAMMAR = msgspec.json.Decoder(msgspec.Raw)
 
 
-def raw_json(data: bytes | bytearray) -> RawJson | None:
+def raw_json(data: JsonText) -> RawJson | None:
     """``data`` as a ``RawJson`` when it is one strict JSON text (RFC 8259: UTF-8, no ``NaN``,
     no lone surrogates), else None.
 
@@ -251,12 +253,12 @@ def raw_json(data: bytes | bytearray) -> RawJson | None:
     came, integers past 64 bits too. msgspec leaves the UTF-8 of strings unchecked, hence the
     decode of a text that is not ASCII. A byte order mark, which would end up inside the frame,
     is left to ``loads``, as is all that is refused here."""
-    if data.startswith(UTF8_BOM):
+    if data[: len(UTF8_BOM)] == UTF8_BOM:
         return None
     try:
         _GRAMMAR.decode(data)
-        if not data.isascii():
-            data.decode()
+        if not is_ascii(data):
+            str(data, "utf-8")
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     return RawJson(data)
@@ -267,7 +269,7 @@ def plain(value: Any) -> Any:
     return value.value() if isinstance(value, RawJson) else value
 
 
-def loads(data: str | bytes | bytearray) -> Any:
+def loads(data: str | JsonText) -> Any:
     """JSON text to objects with orjson (for bodies: large ones are common); what orjson refuses
     goes to the stdlib, which accepts a little more (lone surrogates) and words its errors
     (``ValueError``) for people.
@@ -280,7 +282,7 @@ def loads(data: str | bytes | bytearray) -> Any:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
-            return json.loads(data)
+            return json.loads(bytes(data) if isinstance(data, memoryview) else data)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import socket
 import sys
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from bridge.http1 import Answer, Http1Transport, Timeouts
+from tests.support.processes import vm_status
 
 pytestmark = pytest.mark.integration
 
@@ -363,7 +365,7 @@ async def test_a_request_sent_while_another_waits_is_written_at_the_end_of_the_p
     async def answer_all(tasks: list[asyncio.Task[Answer]]) -> list[bytes]:
         for connection in backend.connections:
             connection.sendall(answer(b"ok"))
-        return [(await task).content for task in tasks]
+        return [bytes((await task).content) for task in tasks]
 
     try:
         warm = [send(b"/warm1"), send(b"/warm2")]  # two connections, idle once answered
@@ -425,3 +427,46 @@ async def test_a_declared_length_past_what_take_allows_fails_before_any_buffer_i
     )
     with pytest.raises(ValueError, match="10000000000 bytes"):
         await get_taking(transport, at_most_a_mebibyte)
+
+
+# Answers a 16 MiB body to each request on a unix socket: in a process of its own, so that its
+# buffers are not in the memory the test reads.
+BIG_SERVER = """
+import re, socket, sys
+body = b"x" * (16 << 20)
+reply = b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body
+listener = socket.socket(socket.AF_UNIX)
+listener.bind(sys.argv[1])
+listener.listen()
+print("ready", flush=True)
+connection, _ = listener.accept()
+while connection.recv(65536):
+    connection.sendall(reply)
+"""
+
+
+async def test_a_big_answer_is_given_back_to_the_system_once_let_go(tmp_path: Path) -> None:
+    """A body from ``OWN_MAPPING_FROM`` on is a mapping of its own: once the answer is let go,
+    its pages leave the process. As a ``bytearray`` in glibc's heap, a freed body stayed resident,
+    and with something allocated after it that stayed (as the inspector's history keeps a copy
+    of each answer's head) the next body went beside it: the process held two bodies for good."""
+    path = tmp_path / "big.sock"
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BIG_SERVER, str(path), stdout=asyncio.subprocess.PIPE
+    )
+    transport = Http1Transport(uds=str(path))
+    try:
+        assert server.stdout is not None and await server.stdout.readline() == b"ready\n"
+        kept = []
+        before = vm_status(os.getpid(), "VmRSS")
+        for _ in range(4):
+            got = await get_taking(transport, lambda size: None)
+            assert len(got.content) == 16 << 20 and got.content[-1:] == b"x"
+            kept.append(bytes(20_000))  # allocated after the body, and staying
+            del got
+        left = vm_status(os.getpid(), "VmRSS") - before
+    finally:
+        await transport.aclose()
+        server.kill()
+        await server.wait()
+    assert left < 8 << 20, f"{left / (1 << 20):.1f} MiB still resident after four 16 MiB answers"

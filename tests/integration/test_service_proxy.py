@@ -259,3 +259,23 @@ async def test_answers_that_are_not_strict_json_still_reach_the_page(
     client: BridgeClient, body: str, expected: Any
 ) -> None:
     assert await service(client, "POST", "/reflect", data=body) == expected
+
+
+BIG = 3 << 20  # past bridge.buffers.OWN_MAPPING_FROM: such an answer is read into a mapping
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("[" + "1," * (BIG // 2) + "1]", [1] * (BIG // 2 + 1)),
+        ('"' + "é" * (BIG // 2) + '"', "é" * (BIG // 2)),
+        ("\ufeff[" + "2," * (BIG // 2) + "2]", [2] * (BIG // 2 + 1)),
+        ('"\\ud800' + "s" * BIG + '"', "\ud800" + "s" * BIG),
+        ("{not json " + "é" * (BIG // 2), "{not json " + "é" * (BIG // 2)),
+    ],
+    ids=["json", "json-not-ascii", "byte-order-mark", "lone-surrogate", "text"],
+)
+async def test_big_answers_of_each_kind_reach_the_page(client: BridgeClient, body: str, expected: Any) -> None:
+    """The answers above, and strict JSON, each past the size from which the daemon reads an
+    answer into a buffer of its own: they come to the page as the small ones do."""
+    assert await service(client, "POST", "/reflect", data=body) == expected
