@@ -275,7 +275,9 @@ BIG = 3 << 20  # past bridge.buffers.OWN_MAPPING_FROM: such an answer is read in
     ],
     ids=["json", "json-not-ascii", "byte-order-mark", "lone-surrogate", "text"],
 )
-async def test_big_answers_of_each_kind_reach_the_page(client: BridgeClient, body: str, expected: Any) -> None:
+async def test_big_answers_of_each_kind_reach_the_page(
+    client: BridgeClient, body: str, expected: Any
+) -> None:
     """The answers above, and strict JSON, each past the size from which the daemon reads an
     answer into a buffer of its own: they come to the page as the small ones do."""
     assert await service(client, "POST", "/reflect", data=body) == expected
