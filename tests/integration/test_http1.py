@@ -432,7 +432,7 @@ async def test_a_declared_length_past_what_take_allows_fails_before_any_buffer_i
 # Answers a 16 MiB body to each request on a unix socket: in a process of its own, so that its
 # buffers are not in the memory the test reads.
 BIG_SERVER = """
-import re, socket, sys
+import socket, sys
 body = b"x" * (16 << 20)
 reply = b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body
 listener = socket.socket(socket.AF_UNIX)
