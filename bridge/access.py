@@ -10,7 +10,8 @@
     origin's ``localStorage``). They open everything;
   * the **view cookie**, which the browser sends to every port of the host name, so anything that
     can listen on another port may replay it. It opens only the pages and files of the UI, the
-    shim and the bridge's pages, none of which carries a credential; never ``EXPLICIT_PATHS``.
+    shim and the bridge's pages, none of which carries a credential; never ``EXPLICIT_PATHS``
+    nor what is under ``EXPLICIT_PREFIXES`` (a stream's output answer).
 
   A browser opening a URL with the token gets the login page, which stores a page credential in
   ``localStorage``, sets the view cookie and goes on to the URL without the token. A browser page
@@ -44,6 +45,7 @@ from bridge import listener
 from bridge.auth import SESSION_LIFETIME, TOKEN_QUERY, Credentials, bearer
 from bridge.context import SCOPE_KEY, ContextTable, ExtensionContext
 from bridge.security import POLICY_VIOLATION, admit_websocket, check_host, check_request_origin
+from bridge.stream_answer import STREAMS_PATH
 
 log = logging.getLogger("ddbridge.access")
 
@@ -51,6 +53,7 @@ HANDOFF_PATH = "/_ddbridge/credential"
 PUBLIC_PATHS = frozenset({"/healthz", HANDOFF_PATH})
 # What only an explicit credential opens: everything that runs commands or shows what ran.
 EXPLICIT_PATHS = frozenset({"/rpc", "/_ddbridge/events", "/_ddbridge/events.json"})
+EXPLICIT_PREFIXES = (STREAMS_PATH,)
 RPC_SUBPROTOCOL = "ddbridge"
 CREDENTIAL_SUBPROTOCOL = "ddbridge.credential."
 COOKIE_PREFIX = "ddbridge-"
@@ -70,6 +73,10 @@ LOGIN_HEADERS = {
     "Cache-Control": "no-store",
     "WWW-Authenticate": 'Bearer realm="ddbridge"',
 }
+
+
+def _needs_explicit(path: str) -> bool:
+    return path in EXPLICIT_PATHS or path.startswith(EXPLICIT_PREFIXES)
 
 
 def cookie_name(scope: Scope) -> str:
@@ -142,7 +149,7 @@ class AccessGate:
                 guess = bool(presented or cookie)
                 await self._refuse(connection, receive, send, TOKEN_HELP, TOKEN_REASON, guess=guess)
                 return
-            if not explicit and scope["path"] in EXPLICIT_PATHS:
+            if not explicit and _needs_explicit(scope["path"]):
                 guess = bool(presented)
                 await self._refuse(connection, receive, send, EXPLICIT_HELP, EXPLICIT_REASON, guess=guess)
                 return

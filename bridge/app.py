@@ -30,6 +30,7 @@ from bridge.rpc import MethodRouter, Registry
 from bridge.rpc_socket import direct_line
 from bridge.security import POLICY_VIOLATION, admit_websocket
 from bridge.service_proxy import ServiceProxy
+from bridge.stream_answer import STREAMS_PATH, StreamAnswer
 from bridge.ui_routes import ExtensionUi
 
 log = logging.getLogger("ddbridge")
@@ -192,6 +193,18 @@ def assemble(
             line.sink = None
             daemon.sessions.discard(session)
             await session.close()
+
+    @app.get(STREAMS_PATH + "{name}")
+    async def stream_output(connection: HTTPConnection) -> Response:
+        # The name read from the path, not as a validated parameter (which imports pydantic.v1).
+        waiting = context_of(connection.scope).stream_answers.claim(connection.path_params["name"])
+        if waiting is None:
+            raise HTTPException(
+                404,
+                "no stream waits under this name: each is read once, on its page's origin, within "
+                f"{settings.exec.answer_wait:g} s of the exec.spawn that named it ([exec] answer_wait)",
+            )
+        return StreamAnswer(waiting)
 
     # The live inspector (/_ddbridge/): its page, events WebSocket and export.
     inspector = inspector_router(daemon.events, origins, daemon.docker.address)

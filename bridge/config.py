@@ -91,6 +91,8 @@ class HostBinariesSettings(_Section):
 class ExecSettings(_Section):
     kill_grace: float = Field(3.0, ge=0)
     max_output: int = Field(64 * 1024 * 1024, gt=0)
+    # Seconds a stream read as an HTTP answer (``bridge.stream_answer``) waits to be read.
+    answer_wait: float = Field(10.0, gt=0)
 
 
 class DockerSettings(_Section):

@@ -206,7 +206,7 @@ class Session:
             release()
             raise
         stream_id = str(next(self._stream_ids))
-        stream = Stream(stream_id, process, self.notify, self.daemon.settings.exec.kill_grace)
+        stream = Stream(stream_id, process, self.daemon.settings.exec.kill_grace)
         self._streams[stream_id] = stream
 
         def forget() -> None:

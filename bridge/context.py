@@ -20,6 +20,7 @@ from bridge.extension.ui import inject_shim
 from bridge.rpc import Registry
 from bridge.security import split_host
 from bridge.service_proxy import ServiceProxy
+from bridge.stream_answer import WaitingStreams
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Scope
@@ -66,6 +67,8 @@ class ExtensionContext:
     installed extension. ``ui_app`` serves the UI instead of a folder: the proxy to a dev server
     (``--ui-source``), or the host's shell pages. ``shell_origins`` are the host's shell, which
     frames the extension's pages and hands them their credential (``bridge.host.contexts``).
+    ``stream_answers`` are its pages' streams waiting for their output to be read over HTTP
+    (``bridge.stream_answer``): a name is found only on the origin that started the stream.
     """
 
     info: ExtensionInfo
@@ -78,6 +81,7 @@ class ExtensionContext:
     host_binaries: Path | None = None
     vm_container: str | None = None
     shell_origins: frozenset[str] = frozenset()
+    stream_answers: WaitingStreams = field(default_factory=WaitingStreams)
 
     async def aclose(self) -> None:
         await self.service.aclose()

@@ -12,9 +12,10 @@ run inside the container.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -26,13 +27,14 @@ from bridge.processes.container import ContainerProcess
 from bridge.processes.host_binaries import open_host_binary
 from bridge.processes.host_env import check_host_env
 from bridge.processes.local import LocalProcess
-from bridge.processes.output import collect
+from bridge.processes.output import NotificationSink, collect
 from bridge.processes.reaper import adopt_orphans
 from bridge.processes.shell_words import UnbalancedQuote, split_words
 from bridge.rpc import AfterReply, MethodRouter
+from bridge.stream_answer import STREAMS_PATH, Waiting
 
 if TYPE_CHECKING:
-    from bridge.connection import Session
+    from bridge.connection import Session, StartProcess
 
 router = MethodRouter("exec")
 
@@ -46,6 +48,12 @@ class ExecParams(Params):
 
     def spec(self) -> ExecSpec:
         return ExecSpec(self.cmd, self.args, self.cwd, self.env)
+
+
+class SpawnParams(ExecParams):
+    # Where the output goes: notifications on the page's socket, or an answer of its own
+    # (``bridge.stream_answer``), which a browser reads several times as fast.
+    output: Literal["notifications", "http"] = "notifications"
 
 
 class KillParams(Params):
@@ -166,11 +174,33 @@ async def run(params: ExecParams, session: Session) -> dict[str, Any]:
     return result.to_wire()
 
 
+async def stream_reply(session: Session, start: StartProcess, output: str) -> AfterReply:
+    """Start a process as a stream of ``session`` and answer its id. Its notifications follow
+    once the answer is sent; or the answer also names where its output is read, once."""
+    stream = await session.open_stream(start)
+    if output == "notifications":
+        sink = NotificationSink(stream.id, session.notify)
+        return AfterReply({"stream": stream.id}, lambda: stream.start(sink))
+
+    wait = session.daemon.settings.exec.answer_wait
+
+    async def unclaimed() -> None:
+        await stream.abandon()
+        message = (
+            f"the output of stream {stream.id} was not read within {wait:g} s ([exec] answer_wait: "
+            f"GET {STREAMS_PATH}…, as exec.spawn named it); its process was ended"
+        )
+        with contextlib.suppress(Exception):  # the page's socket is gone too: nobody to tell
+            await session.notify("exec.error", {"stream": stream.id, "message": message})
+
+    name = session.context.stream_answers.add(Waiting(stream, session.events), wait, unclaimed)
+    return AfterReply({"stream": stream.id, "output": STREAMS_PATH + name}, lambda: None)
+
+
 @router.method("spawn")
-async def spawn(params: ExecParams, session: Session) -> AfterReply:
+async def spawn(params: SpawnParams, session: Session) -> AfterReply:
     """Start a process and answer its stream id; output follows once the answer is sent."""
-    stream = await session.open_stream(lambda: start_process(params, session))
-    return AfterReply({"stream": stream.id}, stream.start)
+    return await stream_reply(session, lambda: start_process(params, session), params.output)
 
 
 @router.method("kill")

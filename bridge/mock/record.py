@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bridge.api.exec import ExecParams, start_process
+from bridge.api.exec import ExecParams, SpawnParams, start_process, stream_reply
 from bridge.api.service import ServiceRequest
 from bridge.errors import ConfigError, ServiceError
 from bridge.mock.script import DialogAnswer, ExecAnswer, ExecChunk, Script, ServiceAnswer, exec_key
@@ -198,18 +198,17 @@ def recording_methods(recorder: Recorder, real: Callable[[str], Method | None]) 
         recorder.service(params, 200, None, plain(body))
         return body
 
-    async def spawn(params: ExecParams, session: Session) -> AfterReply:
+    async def spawn(params: SpawnParams, session: Session) -> AfterReply:
         async def start() -> RecordingProcess:
             return RecordingProcess(
                 await start_process(params, session),
                 lambda chunks, status: recorder.exec_stream(params, chunks, status),
             )
 
-        stream = await session.open_stream(start)
-        return AfterReply({"stream": stream.id}, stream.start)
+        return await stream_reply(session, start, params.output)
 
     methods.append(Method("service.request", ServiceRequest, service_request))
-    methods.append(Method("exec.spawn", ExecParams, spawn))
+    methods.append(Method("exec.spawn", SpawnParams, spawn))
     wrap("exec.run", recorder.exec_run)
     wrap("docker.listContainers", lambda params, answer: recorder.docker_list("listContainers", answer))
     wrap("docker.listImages", lambda params, answer: recorder.docker_list("listImages", answer))

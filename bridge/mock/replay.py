@@ -23,7 +23,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from bridge.api.docker import ListContainersParams, ListImagesParams
-from bridge.api.exec import ExecParams
+from bridge.api.exec import ExecParams, SpawnParams, stream_reply
 from bridge.api.models import Params
 from bridge.api.service import ServiceRequest
 from bridge.errors import NoMockAnswer, ServiceError
@@ -165,14 +165,13 @@ def mock_routers(script: Script) -> list[MethodRouter]:
         }
 
     @execs.method("spawn")
-    async def spawn(params: ExecParams, session: Session) -> AfterReply:
+    async def spawn(params: SpawnParams, session: Session) -> AfterReply:
         entry = find(params)
 
         async def scripted() -> ScriptedProcess:
             return ScriptedProcess(entry.stream(), ExitStatus(entry.code, entry.signal))
 
-        stream = await session.open_stream(scripted)
-        return AfterReply({"stream": stream.id}, stream.start)
+        return await stream_reply(session, scripted, params.output)
 
     def listed(name: str) -> list[Any]:
         answer = answers.listed(name)

@@ -13,9 +13,9 @@ import codecs
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.budget import Hold, str_size
 from bridge.errors import LimitExceeded
@@ -26,7 +26,9 @@ log = logging.getLogger("ddbridge.exec")
 NAMES = {STDOUT: "stdout", STDERR: "stderr"}
 
 
-class _Decoders:
+class Decoders:
+    """UTF-8 decoders, one per output, that keep a character split across chunks whole."""
+
     def __init__(self) -> None:
         self._decoders = {fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in NAMES}
 
@@ -140,36 +142,70 @@ class _Output:
 Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
+class Sink(Protocol):
+    """Where a stream's output goes: the page's socket as notifications (``NotificationSink``),
+    or an HTTP answer of its own (``bridge.stream_answer``). Each call is awaited, so a slow
+    reader slows the process; a call that raises means the reader is gone."""
+
+    async def output(self, fd: int, data: bytes) -> None:
+        """A chunk of ``fd``'s output, as the process wrote it."""
+        ...
+
+    async def end(self, method: str, params: dict[str, Any]) -> None:
+        """The stream's one end: ``exec.exit`` or ``exec.error`` with their params."""
+        ...
+
+
+class NotificationSink:
+    """A stream's output as ``exec.output`` notifications on the page's socket, decoded."""
+
+    def __init__(self, stream_id: str, notify: Notify) -> None:
+        self._id = stream_id
+        self._notify = notify
+        self._decoders = Decoders()
+
+    async def output(self, fd: int, data: bytes) -> None:
+        text = self._decoders.decode(fd, data)
+        if text:
+            await self._notify("exec.output", {"stream": self._id, NAMES[fd]: text})
+
+    async def end(self, method: str, params: dict[str, Any]) -> None:
+        for fd, text in self._decoders.flush():
+            await self._notify("exec.output", {"stream": self._id, NAMES[fd]: text})
+        await self._notify(method, params)
+
+
 class _PageGone(Exception):
-    """A notification could not be sent: the page's socket is closed, or the page was closed."""
+    """The stream's reader is gone: the page's socket or the stream's answer closed under a
+    send, or the page was closed."""
 
 
 class Stream:
-    """A streaming exec: pumps a process's output to the client as notifications.
+    """A streaming exec: pumps a process's output to a ``Sink`` once started.
 
-    Sends ``exec.output`` for each decoded chunk, then exactly one end: ``exec.exit``, or
-    ``exec.error`` if reading the process fails. Each send is awaited, so a slow client slows
-    the process. A page that goes away (its socket closes under a send, or the session abandons
-    the stream) gets no end at all: nothing could receive it, and the inspector shows the
-    stream ended by the page's ``connection.close``. That is routine, not a failure: it is
+    Delivers each chunk, then exactly one end: ``exec.exit``, or ``exec.error`` if reading the
+    process fails. A reader that goes away (its sink fails under a send, or the session
+    abandons the stream) gets no end at all: nothing could receive it, and the inspector shows
+    the stream ended by the page's ``connection.close``. That is routine, not a failure: it is
     logged at debug level only.
     """
 
-    def __init__(self, stream_id: str, process: RunningProcess, notify: Notify, grace: float) -> None:
+    def __init__(self, stream_id: str, process: RunningProcess, grace: float) -> None:
         self.id = stream_id
         self._process = process
-        self._notify = notify
         self._grace = grace
         self._task: asyncio.Task[None] | None = None
         self._abandoned = False
         self.done_callbacks: list[Callable[[], None]] = []
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._pump(), name=f"stream {self.id}")
+    def start(self, sink: Sink) -> asyncio.Task[None]:
+        """Pump the output to ``sink``; the task ends with the stream."""
+        self._task = asyncio.create_task(self._pump(sink), name=f"stream {self.id}")
+        return self._task
 
-    async def _pump(self) -> None:
+    async def _pump(self, sink: Sink) -> None:
         try:
-            await self._forward()
+            await self._forward(sink)
         except asyncio.CancelledError:
             raise
         except _PageGone as gone:
@@ -178,34 +214,30 @@ class Stream:
         except Exception as exc:
             log.warning("stream %s failed: %r", self.id, exc)
             with contextlib.suppress(_PageGone):
-                await self._send(
-                    "exec.error", {"stream": self.id, "message": f"stream failed: {str(exc) or repr(exc)}"}
-                )
+                message = f"stream failed: {str(exc) or repr(exc)}"
+                await self._deliver(sink.end("exec.error", {"stream": self.id, "message": message}))
             # Nobody reads this process any more (the session no longer lists the stream once
             # it is done): end it rather than leave it running.
             await self._process.terminate(self._grace)
         finally:
             self._done()
 
-    async def _forward(self) -> None:
-        """The process's output, then its exit, to the page."""
-        decoders = _Decoders()
+    async def _forward(self, sink: Sink) -> None:
+        """The process's output, then its exit, to the sink."""
         while chunks := await self._process.read():
             for fd, data in chunks:
-                text = decoders.decode(fd, data)
-                if text:
-                    await self._send("exec.output", {"stream": self.id, NAMES[fd]: text})
-        for fd, text in decoders.flush():
-            await self._send("exec.output", {"stream": self.id, NAMES[fd]: text})
+                await self._deliver(sink.output(fd, data))
         status = await self._process.wait()
-        await self._send("exec.exit", {"stream": self.id, "code": status.code, "signal": status.signal})
+        exit_params = {"stream": self.id, "code": status.code, "signal": status.signal}
+        await self._deliver(sink.end("exec.exit", exit_params))
 
-    async def _send(self, method: str, params: dict[str, Any]) -> None:
-        """One notification to the page; ``_PageGone`` once the page cannot receive it."""
+    async def _deliver(self, sending: Coroutine[Any, Any, None]) -> None:
+        """One call of the sink; ``_PageGone`` once the reader cannot take it."""
         if self._abandoned:
+            sending.close()
             raise _PageGone
         try:
-            await self._notify(method, params)
+            await sending
         except Exception as exc:
             self._abandoned = True
             raise _PageGone from exc
@@ -220,13 +252,13 @@ class Stream:
         await self._process.terminate(self._grace)
 
     async def abandon(self) -> None:
-        """The client is gone: end the process and stop pumping, sending nothing more (the
+        """The reader is gone: end the process and stop pumping, sending nothing more (the
         process's end, which killing it brings, must not be reported to a closed page)."""
         self._abandoned = True
         try:
             await self.kill()
         finally:  # a kill that failed still lets the stream go, and its place with it
-            if self._task is None:  # never started (its id was not sent): nothing else ends it
+            if self._task is None:  # never started (no reader came): nothing else ends it
                 self._done()
             else:
                 self._task.cancel()

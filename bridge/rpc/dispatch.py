@@ -45,7 +45,7 @@ log = logging.getLogger("ddbridge.rpc")
 Ctx = TypeVar("Ctx")
 Token = TypeVar("Token")
 Handler = Callable[[Any, Any], Awaitable[Any]]
-Callback = Callable[[], None]
+Callback = Callable[[], object]  # what it returns is not used
 
 
 @dataclass(frozen=True, slots=True)

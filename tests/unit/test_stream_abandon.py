@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bridge.processes.base import Chunk, ExitStatus
-from bridge.processes.output import Stream
+from bridge.processes.output import NotificationSink, Stream
 
 
 class Unkillable:
@@ -39,11 +39,11 @@ async def nothing(method: str, params: dict[str, Any]) -> None:
 @pytest.mark.parametrize("started", [True, False])
 async def test_a_failed_kill_still_ends_the_stream(started: bool) -> None:
     process = Unkillable()
-    stream = Stream("1", process, nothing, 0.1)
+    stream = Stream("1", process, 0.1)
     released: list[str] = []
     stream.done_callbacks.append(lambda: released.append("place"))
     if started:
-        stream.start()
+        stream.start(NotificationSink("1", nothing))
         await asyncio.sleep(0)
     with pytest.raises(OSError, match="Bad file descriptor"):
         await stream.abandon()
