@@ -106,6 +106,7 @@ def write_host_tools(folder: Path) -> Path:
     )
     write_script(folder, "forever", 'trap "" TERM; sleep 1000 & echo "child $!"; wait\n')
     write_script(folder, "chunks", "printf 'a\\nb'; sleep 0.2; printf 'c\\nd'; printf 'x\\ny' >&2\n")
+    write_script(folder, "lines", 'yes "line € $2" | head -n "$1"\n')
     return folder
 
 

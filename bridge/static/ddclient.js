@@ -80,6 +80,15 @@
   const RECONNECT_FIRST_DELAY_MS = 250;
   const RECONNECT_MAX_DELAY_MS = 5000;
   const TOAST_DURATION_MS = 5000;
+  // A stream's output read as an HTTP answer (bridge/stream_answer.py), which Chromium delivers
+  // several times as fast as WebSocket messages. Each holds one of the 6 connections a browser
+  // opens to a host, so at most this many at once; further streams come on the socket.
+  const ANSWER_STREAMS_MAX = 2;
+  // The reader of an answer lets the page run other tasks (timers, input) this often.
+  const ANSWER_YIELD_MS = 8;
+  const ANSWER_END_RECORD = 0;
+  /** @type {Record<number, OutputKind>} */
+  const ANSWER_OUTPUT_RECORDS = { 1: "stdout", 2: "stderr" };
 
   // ---------------------------------------------------------------------------------------
   // Configuration
@@ -326,6 +335,8 @@
       this.retryDelay = RECONNECT_FIRST_DELAY_MS;
       /** @type {ReturnType<typeof setTimeout> | null} */
       this.retryTimer = null;
+      /** the credential of the last socket opened: what its streams' answers are read with */
+      this.credential = "";
     }
 
     /**
@@ -374,6 +385,7 @@
 
     /** @param {string} credential */
     open(credential) {
+      this.credential = credential;
       let socket;
       try {
         socket = new WebSocket(this.url, subprotocols(credential));
@@ -599,6 +611,102 @@
           `ddbridge: connection to the daemon was lost while ${stream.cmd} was running`));
       }
     }
+  }
+
+  /** @returns {Promise<void>} resolved in a task of its own, after what waits to run */
+  function nextTask() {
+    return new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => resolve();
+      channel.port2.postMessage(null);
+    });
+  }
+
+  /**
+   * @param {Uint8Array[]} pieces
+   * @returns {Uint8Array} their bytes one after another
+   */
+  function joined(pieces) {
+    const out = new Uint8Array(pieces.reduce((size, piece) => size + piece.length, 0));
+    let at = 0;
+    for (const piece of pieces) {
+      out.set(piece, at);
+      at += piece.length;
+    }
+    return out;
+  }
+
+  /**
+   * Reads a stream's output answer (bridge/stream_answer.py): records of a kind byte, a
+   * 4-byte big-endian length and as many bytes: output (decoded here, a character split
+   * across records kept whole) or, last, the end, a notification as the socket would carry it.
+   * @param {Response} response
+   * @param {ExecStream} stream
+   * @param {StreamRegistry} streams where the end goes, as the socket's notifications do
+   */
+  async function readAnswer(response, stream, streams) {
+    if (!response.ok || !response.body) {
+      const detail = await response.text().catch(() => "");
+      throw new Error(`the output answer failed: HTTP ${response.status} ${detail}`.trim());
+    }
+    const reader = response.body.getReader();
+    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    const header = new Uint8Array(5);
+    let headerFill = 0;
+    let kind = -1; // the record being read, -1 between records
+    let left = 0; // its bytes still to come
+    /** @type {Uint8Array[]} */
+    const endPieces = [];
+    let lastYield = performance.now();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      let at = 0;
+      while (at < value.length) {
+        if (kind === -1) {
+          const take = Math.min(5 - headerFill, value.length - at);
+          header.set(value.subarray(at, at + take), headerFill);
+          headerFill += take;
+          at += take;
+          if (headerFill < 5) break;
+          headerFill = 0;
+          kind = header[0];
+          left = ((header[1] << 24) | (header[2] << 16) | (header[3] << 8) | header[4]) >>> 0;
+          if (kind !== ANSWER_END_RECORD && !ANSWER_OUTPUT_RECORDS[kind]) {
+            throw new Error(`the output answer has a record of unknown kind ${kind}`);
+          }
+        }
+        const take = Math.min(left, value.length - at);
+        const piece = value.subarray(at, at + take);
+        at += take;
+        left -= take;
+        if (kind === ANSWER_END_RECORD) {
+          endPieces.push(piece);
+          if (left > 0) continue;
+          for (const name of /** @type {OutputKind[]} */ (["stdout", "stderr"])) {
+            const tail = decoders[name].decode();
+            if (tail) stream.output(name, tail);
+          }
+          const end = JSON.parse(new TextDecoder().decode(joined(endPieces)));
+          streams.dispatch(end.method, end.params);
+          await reader.cancel().catch(() => undefined);
+          return;
+        }
+        const name = ANSWER_OUTPUT_RECORDS[kind];
+        const text = decoders[name].decode(piece, { stream: true });
+        if (text) stream.output(name, text);
+        if (left === 0) kind = -1;
+      }
+      if (stream.finished) {
+        await reader.cancel().catch(() => undefined);
+        return;
+      }
+      if (performance.now() - lastYield > ANSWER_YIELD_MS) {
+        await nextTask();
+        lastYield = performance.now();
+      }
+    }
+    throw new Error("the output answer ended before the stream did");
   }
 
   /**
@@ -1258,6 +1366,13 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
    * @returns {BridgeClient}
    */
   function createClient(config, rpc, streams, toasts) {
+    // Streams are read as HTTP answers when this page is on the daemon's own origin (a page of
+    // another origin would need CORS for the credential's header) and the browser can.
+    const rpcHttpUrl = new URL(rpc.url);
+    rpcHttpUrl.protocol = rpcHttpUrl.protocol === "wss:" ? "https:" : "http:";
+    const answersReadable = rpcHttpUrl.origin === location.origin && typeof fetch === "function" &&
+      typeof TextDecoder === "function" && typeof MessageChannel === "function";
+    let answersReading = 0;
     /**
      * Calls a method whose outcome nobody awaits; failures are logged.
      * @param {string} method
@@ -1305,10 +1420,30 @@ select { background: var(--bg); border: 1px solid var(--line); border-radius: 4p
         rpc.call("exec.kill", { stream: id }).catch(() => undefined);
       };
       const stream = new ExecStream(params.cmd, sink, splitLines, kill);
-      rpc.call("exec.spawn", params).then((result) => {
-        if (result && typeof result.stream === "string") streams.add(result.stream, stream);
-        else stream.fail(new Error("ddbridge: exec.spawn answered without a stream id"));
-      }, (error) => stream.fail(error));
+      const viaAnswer = answersReadable && answersReading < ANSWER_STREAMS_MAX;
+      if (viaAnswer) answersReading++;
+      const output = viaAnswer ? "http" : "notifications";
+      rpc.call("exec.spawn", { ...params, output }).then((result) => {
+        if (!result || typeof result.stream !== "string") {
+          throw new Error("ddbridge: exec.spawn answered without a stream id");
+        }
+        const id = result.stream;
+        streams.add(id, stream);
+        // A daemon (or a mock) that sends notifications answers without `output`.
+        if (!viaAnswer || typeof result.output !== "string") return;
+        const url = new URL(result.output, rpcHttpUrl);
+        const headers = rpc.credential ? { Authorization: `Bearer ${rpc.credential}` } : undefined;
+        return fetch(url.href, { headers, cache: "no-store" })
+          .then((response) => readAnswer(response, stream, streams))
+          .catch((error) => {
+            if (stream.finished) return;
+            kill(id);
+            const message = `ddbridge: ${String((error && error.message) || error)}`;
+            streams.dispatch("exec.error", { stream: id, message });
+          });
+      }).catch((error) => stream.fail(error)).finally(() => {
+        if (viaAnswer) answersReading--;
+      });
       return { close: () => stream.close() };
     }
 

@@ -92,6 +92,45 @@ def test_without_split_output_lines_chunks_arrive_raw(page: ClientPage) -> None:
     assert len(stdout_events) >= 2, "the 0.2 s pause splits stdout into separate chunks"
 
 
+def answers_read(page: ClientPage) -> int:
+    """How many stream answers (``/_ddbridge/streams/…``) the page has fetched so far."""
+    # An entry is listed once its answer has ended.
+    count: int = page.page.evaluate(
+        "() => performance.getEntriesByType('resource')"
+        ".filter((entry) => entry.name.includes('/_ddbridge/streams/')).length"
+    )
+    return count
+
+
+def test_a_stream_on_the_daemons_origin_is_read_as_an_answer(page: ClientPage) -> None:
+    """Many lines, each with a character of three bytes, come whole and in order, read from the
+    stream's HTTP answer (what Chromium delivers fastest), not from the socket."""
+    before = answers_read(page)
+    state = page.wait_done(page.stream(EXEC, "lines", ["50000", "x"], splitOutputLines=True), timeout=30)
+    assert state["exitCode"] == 0
+    stdout = [event["stdout"] for event in state["events"] if "stdout" in event]
+    assert len(stdout) == 50000 and set(stdout) == {"line € x"}
+    assert answers_read(page) == before + 1
+
+
+def test_streams_past_two_at_once_come_on_the_socket(page: ClientPage) -> None:
+    """A browser opens 6 connections to a host: answers take at most two of them, and the
+    streams past those are the socket's, each as whole as the others."""
+    before = answers_read(page)
+    handles = [page.stream(EXEC, "ticker", ["100000"], splitOutputLines=True) for _ in range(3)]
+    for handle in handles:
+        page.wait_until(handle, "s.events.length >= 3")
+    for handle in handles:
+        page.close_stream(handle)
+    for handle in handles:
+        state = page.wait_done(handle)
+        assert state["exitCode"] == 143
+        assert [event["stdout"] for event in state["events"][:3]] == ["tick 0", "tick 1", "tick 2"]
+    wait_for(lambda: answers_read(page) >= before + 2, what="the two answers to end", page=page.page)
+    page.page.wait_for_timeout(300)
+    assert answers_read(page) == before + 2
+
+
 def test_close_ends_the_process(page: ClientPage, module_binaries: Path) -> None:
     ticker = module_binaries / "ticker"
     assert running(ticker) == []

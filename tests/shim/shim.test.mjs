@@ -439,7 +439,9 @@ describe("streams", () => {
     assert.equal(typeof process.close, "function");
     assert.ok(!("then" in process));
     assert.equal(request.method, "exec.spawn");
-    assert.deepEqual(request.params, { target: "docker", cmd: "logs", args: ["-f", "web"], cwd: "/w" });
+    assert.deepEqual(request.params, {
+      target: "docker", cmd: "logs", args: ["-f", "web"], cwd: "/w", output: "notifications",
+    });
   });
 
   test("raw output is passed through chunk by chunk, then onClose", async () => {
@@ -782,5 +784,133 @@ describe("desktop", () => {
     shim.server.last.fail(request, { code: -32603, message: "oops", data: {} });
     await settle();
     assert.equal(shim.console.messages("warn").length, 1);
+  });
+});
+
+describe("streams read as HTTP answers", () => {
+  const ORIGIN = "http://127.0.0.1:8765";
+  /** A record of the daemon's answer (bridge/stream_answer.py): kind, 4-byte length, bytes. */
+  function record(kind, bytes) {
+    const out = new Uint8Array(5 + bytes.length);
+    out[0] = kind;
+    new DataView(out.buffer).setUint32(1, bytes.length);
+    out.set(bytes, 5);
+    return out;
+  }
+  const utf8 = (text) => new TextEncoder().encode(text);
+  const end = (params) => record(0, utf8(JSON.stringify({ jsonrpc: "2.0", method: "exec.exit", params })));
+
+  /** The shim on the daemon's own origin, with a fetch that answers `bodies` in turn. */
+  function answeringShim(bodies) {
+    const fetched = [];
+    const fetch = async (url, init) => {
+      fetched.push({ url, authorization: init.headers && init.headers.Authorization });
+      const body = bodies.shift();
+      if (typeof body === "number") return new Response("no stream waits under this name", { status: body });
+      return new Response(new ReadableStream({
+        start(controller) {
+          for (const piece of body) controller.enqueue(piece);
+          controller.close();
+        },
+      }));
+    };
+    const shim = connectedShim({
+      storage: { "ddbridge.credential": "cred" },
+      predefined: {
+        fetch, TextDecoder, MessageChannel, performance,
+        location: { protocol: "http:", host: "127.0.0.1:8765", origin: ORIGIN, href: `${ORIGIN}/page/` },
+      },
+    });
+    return { shim, fetched };
+  }
+
+  /** Cuts bytes at the given offsets: pieces as a network would deliver them. */
+  function cut(bytes, ...at) {
+    const bounds = [0, ...at, bytes.length];
+    return bounds.slice(1).map((stop, i) => bytes.subarray(bounds[i], stop));
+  }
+
+  function joinedBytes(...parts) {
+    const out = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
+  }
+
+  test("output, split anywhere, arrives as lines; the end record closes the stream", async () => {
+    const body = joinedBytes(
+      record(1, utf8("one\ntw")),
+      record(2, utf8("err\n")),
+      record(1, utf8("o €").subarray(0, 4)), // the euro sign's first byte only
+      record(1, utf8("€\nlast").subarray(2)), // and its other two
+      end({ stream: "s1", code: 3, signal: null }),
+    );
+    // Cut inside a header, inside a payload and inside the euro sign.
+    const { shim, fetched } = answeringShim([cut(body, 2, 12, 27, 31, 40)]);
+    const { events, options } = recorder();
+    const [, request] = shim.call((c) => c.extension.host.cli.exec("tool", [], {
+      stream: { ...options, splitOutputLines: true },
+    }));
+    assert.equal(request.params.output, "http");
+    shim.server.last.reply(request, { stream: "s1", output: "/_ddbridge/streams/abc" });
+    for (let i = 0; i < 10; i++) await settle();
+    assert.deepEqual(fetched, [{ url: `${ORIGIN}/_ddbridge/streams/abc`, authorization: "Bearer cred" }]);
+    assert.deepEqual(events, [
+      ["output", { stdout: "one" }],
+      ["output", { stderr: "err" }],
+      ["output", { stdout: "two €" }],
+      ["output", { stdout: "last" }],
+      ["close", 3],
+    ]);
+  });
+
+  test(`at most two streams at once are answers; the others come on the socket`, async () => {
+    const { shim } = answeringShim([]);
+    const outputs = [];
+    for (let i = 0; i < 3; i++) {
+      const [, request] = shim.call((c) => c.docker.cli.exec("logs", ["-f"], { stream: {} }));
+      outputs.push(request.params.output);
+    }
+    assert.deepEqual(outputs, ["http", "http", "notifications"]);
+  });
+
+  test("an answer refused ends the stream with the reason and kills its process", async () => {
+    const { shim } = answeringShim([404]);
+    const { events, options } = recorder();
+    const [, request] = shim.call((c) => c.extension.host.cli.exec("tool", [], { stream: options }));
+    const socket = shim.server.last;
+    socket.reply(request, { stream: "s1", output: "/_ddbridge/streams/abc" });
+    for (let i = 0; i < 10; i++) await settle();
+    assert.deepEqual(events, [["error", "ddbridge: the output answer failed: HTTP 404 no stream waits under this name"]]);
+    const kill = socket.takeOne();
+    assert.deepEqual([kill.method, kill.params], ["exec.kill", { stream: "s1" }]);
+  });
+
+  test("an answer that ends before its end record is an error", async () => {
+    const { shim } = answeringShim([[record(1, utf8("partial"))]]);
+    const { events, options } = recorder();
+    const [, request] = shim.call((c) => c.extension.host.cli.exec("tool", [], { stream: options }));
+    shim.server.last.reply(request, { stream: "s1", output: "/_ddbridge/streams/abc" });
+    for (let i = 0; i < 10; i++) await settle();
+    assert.deepEqual(events, [
+      ["output", { stdout: "partial" }],
+      ["error", "ddbridge: the output answer ended before the stream did"],
+    ]);
+  });
+
+  test("a daemon that answers without `output` streams on the socket", async () => {
+    const { shim, fetched } = answeringShim([]);
+    const { events, options } = recorder();
+    const [, request] = shim.call((c) => c.extension.host.cli.exec("tool", [], { stream: options }));
+    const socket = shim.server.last;
+    socket.reply(request, { stream: "s1" });
+    await settle();
+    socket.notify("exec.output", { stream: "s1", stdout: "via the socket" });
+    socket.notify("exec.exit", { stream: "s1", code: 0, signal: null });
+    assert.deepEqual(fetched, []);
+    assert.deepEqual(events, [["output", { stdout: "via the socket" }], ["close", 0]]);
   });
 });
