@@ -86,6 +86,7 @@
   const ANSWER_STREAMS_MAX = 2;
   // The reader of an answer lets the page run other tasks (timers, input) this often.
   const ANSWER_YIELD_MS = 8;
+  const ANSWER_READ_BYTES = 1 << 20;
   const ANSWER_END_RECORD = 0;
   /** @type {Record<number, OutputKind>} */
   const ANSWER_OUTPUT_RECORDS = { 1: "stdout", 2: "stderr" };
@@ -637,6 +638,32 @@
   }
 
   /**
+   * A body's reader that reads into one buffer again and again where the browser can (a BYOB
+   * reader: no new buffer for each piece), else the default one.
+   * @param {ReadableStream<Uint8Array>} body
+   * @returns {{next: () => Promise<ReadableStreamReadResult<Uint8Array>>, cancel: () => Promise<void>}}
+   */
+  function bodyReader(body) {
+    const cancel = (/** @type {ReadableStreamGenericReader} */ reader) => () => reader.cancel().catch(() => undefined);
+    let byob;
+    try {
+      byob = body.getReader({ mode: "byob" });
+    } catch {
+      const reader = body.getReader();
+      return { next: () => reader.read(), cancel: cancel(reader) };
+    }
+    let buffer = new ArrayBuffer(ANSWER_READ_BYTES);
+    return {
+      next: async () => {
+        const result = await byob.read(new Uint8Array(buffer));
+        if (result.value) buffer = result.value.buffer;
+        return result;
+      },
+      cancel: cancel(byob),
+    };
+  }
+
+  /**
    * Reads a stream's output answer (bridge/stream_answer.py): records of a kind byte, a
    * 4-byte big-endian length and as many bytes: output (decoded here, a character split
    * across records kept whole) or, last, the end, a notification as the socket would carry it.
@@ -649,7 +676,7 @@
       const detail = await response.text().catch(() => "");
       throw new Error(`the output answer failed: HTTP ${response.status} ${detail}`.trim());
     }
-    const reader = response.body.getReader();
+    const read = bodyReader(response.body);
     const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
     const header = new Uint8Array(5);
     let headerFill = 0;
@@ -659,8 +686,8 @@
     const endPieces = [];
     let lastYield = performance.now();
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+      const { done, value } = await read.next();
+      if (done || !value) break;
       let at = 0;
       while (at < value.length) {
         if (kind === -1) {
@@ -681,7 +708,7 @@
         at += take;
         left -= take;
         if (kind === ANSWER_END_RECORD) {
-          endPieces.push(piece);
+          endPieces.push(piece.slice()); // the reader's buffer is read into again
           if (left > 0) continue;
           for (const name of /** @type {OutputKind[]} */ (["stdout", "stderr"])) {
             const tail = decoders[name].decode();
@@ -689,7 +716,7 @@
           }
           const end = JSON.parse(new TextDecoder().decode(joined(endPieces)));
           streams.dispatch(end.method, end.params);
-          await reader.cancel().catch(() => undefined);
+          await read.cancel();
           return;
         }
         const name = ANSWER_OUTPUT_RECORDS[kind];
@@ -698,7 +725,7 @@
         if (left === 0) kind = -1;
       }
       if (stream.finished) {
-        await reader.cancel().catch(() => undefined);
+        await read.cancel();
         return;
       }
       if (performance.now() - lastYield > ANSWER_YIELD_MS) {

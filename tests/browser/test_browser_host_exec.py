@@ -106,10 +106,11 @@ def test_a_stream_on_the_daemons_origin_is_read_as_an_answer(page: ClientPage) -
     """Many lines, each with a character of three bytes, come whole and in order, read from the
     stream's HTTP answer (what Chromium delivers fastest), not from the socket."""
     before = answers_read(page)
-    state = page.wait_done(page.stream(EXEC, "lines", ["50000", "x"], splitOutputLines=True), timeout=30)
+    word = "x" * 100  # 5.6 MB in all: many reads of the answer, records and characters cut across them
+    state = page.wait_done(page.stream(EXEC, "lines", ["50000", word], splitOutputLines=True), timeout=30)
     assert state["exitCode"] == 0
     stdout = [event["stdout"] for event in state["events"] if "stdout" in event]
-    assert len(stdout) == 50000 and set(stdout) == {"line € x"}
+    assert len(stdout) == 50000 and set(stdout) == {f"line € {word}"}
     assert answers_read(page) == before + 1
 
 
