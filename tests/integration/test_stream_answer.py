@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -221,3 +222,22 @@ async def test_a_stream_without_output_http_still_notifies(client: BridgeClient)
 async def test_an_unknown_output_is_refused(client: BridgeClient) -> None:
     with pytest.raises(Exception, match="output"):
         await client.call("exec.spawn", {**host("mixed"), "output": "carrier-pigeon"})
+
+
+async def test_stopping_the_daemon_ends_an_answer_being_read(
+    running: RunningBridge, http: httpx.AsyncClient
+) -> None:
+    """uvicorn's graceful stop waits for every HTTP answer to end: an answer ends with its page's
+    socket, which the stop closes, so a daemon reading out a stream that never ends still stops."""
+    tag = uuid.uuid4().hex
+    async with BridgeClient.connect(running.ws_url) as client:
+        spawned = await client.call("exec.spawn", host("forever", tag=tag))
+        async with http.stream("GET", spawned["output"]) as answer:
+            pieces = answer.aiter_bytes()
+            await anext(pieces)
+            running.process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(running.process.wait, 15)
+            async for _ in pieces:  # the answer ends, with the daemon
+                pass
+    assert code == 0, running.log()
+    assert not still_running_after(tagged_running(tag))
