@@ -103,7 +103,8 @@ class CallObserver(Protocol[Token]):
     frame it came in (its ``size`` bounds the params); ``finished`` with
     its outcome (the result unwrapped from ``AfterReply``) before the reply is sent. Whatever
     ``started`` returns is handed back to ``finished``. A request cancelled with its connection
-    is never finished. Both must be cheap and must not raise: they are on every call's path."""
+    is never finished. Both must be cheap: they are on every call's path. One that raises is
+    logged and the call answered all the same (without its ``finished``, if ``started`` raised)."""
 
     def started(self, request: Request, ignored: list[str], frame: Frame) -> Token: ...
 
@@ -239,8 +240,12 @@ async def _answer(
         return error_response(item.id, item.error), None
     parsed = _parse(registry, item, frame.size >= PIECE_FROM)
     if observer is not None:
-        ignored = [] if isinstance(parsed, RpcError) else ignored_fields(parsed[1])
-        token = observer.started(item, ignored, frame)
+        try:
+            ignored = [] if isinstance(parsed, RpcError) else ignored_fields(parsed[1])
+            token = observer.started(item, ignored, frame)
+        except Exception:  # the inspector's failure must not leave the page's call unanswered
+            log.exception("the call observer failed as %s started; answering it all the same", item.method)
+            observer = None
     result: Any = None
     error: RpcError | None = parsed if isinstance(parsed, RpcError) else None
     if not isinstance(parsed, RpcError):
@@ -249,7 +254,10 @@ async def _answer(
     if isinstance(result, AfterReply):
         result, then = result.result, result.then
     if observer is not None:
-        observer.finished(token, result, error)
+        try:
+            observer.finished(token, result, error)
+        except Exception:
+            log.exception("the call observer failed as %s finished; answering it all the same", item.method)
     if item.notification:
         # A notification gets no reply, but what it started still runs.
         return None, then

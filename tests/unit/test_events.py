@@ -497,6 +497,37 @@ async def test_observer_sees_each_request_start_and_finish() -> None:
     )
 
 
+class Broken(Recorder):
+    """An observer with a bug in one of its hooks."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__()
+        self.where = where
+
+    def started(self, request: Request, ignored: list[str], frame: Frame) -> str:
+        if self.where == "started":
+            raise KeyError("a bug in started")
+        return super().started(request, ignored, frame)
+
+    def finished(self, token: str, result: Any, error: RpcError | None) -> None:
+        if self.where == "finished":
+            raise KeyError("a bug in finished")
+        super().finished(token, result, error)
+
+
+@pytest.mark.parametrize("where", ["started", "finished"])
+async def test_an_observer_that_raises_leaves_no_call_unanswered(
+    where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    observer = Broken(where)
+    frame = parse_frame('{"jsonrpc": "2.0", "id": 1, "method": "t.echo", "params": {"value": 5}}')
+    reply = await dispatch(registry, frame, None, observer)
+    assert json.loads(reply.text or "") == {"jsonrpc": "2.0", "id": 1, "result": 5}
+    assert f"the call observer failed as t.echo {where}" in caplog.text and f"a bug in {where}" in caplog.text
+    if where == "started":
+        assert observer.seen == [], "no finished without its started"
+
+
 async def test_dispatch_without_an_observer_is_unchanged() -> None:
     frame = parse_frame('{"jsonrpc": "2.0", "id": 1, "method": "t.echo", "params": {"value": 5}}')
     reply = await dispatch(registry, frame, None)
