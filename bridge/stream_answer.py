@@ -48,8 +48,12 @@ HEADERS = [
 ]
 
 
+def header(kind: int, size: int) -> bytes:
+    return kind.to_bytes(1, "big") + size.to_bytes(4, "big")
+
+
 def record(kind: int, payload: bytes) -> bytes:
-    return b"".join((kind.to_bytes(1, "big"), len(payload).to_bytes(4, "big"), payload))
+    return header(kind, len(payload)) + payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +119,9 @@ class _AnswerSink:
             text = self._decoders.decode(fd, data)
             if text:
                 self._events.notified("exec.output", {"stream": self._id, NAMES[fd]: text})
-        await self._send({"type": "http.response.body", "body": record(fd, data), "more_body": True})
+        # The header and the output as two pieces: the server copies each into its chunk once.
+        await self._send({"type": "http.response.body", "body": header(fd, len(data)), "more_body": True})
+        await self._send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def end(self, method: str, params: dict[str, Any]) -> None:
         for fd, text in self._decoders.flush():
