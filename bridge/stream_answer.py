@@ -14,10 +14,9 @@ a 4-byte big-endian length and that many bytes:
 The properties: a name is 128 random bits, read once, only on the origin (extension context)
 whose page started the stream and only with an explicit credential (``bridge.access``); a
 stream nobody claims within ``[exec] answer_wait`` seconds ends and its page is told on its
-socket; an answer
-whose reader goes away (the fetch aborted, the tab closed) ends the process, as a closed socket
-does, and a closed socket ends the answer. The inspector sees the output and the end as it
-sees the notifications'.
+socket; an answer whose reader goes away (the fetch aborted, the tab closed) ends the process,
+as a closed socket does, and a closed socket ends the answer. The inspector sees the output
+and the end as it sees the notifications'.
 """
 
 from __future__ import annotations
