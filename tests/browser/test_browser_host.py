@@ -59,6 +59,24 @@ LIST = """() => new Promise((resolve, reject) => {
 ADD_FRAME = """(url) => document.body.append(
   Object.assign(document.createElement("iframe"), {src: url, id: "stray"}))"""
 STORAGE = "() => { try { return localStorage.length >= 0 ? 'usable' : ''; } catch { return 'denied'; } }"
+# Run in a frame: a docker CLI stream to its end, and how many stream answers the frame read.
+STREAMED = """() => new Promise((resolve, reject) => {
+  const lines = [];
+  const answers = () => performance.getEntriesByType("resource")
+    .filter((entry) => entry.name.includes("/_ddbridge/streams/")).length;
+  window.ddClient.docker.cli.exec("version", ["--format", "{{.Client.Version}}"], { stream: {
+    splitOutputLines: true,
+    onOutput: (output) => { if (output.stdout) lines.push(output.stdout); },
+    onError: (error) => reject(new Error(String(error))),
+    onClose: async (code) => {
+      // The answer is listed once its body has ended, a moment after its end record.
+      for (let waited = 0; answers() === 0 && waited < 2000; waited += 50) {
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      resolve({ code, lines, answers: answers() });
+    },
+  } });
+})"""
 
 
 def on_registry(
@@ -228,6 +246,9 @@ def test_install_open_update_and_remove_from_the_page(
     src = page.locator("iframe.extension-frame:visible").get_attribute("src") or ""
     assert src.startswith(listed["origin"] + "/?token="), src
     assert frame_at(page, listed["origin"]).evaluate(STORAGE) == "denied"
+    # Its streams are read from their HTTP answers with that credential, on its own origin.
+    streamed = frame_at(page, listed["origin"]).evaluate(STREAMED)
+    assert streamed["code"] == 0 and len(streamed["lines"]) == 1 and streamed["answers"] == 1, streamed
     expect(nav).to_have_text(["Notes"])
     expect(nav.locator("img.icon")).to_have_attribute("src", listed["icon"])
 
