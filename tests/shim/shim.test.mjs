@@ -867,6 +867,36 @@ describe("streams read as HTTP answers", () => {
     ]);
   });
 
+  test("the lines are the same wherever the answer is cut, once or twice", async () => {
+    const body = joinedBytes(
+      record(1, utf8("a€\nb")),
+      record(2, utf8("é\n")),
+      record(1, utf8("c\n")),
+      end({ stream: "s1", code: 0, signal: null }),
+    );
+    const expected = [
+      ["output", { stdout: "a€" }],
+      ["output", { stderr: "é" }],
+      ["output", { stdout: "bc" }],
+      ["close", 0],
+    ];
+    const cuts = [];
+    for (let first = 1; first < body.length; first++) {
+      cuts.push([first]);
+      for (let second = first + 1; second < body.length; second += 7) cuts.push([first, second]);
+    }
+    for (const at of cuts) {
+      const { shim } = answeringShim([cut(body, ...at)]);
+      const { events, options } = recorder();
+      const [, request] = shim.call((c) => c.extension.host.cli.exec("tool", [], {
+        stream: { ...options, splitOutputLines: true },
+      }));
+      shim.server.last.reply(request, { stream: "s1", output: "/_ddbridge/streams/abc" });
+      for (let i = 0; i < 10; i++) await settle();
+      assert.deepEqual(events, expected, `cut at ${at}`);
+    }
+  });
+
   test(`at most two streams at once are answers; the others come on the socket`, async () => {
     const { shim } = answeringShim([]);
     const outputs = [];
