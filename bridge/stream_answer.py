@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
-from bridge.processes.output import NAMES, Decoders, Stream
+from bridge.processes.output import NotificationSink, Stream
 from bridge.rpc import dumps, notification
 
 if TYPE_CHECKING:
@@ -104,28 +104,28 @@ class WaitingStreams:
 
 
 class _AnswerSink:
-    """A stream's ``Sink`` writing records to its answer, and telling the inspector."""
+    """A stream's ``Sink`` writing records to its answer, and telling the inspector what the
+    socket's notifications would have said (decoded only while it looks)."""
 
     def __init__(self, stream_id: str, send: Send, events: ConnectionEvents) -> None:
-        self._id = stream_id
         self._send = send
         self._events = events
-        self._decoders = Decoders()  # the inspector's text, only while it looks
+
+        async def tell(method: str, params: dict[str, Any]) -> None:
+            events.notified(method, params)
+
+        self._inspector = NotificationSink(stream_id, tell)
         self.ended = False
 
     async def output(self, fd: int, data: bytes) -> None:
         if self._events.bus.active:
-            text = self._decoders.decode(fd, data)
-            if text:
-                self._events.notified("exec.output", {"stream": self._id, NAMES[fd]: text})
+            await self._inspector.output(fd, data)
         # The header and the output as two pieces: the server copies each into its chunk once.
         await self._send({"type": "http.response.body", "body": header(fd, len(data)), "more_body": True})
         await self._send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def end(self, method: str, params: dict[str, Any]) -> None:
-        for fd, text in self._decoders.flush():
-            self._events.notified("exec.output", {"stream": self._id, NAMES[fd]: text})
-        self._events.notified(method, params)
+        await self._inspector.end(method, params)
         self.ended = True
         body = record(END, dumps(notification(method, params)))
         await self._send({"type": "http.response.body", "body": body, "more_body": False})

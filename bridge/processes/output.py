@@ -26,7 +26,7 @@ log = logging.getLogger("ddbridge.exec")
 NAMES = {STDOUT: "stdout", STDERR: "stderr"}
 
 
-class Decoders:
+class _Decoders:
     """UTF-8 decoders, one per output, that keep a character split across chunks whole."""
 
     def __init__(self) -> None:
@@ -162,7 +162,7 @@ class NotificationSink:
     def __init__(self, stream_id: str, notify: Notify) -> None:
         self._id = stream_id
         self._notify = notify
-        self._decoders = Decoders()
+        self._decoders = _Decoders()
 
     async def output(self, fd: int, data: bytes) -> None:
         text = self._decoders.decode(fd, data)
