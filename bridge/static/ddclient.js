@@ -624,20 +624,6 @@
   }
 
   /**
-   * @param {Uint8Array[]} pieces
-   * @returns {Uint8Array} their bytes one after another
-   */
-  function joined(pieces) {
-    const out = new Uint8Array(pieces.reduce((size, piece) => size + piece.length, 0));
-    let at = 0;
-    for (const piece of pieces) {
-      out.set(piece, at);
-      at += piece.length;
-    }
-    return out;
-  }
-
-  /**
    * A body's reader that reads into one buffer again and again where the browser can (a BYOB
    * reader: no new buffer for each piece), else the default one.
    * @param {ReadableStream<Uint8Array>} body
@@ -682,8 +668,8 @@
     let headerFill = 0;
     let kind = -1; // the record being read, -1 between records
     let left = 0; // its bytes still to come
-    /** @type {Uint8Array[]} */
-    const endPieces = [];
+    const endDecoder = new TextDecoder();
+    let endText = ""; // the end record's JSON, decoded as it comes
     let lastYield = performance.now();
     for (;;) {
       const { done, value } = await read.next();
@@ -708,13 +694,13 @@
         at += take;
         left -= take;
         if (kind === ANSWER_END_RECORD) {
-          endPieces.push(piece.slice()); // the reader's buffer is read into again
+          endText += endDecoder.decode(piece, { stream: true });
           if (left > 0) continue;
           for (const name of /** @type {OutputKind[]} */ (["stdout", "stderr"])) {
             const tail = decoders[name].decode();
             if (tail) stream.output(name, tail);
           }
-          const end = JSON.parse(new TextDecoder().decode(joined(endPieces)));
+          const end = JSON.parse(endText + endDecoder.decode());
           streams.dispatch(end.method, end.params);
           await read.cancel();
           return;
